@@ -1,0 +1,308 @@
+"""Everything the formats share in one run: the app, a private workspace, the wheelhouse and lock.
+
+The workspace is a temporary folder outside the source tree, removed at the end of the run. The
+app's source is copied into it first, so builds never write into the user's project.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import sysconfig
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any, TypeVar, cast
+
+from packmatrix import procs
+from packmatrix.appspec import AppSpec, normalize
+from packmatrix.errors import StepFailed
+from packmatrix.launch import clean_environ
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+IGNORED_SOURCE = shutil.ignore_patterns(
+    ".git", ".nox", ".venv", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache"
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Options:
+    """What a run was asked to do; recorded in the report."""
+
+    runs: int = 7
+    build_timeout: float = 900.0
+    startup_timeout: float = 30.0
+    base_image: str | None = None
+    keep_workspace: bool = False
+
+
+@dataclass(frozen=True)
+class LockEntry:
+    name: str
+    version: str
+    filename: str
+    sha256: str
+
+    def to_json(self) -> dict[str, str]:
+        return {
+            "name": self.name,
+            "version": self.version,
+            "filename": self.filename,
+            "sha256": self.sha256,
+        }
+
+
+@dataclass
+class Context:
+    """Shared state of one run. Expensive shared steps (the app wheel, the wheelhouse) run once."""
+
+    app: AppSpec
+    options: Options
+    workdir: Path
+    logs: Path
+    python: Path = field(default_factory=lambda: base_interpreter())
+    prepared_seconds: dict[str, float] = field(default_factory=dict)
+    prepared_commands: list[list[str]] = field(default_factory=list)
+    _memo: dict[str, Any] = field(default_factory=dict)
+
+    def once(self, key: str, make: Callable[[], T]) -> T:
+        """Run a shared, expensive step once per run (the PyInstaller build venv…)."""
+        if key not in self._memo:
+            self._memo[key] = make()
+        return cast(T, self._memo[key])
+
+    # -- places ---------------------------------------------------------------------------
+    @classmethod
+    def create(cls, app: AppSpec, options: Options, logs: Path) -> Context:
+        workdir = Path(tempfile.mkdtemp(prefix="packmatrix-"))
+        if workdir.is_relative_to(app.root):
+            raise StepFailed(f"the temporary folder {workdir} is inside the app's tree")
+        logs.mkdir(parents=True, exist_ok=True)
+        return cls(app=app, options=options, workdir=workdir, logs=logs)
+
+    def close(self) -> None:
+        if not self.options.keep_workspace:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def place(self, name: str) -> Path:
+        """A fresh, empty folder for one format's artifact, outside the source tree."""
+        path = self.workdir / "deploy" / name
+        shutil.rmtree(path, ignore_errors=True)
+        path.mkdir(parents=True)
+        return path
+
+    def out(self, name: str) -> Path:
+        """A fresh, empty folder for one format's build output."""
+        path = self.workdir / "out" / name
+        shutil.rmtree(path, ignore_errors=True)
+        path.mkdir(parents=True)
+        return path
+
+    def log_for(self, name: str) -> Path:
+        return self.logs / f"{name}.log"
+
+    @cached_property
+    def cache(self) -> Path:
+        """Persistent wheel cache, so a second run downloads nothing."""
+        root = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+        minor = f"py{sys.version_info.major}{sys.version_info.minor}"
+        path = root / "packmatrix" / "wheels" / minor
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    @cached_property
+    def source(self) -> Path:
+        """A private copy of the app's source tree: builds never write into the user's project."""
+        copy = self.workdir / "source"
+        shutil.copytree(self.app.root, copy, ignore=IGNORED_SOURCE, symlinks=True)
+        return copy
+
+    # -- environments ---------------------------------------------------------------------
+    @cached_property
+    def source_date_epoch(self) -> str:
+        """SOURCE_DATE_EPOCH from the app's last commit, else a fixed date (2020-01-01)."""
+        try:
+            out = subprocess.run(
+                ["git", "-C", str(self.app.root), "log", "-1", "--format=%ct"],
+                capture_output=True,
+                text=True,
+                check=False,
+                timeout=10,
+            ).stdout.strip()
+        except (OSError, subprocess.TimeoutExpired):
+            out = ""
+        return out if out.isdigit() else "1577836800"
+
+    def build_env(self, extra: dict[str, str] | None = None) -> dict[str, str]:
+        """The environment every build tool runs with: no inherited PYTHON*, fixed hash seed."""
+        return clean_environ(
+            {
+                "SOURCE_DATE_EPOCH": self.source_date_epoch,
+                "PYTHONHASHSEED": "0",
+                "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+                **(extra or {}),
+            }
+        )
+
+    def launch_env(self, place: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
+        """The controlled environment every artifact is started with (recorded in the report).
+
+        Built from nothing: no inherited PYTHON* variables, no venv, no pyenv shims; PATH holds
+        only the interpreter's own folder (for pex shebangs) and the system folders.
+        """
+        home = place / "home"
+        tmp = place / "tmp"
+        home.mkdir(exist_ok=True)
+        tmp.mkdir(exist_ok=True)
+        env = {
+            "PATH": os.pathsep.join(
+                [str(self.python.parent), "/usr/local/bin", "/usr/bin", "/bin"]
+            ),
+            "HOME": str(home),
+            "TMPDIR": str(tmp),
+            "LANG": "C.UTF-8",
+        }
+        env.update(extra or {})
+        return env
+
+    def run(
+        self,
+        argv: list[str],
+        *,
+        what: str,
+        log: Path,
+        env: dict[str, str] | None = None,
+        cwd: Path | None = None,
+    ) -> float:
+        """Run one build step with the build environment; returns its wall time."""
+        return procs.run(
+            argv,
+            cwd=cwd or self.workdir,
+            env=env or self.build_env(),
+            log=log,
+            timeout=self.options.build_timeout,
+            what=what,
+        )
+
+    def pip(self, *args: str) -> list[str]:
+        """A pip command line, run by packmatrix's own interpreter."""
+        return [sys.executable, "-m", "pip", "--disable-pip-version-check", *args]
+
+    # -- shared build products ------------------------------------------------------------
+    @cached_property
+    def app_wheel(self) -> tuple[Path, float, list[str]]:
+        """The app's wheel, built once with ``python -m build --wheel``."""
+        dist = self.workdir / "dist-wheel"
+        argv = [sys.executable, "-m", "build", "--wheel", "--outdir", str(dist), str(self.source)]
+        seconds = self.run(argv, what="python -m build --wheel", log=self.log_for("wheel"))
+        wheels = sorted(dist.glob("*.whl"))
+        if len(wheels) != 1:
+            raise StepFailed(f"python -m build made {len(wheels)} wheels, expected 1")
+        return wheels[0], seconds, argv
+
+    @cached_property
+    def wheelhouse(self) -> Path:
+        """The app's runtime dependencies as wheels: one exact, hashed set for every format."""
+        wheel, _, _ = self.app_wheel
+        house = self.workdir / "wheelhouse"
+        self._fill(house, [str(wheel)], what="the wheelhouse of the app's dependencies")
+        for own in house.glob(f"{normalize(self.app.name).replace('-', '_')}-*.whl"):
+            own.unlink()
+        lock = house / "requirements.lock"
+        lock.write_text(
+            "".join(f"{e.name}=={e.version} --hash=sha256:{e.sha256}\n" for e in self.lock),
+            encoding="utf-8",
+        )
+        return house
+
+    @cached_property
+    def buildhouse(self) -> Path:
+        """Wheels of the app's build requirements (setuptools…), so an sdist installs offline."""
+        house = self.workdir / "buildhouse"
+        self._fill(house, list(self.app.build_requires), what="the app's build requirements")
+        return house
+
+    def toolhouse(self, requirement: str) -> Path:
+        """Wheels of a build tool (PyInstaller) and its dependencies."""
+        house = self.workdir / "toolhouse" / normalize(requirement.split("=")[0])
+        if not house.exists():
+            self._fill(house, [requirement], what=f"wheels of {requirement}")
+        return house
+
+    @property
+    def lock(self) -> list[LockEntry]:
+        """The exact dependency set of this run, read from the wheelhouse (empty before it)."""
+        house = self.workdir / "wheelhouse"
+        own = normalize(self.app.name)
+        entries = []
+        for path in sorted(house.glob("*.whl")):
+            name, version = path.name.split("-")[:2]
+            if normalize(name) == own:
+                continue
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+            entries.append(LockEntry(normalize(name), version, path.name, digest))
+        return entries
+
+    def _fill(self, house: Path, requirements: list[str], *, what: str) -> None:
+        """``pip wheel`` into ``house``: from the local cache when it can, else from the index."""
+        house.mkdir(parents=True, exist_ok=True)
+        log_path = self.log_for("prepare")
+        common = ["wheel", "--wheel-dir", str(house), "--find-links", str(self.cache)]
+        try:
+            seconds = self.run(
+                self.pip(*common, "--no-index", *requirements), what=what, log=log_path
+            )
+        except StepFailed:
+            argv = self.pip(*common, *requirements)
+            seconds = self.run(argv, what=f"downloading {what}", log=log_path)
+        self.prepared_seconds[what] = seconds
+        self.prepared_commands.append(self.pip(*common, *requirements))
+        for path in house.glob("*.whl"):
+            if not (self.cache / path.name).exists():
+                shutil.copy2(path, self.cache / path.name)
+
+    # -- venvs ----------------------------------------------------------------------------
+    def make_venv(self, target: Path, *, log: Path) -> tuple[Path, list[str], float]:
+        """A fresh venv without pip (pip runs from outside with ``--python``): fast and small."""
+        argv = [str(self.python), "-m", "venv", "--without-pip", str(target)]
+        seconds = self.run(argv, what="creating a venv", log=log)
+        return target / "bin" / "python", argv, seconds
+
+
+def base_interpreter() -> Path:
+    """The real interpreter behind packmatrix's own venv (never a pyenv shim)."""
+    base = getattr(sys, "_base_executable", None) or sys.executable
+    return Path(base).resolve()
+
+
+def host_facts() -> dict[str, Any]:
+    libc, libc_version = platform.libc_ver()
+    return {
+        "os": platform.system(),
+        "release": platform.release(),
+        "arch": platform.machine(),
+        "platform": sysconfig.get_platform(),
+        "libc": f"{libc} {libc_version}".strip(),
+        "python": platform.python_version(),
+        "python_path": str(base_interpreter()),
+        "cpus": os.cpu_count(),
+        "memory_bytes": _memory_bytes(),
+    }
+
+
+def _memory_bytes() -> int | None:
+    try:
+        import psutil
+
+        return int(psutil.virtual_memory().total)
+    except Exception:  # pragma: no cover - psutil unsupported platform
+        return None

@@ -1,0 +1,187 @@
+"""PyInstaller: a frozen binary that needs no Python on the target, as one file or one folder.
+
+The binary is built in a private venv holding exactly the locked wheels plus PyInstaller, from a
+tiny launcher that calls the app's console-script entry point. The app package's data files
+(templates, static) are collected with ``--collect-data``: without it a frozen Flask app still
+answers its health check but fails on every template (see the broken-artifact test).
+"""
+
+from __future__ import annotations
+
+import configparser
+import shutil
+import zipfile
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from packmatrix import portability
+from packmatrix.context import Context
+from packmatrix.errors import StepFailed
+from packmatrix.formats import Built, Deployment, FormatName, iter_tree
+from packmatrix.launch import LocalLaunch
+
+
+class PyInstallerFormat(LocalLaunch):
+    def __init__(self, *, onefile: bool, collect_data: bool = True) -> None:
+        self.onefile = onefile
+        self.collect_data = collect_data
+        self.name: FormatName = "pyinstaller-onefile" if onefile else "pyinstaller-onedir"
+        self.title = "PyInstaller one file" if onefile else "PyInstaller one folder"
+
+    def unavailable(self, ctx: Context) -> str | None:
+        try:
+            metadata.version("pyinstaller")
+        except metadata.PackageNotFoundError:
+            return "PyInstaller is not installed next to packmatrix"
+        return None
+
+    def build(self, ctx: Context) -> Built:
+        python, prepare = build_venv(ctx)
+        out = ctx.out(self.name)
+        launcher = out / "launcher.py"
+        launcher.write_text(launcher_source(ctx), encoding="utf-8")
+        argv = [
+            str(python),
+            "-m",
+            "PyInstaller",
+            str(launcher),
+            "--name",
+            ctx.app.script,
+            "--onefile" if self.onefile else "--onedir",
+            "--distpath",
+            str(out / "dist"),
+            "--workpath",
+            str(out / "work"),
+            "--specpath",
+            str(out),
+            "--noconfirm",
+            "--clean",
+            "--log-level",
+            "WARN",
+        ]
+        if self.collect_data:
+            argv += ["--collect-data", ctx.app.package]
+        seconds = ctx.run(argv, what="PyInstaller", log=ctx.log_for(self.name), cwd=out)
+        dist = out / "dist"
+        files = [dist / ctx.app.script] if self.onefile else list(iter_tree(dist / ctx.app.script))
+        return Built(
+            files=files,
+            commands=[*prepare, argv],
+            seconds=seconds,
+            extra={"dist": dist / ctx.app.script},
+        )
+
+    def deploy(self, ctx: Context, built: Built) -> Deployment:
+        place = ctx.place(self.name)
+        source: Path = built.extra["dist"]
+        target = place / source.name
+        if self.onefile:
+            shutil.copy2(source, target)
+            executable = target
+        else:
+            shutil.copytree(source, target, symlinks=True)
+            executable = target / ctx.app.script
+        env = ctx.launch_env(place)
+        extraction = Path(env["TMPDIR"])
+        return Deployment(
+            place=place,
+            argv=[str(executable)],
+            env=env,
+            caches=[extraction],
+            footprint=[extraction] if self.onefile else [target],
+            footprint_label=(
+                "files unpacked to $TMPDIR while running (on every start)"
+                if self.onefile
+                else "the folder"
+            ),
+            commands=[["cp", "-a", str(source), str(target)]],
+            extra={"target": target},
+        )
+
+    def inspect(self, ctx: Context, built: Built, deployment: Deployment) -> dict[str, Any]:
+        target: Path = deployment.extra["target"]
+        executable = Path(deployment.argv[0])
+        if self.onefile:
+            blobs = frozen_members(target)
+            floor = portability.glibc_floor_of([(target.name, target.open("rb")), *blobs])
+            names = [name for name, _ in blobs]
+        else:
+            files = list(iter_tree(target))
+            floor = portability.glibc_floor(files)
+            names = [str(path.relative_to(target)) for path in files]
+        return {
+            "needs": "no Python; a Linux with a new enough glibc",
+            "requires_python": None,
+            "os_arch": f"linux-{portability.elf_arch(executable)}",
+            "platform_wheels": [],
+            "glibc_floor": floor,
+            "extension_modules": sorted(n for n in names if ".cpython-" in n and n.endswith(".so")),
+        }
+
+
+def frozen_members(binary: Path) -> list[tuple[str, Any]]:
+    """The shared libraries inside a onefile binary, read with PyInstaller's own archive reader."""
+    from PyInstaller.archive.readers import CArchiveReader
+
+    reader = CArchiveReader(str(binary))
+    return [
+        portability.elf_blob(name, reader.extract(name))
+        for name in reader.toc
+        if name.endswith(".so") or ".so." in name
+    ]
+
+
+def build_venv(ctx: Context) -> tuple[Path, list[list[str]]]:
+    """A venv with the locked wheels and PyInstaller, shared by both PyInstaller rows."""
+    return ctx.once("pyinstaller-venv", lambda: _build_venv(ctx))
+
+
+def _build_venv(ctx: Context) -> tuple[Path, list[list[str]]]:
+    wheel, _, _ = ctx.app_wheel
+    log = ctx.log_for("prepare")
+    requirement = f"pyinstaller=={metadata.version('pyinstaller')}"
+    tools = ctx.toolhouse(requirement)
+    python, venv_argv, _ = ctx.make_venv(ctx.workdir / "pyinstaller-venv", log=log)
+    install = ctx.pip(
+        "--python",
+        str(python),
+        "install",
+        "--no-index",
+        "--find-links",
+        str(ctx.wheelhouse),
+        "--find-links",
+        str(tools),
+        str(wheel),
+        requirement,
+    )
+    ctx.prepared_seconds["PyInstaller build venv"] = ctx.run(
+        install, what="installing the app and PyInstaller into the build venv", log=log
+    )
+    return python, [venv_argv, install]
+
+
+def launcher_source(ctx: Context) -> str:
+    """A launcher script that calls the app's console-script entry point, read from its wheel."""
+    wheel, _, _ = ctx.app_wheel
+    with zipfile.ZipFile(wheel) as archive:
+        name = next(
+            (n for n in archive.namelist() if n.endswith(".dist-info/entry_points.txt")), None
+        )
+        parser = configparser.ConfigParser(delimiters=("=",))
+        parser.optionxform = str  # type: ignore[assignment,method-assign]
+        if name:
+            parser.read_string(archive.read(name).decode())
+    try:
+        target = parser["console_scripts"][ctx.app.script].strip()
+    except KeyError:
+        raise StepFailed(
+            f"the wheel has no console script {ctx.app.script!r} in its entry_points.txt"
+        ) from None
+    module, _, attr = target.partition(":")
+    return (
+        "# Generated by packmatrix: the frozen binary's entry point.\n"
+        "import sys\n\n"
+        f"from {module} import {attr.split('.')[0]} as entry\n\n"
+        "sys.exit(entry())\n"
+    )

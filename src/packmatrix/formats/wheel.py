@@ -1,0 +1,63 @@
+"""wheel: ``python -m build --wheel``, installed with its locked dependencies into a fresh venv."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from packmatrix import portability
+from packmatrix.context import Context
+from packmatrix.formats import Built, Deployment, FormatName
+from packmatrix.launch import LocalLaunch
+
+
+class WheelFormat(LocalLaunch):
+    name: FormatName = "wheel"
+    title = "wheel in a venv"
+
+    def unavailable(self, ctx: Context) -> str | None:
+        return None
+
+    def build(self, ctx: Context) -> Built:
+        wheel, seconds, argv = ctx.app_wheel
+        return Built(files=[wheel], commands=[argv], seconds=seconds)
+
+    def deploy(self, ctx: Context, built: Built) -> Deployment:
+        return install_into_venv(ctx, self.name, str(built.files[0]))
+
+    def inspect(self, ctx: Context, built: Built, deployment: Deployment) -> dict[str, Any]:
+        return venv_portability(ctx, deployment)
+
+
+def install_into_venv(ctx: Context, name: FormatName, requirement: str) -> Deployment:
+    """A fresh venv outside the source tree, the app installed from local files only."""
+    place = ctx.place(name)
+    log = ctx.log_for(name)
+    venv = place / "venv"
+    python, venv_argv, venv_seconds = ctx.make_venv(venv, log=log)
+    finds = ["--find-links", str(ctx.wheelhouse), "--find-links", str(ctx.buildhouse)]
+    install = ctx.pip("--python", str(python), "install", "--no-index", *finds, requirement)
+    install_seconds = ctx.run(install, what=f"pip install {requirement}", log=log)
+    return Deployment(
+        place=place,
+        argv=[str(venv / "bin" / ctx.app.script)],
+        env=ctx.launch_env(place),
+        footprint=[venv],
+        footprint_label="venv with the app and its dependencies",
+        commands=[venv_argv, install],
+        seconds=venv_seconds + install_seconds,
+        extra={"venv": venv},
+    )
+
+
+def venv_portability(ctx: Context, deployment: Deployment) -> dict[str, Any]:
+    venv = deployment.extra["venv"]
+    site = next(venv.glob("lib/python*/site-packages"))
+    dists = portability.dists_in_site(site)
+    return {
+        "needs": f"CPython {portability.python_minor(ctx.python)} at the venv's path",
+        "requires_python": ctx.app.requires_python,
+        "os_arch": portability.os_arch_of_dists(dists),
+        "platform_wheels": [d["wheel"] for d in dists if d["platform_specific"]],
+        "glibc_floor": portability.glibc_floor(list(site.rglob("*.so"))),
+        "distributions": [f"{d['name']}=={d['version']}" for d in dists],
+    }

@@ -1,0 +1,135 @@
+"""Starting an artifact as a local process and waiting for it to become healthy."""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import os
+import socket
+import subprocess
+import time
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import psutil
+
+from packmatrix import procs
+from packmatrix.errors import StepFailed
+from packmatrix.formats import Deployment, Running
+
+if TYPE_CHECKING:
+    from packmatrix.context import Context
+
+POLL_INTERVAL = 0.002  # seconds between health probes: well under the 5 ms the spec allows
+
+
+class ProcessRunning:
+    """A local process group started by packmatrix."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], *, port: int, started: float, log: Path):
+        self.proc = proc
+        self.host = "127.0.0.1"
+        self.port = port
+        self.started = started
+        self.log = log
+
+    def exited(self) -> str | None:
+        code = self.proc.poll()
+        if code is None:
+            return None
+        return f"exited with code {code} before answering"
+
+    def memory(self) -> tuple[int, int]:
+        try:
+            root = psutil.Process(self.proc.pid)
+            tree = [root, *root.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            return 0, 0
+        total = 0
+        counted = 0
+        for process in tree:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                total += process.memory_info().rss
+                counted += 1
+        return total, counted
+
+    def output(self) -> str:
+        return procs.tail(self.log)
+
+
+@contextlib.contextmanager
+def launch_process(
+    argv: list[str], *, cwd: Path, env: Mapping[str, str], port: int, log: Path
+) -> Iterator[ProcessRunning]:
+    """Spawn ``argv`` with HOST/PORT set; the clock starts just before the spawn."""
+    full_env = {**env, "HOST": "127.0.0.1", "PORT": str(port)}
+    started = time.perf_counter()
+    with procs.running(argv, cwd=cwd, env=full_env, log=log) as proc:
+        yield ProcessRunning(proc, port=port, started=started, log=log)
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1, chosen by the OS."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_healthy(running: Running, path: str, *, timeout: float) -> float:
+    """Poll ``path`` until it answers 200; return seconds since spawn.
+
+    A refused connection is retried after 2 ms; an app that exits or stays unhealthy past
+    ``timeout`` raises StepFailed with the tail of its output.
+    """
+    deadline = running.started + timeout
+    last_problem = "no answer yet"
+    while True:
+        now = time.perf_counter()
+        if now > deadline:
+            raise StepFailed(
+                f"not healthy after {timeout:g} s ({last_problem})", log_tail=running.output()
+            )
+        conn = http.client.HTTPConnection(running.host, running.port, timeout=1.0)
+        try:
+            conn.request("GET", path)
+            status = conn.getresponse().status
+            if status == 200:
+                return time.perf_counter() - running.started
+            last_problem = f"{path} answered {status}"
+        except (OSError, http.client.HTTPException) as exc:
+            last_problem = type(exc).__name__
+        finally:
+            conn.close()
+        reason = running.exited()
+        if reason is not None:
+            raise StepFailed(f"the app {reason}", log_tail=running.output())
+        time.sleep(POLL_INTERVAL)
+
+
+def clean_environ(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """os.environ without what distorts builds: PYTHON* variables and an active venv."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith("PYTHON") and key not in {"VIRTUAL_ENV", "PIP_REQUIRE_VIRTUALENV"}
+    }
+    env.update(extra or {})
+    return env
+
+
+class LocalLaunch:
+    """``launch`` for every format whose artifact is started as a local process."""
+
+    name: str
+
+    def launch(
+        self, ctx: Context, deployment: Deployment, *, port: int
+    ) -> contextlib.AbstractContextManager[Running]:
+        return launch_process(
+            deployment.argv,
+            cwd=deployment.place,
+            env=deployment.env,
+            port=port,
+            log=ctx.log_for(self.name),
+        )

@@ -1,0 +1,252 @@
+"""The matrix, top to bottom: prepare once, then build → deploy → start → smoke-test → measure
+each format, then write the report. Every format's outcome is a row; only an interrupt stops
+the run, and even then the rows finished so far are saved."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+import os
+import platform
+import secrets
+import shutil
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from packmatrix import __version__, report, smoke
+from packmatrix.appspec import AppSpec
+from packmatrix.context import Context, Options, host_facts
+from packmatrix.errors import FormatUnavailable, StepFailed
+from packmatrix.formats import Built, Deployment, Format, tree_bytes
+from packmatrix.launch import clean_environ, free_port, wait_healthy
+from packmatrix.stats import figure
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str, str], None]
+"""progress(format name, stage) — how the CLI shows where the run is."""
+
+TOOLS = ("build", "pip", "pex", "pyinstaller", "docker", "packmatrix")
+
+
+def run_matrix(
+    app: AppSpec,
+    formats: Sequence[Format],
+    options: Options,
+    reports: Path,
+    progress: Progress,
+) -> report.Report:
+    """Run every format; return the report document (already saved)."""
+    report.check_writable(reports)
+    started = time.time()
+    doc = new_report(app, options, started)
+    ctx = Context.create(app, options, reports / "logs")
+    for stale in ctx.logs.glob("*.log"):
+        stale.unlink()
+    try:
+        for fmt in formats:
+            doc["formats"].append(run_format(fmt, ctx, progress))
+        doc["run"]["status"] = "complete"
+    except BaseException:
+        doc["run"]["status"] = "interrupted"
+        raise
+    finally:
+        finish(doc, ctx, started)
+        report.save(doc, reports)
+        ctx.close()
+    return doc
+
+
+def new_report(app: AppSpec, options: Options, started: float) -> report.Report:
+    launch_keys = ("PATH", "HOME", "TMPDIR", "LANG")
+    removed = sorted(set(os.environ) - set(clean_environ()))
+    return {
+        "schema_version": report.SCHEMA_VERSION,
+        "tool": {"name": "packmatrix", "version": __version__},
+        "run": {
+            "id": dt.datetime.fromtimestamp(started, dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+            + "-"
+            + secrets.token_hex(3),
+            "started": dt.datetime.fromtimestamp(started, dt.timezone.utc).isoformat(
+                timespec="seconds"
+            ),
+            "seconds": 0.0,
+            "status": "running",
+            "options": {
+                "runs": options.runs,
+                "build_timeout": options.build_timeout,
+                "startup_timeout": options.startup_timeout,
+                "base_image": options.base_image,
+            },
+        },
+        "app": app.to_json(),
+        "host": host_facts(),
+        "tools": tool_versions(),
+        "launch_environment": {key: f"<{key.lower()}>" for key in launch_keys},
+        "launch_environment_removed": removed,
+        "lock": [],
+        "preparation": {},
+        "formats": [],
+    }
+
+
+def finish(doc: report.Report, ctx: Context, started: float) -> None:
+    doc["run"]["seconds"] = round(time.time() - started, 3)
+    doc["lock"] = [entry.to_json() for entry in ctx.lock]
+    doc["preparation"] = {
+        "seconds": {key: round(value, 3) for key, value in ctx.prepared_seconds.items()},
+        "commands": ctx.prepared_commands,
+    }
+    sample = ctx.launch_env(ctx.workdir)
+    doc["launch_environment"] = {
+        key: value.replace(str(ctx.workdir), "<place>") for key, value in sample.items()
+    }
+
+
+def tool_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in TOOLS:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+# -- one format -----------------------------------------------------------------------------
+def run_format(fmt: Format, ctx: Context, progress: Progress) -> dict[str, Any]:
+    """Build, deploy, start and measure one format; any failure becomes the row's reason."""
+    entry: dict[str, Any] = {
+        "name": fmt.name,
+        "title": fmt.title,
+        "status": "running",
+        "reason": None,
+        "log_tail": "",
+        "figures": {},
+        "checks": [],
+    }
+    started = time.perf_counter()
+    try:
+        reason = fmt.unavailable(ctx)
+        if reason:
+            raise FormatUnavailable(reason)
+        progress(fmt.name, "build")
+        built = fmt.build(ctx)
+        record_build(entry, built)
+        progress(fmt.name, "deploy")
+        deployment = fmt.deploy(ctx, built)
+        record_deploy(entry, deployment)
+        progress(fmt.name, "cold start + smoke test")
+        measure(fmt, ctx, deployment, entry, progress)
+        progress(fmt.name, "inspect")
+        entry["portability"] = fmt.inspect(ctx, built, deployment)
+        failed = [check for check in entry["checks"] if not check["ok"]]
+        if failed:
+            first = failed[0]
+            entry["status"] = "failed"
+            entry["reason"] = f"smoke test: {first['name']} ({first['path']}): {first['detail']}"
+            entry["log_tail"] = tail_of(ctx, fmt.name)
+        else:
+            entry["status"] = "passed"
+    except FormatUnavailable as exc:
+        entry.update(status="skipped", reason=exc.reason)
+    except StepFailed as exc:
+        entry.update(status="failed", reason=exc.reason, log_tail=exc.log_tail)
+    except Exception as exc:  # a bug or an unforeseen fault: still one row, the run goes on
+        log.debug("format %s crashed", fmt.name, exc_info=True)
+        entry.update(
+            status="failed",
+            reason=f"{type(exc).__name__}: {exc}",
+            log_tail="".join(traceback.format_exception(exc)[-6:]),
+        )
+    entry["seconds"] = round(time.perf_counter() - started, 3)
+    progress(fmt.name, entry["status"])
+    return entry
+
+
+def record_build(entry: dict[str, Any], built: Built) -> None:
+    files: list[dict[str, Any]] = [
+        {"name": path.name, "bytes": path.stat().st_size, "sha256": sha256(path)}
+        for path in built.files
+    ]
+    entry["build"] = {"commands": built.commands}
+    entry["artifact"] = {"files": files}
+    entry["figures"]["build_seconds"] = figure([built.seconds], "s")
+    entry["figures"]["artifact_bytes"] = sum(item["bytes"] for item in files)
+
+
+def record_deploy(entry: dict[str, Any], deployment: Deployment) -> None:
+    entry["deploy"] = {"commands": deployment.commands, "seconds": round(deployment.seconds, 3)}
+    base_keys = {"PATH", "HOME", "TMPDIR", "LANG"}
+    entry["launch"] = {
+        "argv": [arg.replace(str(deployment.place), "<place>") for arg in deployment.argv],
+        "env_extra": {
+            key: value.replace(str(deployment.place), "<place>")
+            for key, value in deployment.env.items()
+            if key not in base_keys
+        },
+        "footprint_label": deployment.footprint_label,
+    }
+
+
+def measure(
+    fmt: Format, ctx: Context, deployment: Deployment, entry: dict[str, Any], progress: Progress
+) -> None:
+    """Cold start with empty caches and the smoke test, then warm starts; all timed from spawn."""
+    timeout = ctx.options.startup_timeout
+    health = ctx.app.health
+    for cache in deployment.caches:
+        shutil.rmtree(cache, ignore_errors=True)
+        cache.mkdir(parents=True)
+    rss: list[float] = []
+    with fmt.launch(ctx, deployment, port=free_port()) as running:
+        cold = wait_healthy(running, health, timeout=timeout)
+        results = smoke.run_checks(running.host, running.port, ctx.app.checks)
+        entry["checks"] = [result.to_json() for result in results]
+        entry["health"] = health_payload(running.host, running.port, health)
+        memory, processes = running.memory()
+        rss.append(memory)
+        entry["figures"]["processes"] = processes
+        entry["figures"]["footprint_bytes"] = (
+            tree_bytes(deployment.footprint) if deployment.footprint else None
+        )
+        entry["listening"] = getattr(running, "listening", lambda: [])()
+    figures = entry["figures"]
+    figures["startup"] = {"cold": figure([cold], "s")}
+    if not all(result.ok for result in results):
+        return  # a broken artifact's warm figures would measure nothing useful
+    warm: list[float] = []
+    for index in range(ctx.options.runs):
+        progress(fmt.name, f"warm start {index + 1}/{ctx.options.runs}")
+        with fmt.launch(ctx, deployment, port=free_port()) as running:
+            warm.append(wait_healthy(running, health, timeout=timeout))
+            rss.append(running.memory()[0])
+    figures["startup"]["warm"] = figure(warm, "s")
+    figures["rss_bytes"] = figure(rss, "B")
+
+
+def health_payload(host: str, port: int, path: str) -> Any:
+    try:
+        return json.loads(smoke.get(host, port, path).body)
+    except (OSError, ValueError):
+        return None
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def tail_of(ctx: Context, name: str) -> str:
+    from packmatrix.procs import tail
+
+    return tail(ctx.log_for(name))
