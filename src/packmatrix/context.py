@@ -93,6 +93,10 @@ class Context:
         if not self.options.keep_workspace:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
+    def shown(self, argv: list[str]) -> list[str]:
+        """A command as the report shows it: the run's temporary folder reads ``$WORK``."""
+        return [arg.replace(str(self.workdir), "$WORK") for arg in argv]
+
     def place(self, name: str) -> Path:
         """A fresh, empty folder for one format's artifact, outside the source tree."""
         path = self.workdir / "deploy" / name
@@ -265,7 +269,7 @@ class Context:
             argv = self.pip(*common, *requirements)
             seconds = self.run(argv, what=f"downloading {what}", log=log_path)
         self.prepared_seconds[what] = seconds
-        self.prepared_commands.append(self.pip(*common, *requirements))
+        self.prepared_commands.append(self.shown(self.pip(*common, *requirements)))
         for path in house.glob("*.whl"):
             if not (self.cache / path.name).exists():
                 shutil.copy2(path, self.cache / path.name)

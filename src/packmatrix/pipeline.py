@@ -138,10 +138,10 @@ def run_format(fmt: Format, ctx: Context, progress: Progress) -> dict[str, Any]:
             raise FormatUnavailable(reason)
         progress(fmt.name, "build")
         built = fmt.build(ctx)
-        record_build(entry, built)
+        record_build(entry, built, ctx)
         progress(fmt.name, "deploy")
         deployment = fmt.deploy(ctx, built)
-        record_deploy(entry, deployment)
+        record_deploy(entry, deployment, ctx)
         progress(fmt.name, "cold start + smoke test")
         measure(fmt, ctx, deployment, entry, progress)
         progress(fmt.name, "inspect")
@@ -170,19 +170,22 @@ def run_format(fmt: Format, ctx: Context, progress: Progress) -> dict[str, Any]:
     return entry
 
 
-def record_build(entry: dict[str, Any], built: Built) -> None:
+def record_build(entry: dict[str, Any], built: Built, ctx: Context) -> None:
     files: list[dict[str, Any]] = [
         {"name": path.name, "bytes": path.stat().st_size, "sha256": sha256(path)}
         for path in built.files
     ]
-    entry["build"] = {"commands": built.commands}
+    entry["build"] = {"commands": [ctx.shown(argv) for argv in built.commands]}
     entry["artifact"] = {"files": files}
     entry["figures"]["build_seconds"] = figure([built.seconds], "s")
     entry["figures"]["artifact_bytes"] = sum(item["bytes"] for item in files)
 
 
-def record_deploy(entry: dict[str, Any], deployment: Deployment) -> None:
-    entry["deploy"] = {"commands": deployment.commands, "seconds": round(deployment.seconds, 3)}
+def record_deploy(entry: dict[str, Any], deployment: Deployment, ctx: Context) -> None:
+    entry["deploy"] = {
+        "commands": [ctx.shown(argv) for argv in deployment.commands],
+        "seconds": round(deployment.seconds, 3),
+    }
     base_keys = {"PATH", "HOME", "TMPDIR", "LANG"}
     entry["launch"] = {
         "argv": [arg.replace(str(deployment.place), "<place>") for arg in deployment.argv],

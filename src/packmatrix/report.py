@@ -89,7 +89,6 @@ def render(template: str, report: Report) -> str:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
-        undefined=jinja2.StrictUndefined,
     )
     env.filters.update(FILTERS)
     return env.get_template(template).render(report=report, rows=table_rows(report))
@@ -130,7 +129,12 @@ def command(argv: list[str]) -> str:
     return " ".join(shlex.quote(part) for part in argv)
 
 
+def code(text: str) -> str:
+    return f"`{text}`"
+
+
 FILTERS: dict[str, Callable[..., str]] = {
+    "code": code,
     "bytes": human_bytes,
     "seconds": seconds,
     "megabytes": megabytes,

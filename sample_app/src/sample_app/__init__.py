@@ -14,13 +14,24 @@ __version__ = "1.0.0"
 
 
 def _running_in_container() -> bool:
-    if Path("/.dockerenv").exists() or os.environ.get("container"):
+    """True inside a Docker or Podman container.
+
+    The engine bind-mounts /etc/hostname from its own container folder, which a VM or a host
+    never does; ``/.dockerenv`` alone is not trusted (machine images built from a container
+    keep it).
+    """
+    if os.environ.get("container"):  # podman, systemd-nspawn
         return True
     try:
-        cgroup = Path("/proc/1/cgroup").read_text(encoding="utf-8")
+        mounts = Path("/proc/self/mountinfo").read_text(encoding="utf-8")
     except OSError:
         return False
-    return any(word in cgroup for word in ("docker", "containerd", "kubepods", "libpod"))
+    return any(
+        line.split()[4] in ("/etc/hostname", "/etc/hosts")
+        and ("/containers/" in line.split()[3] or "/docker/" in line.split()[3])
+        for line in mounts.splitlines()
+        if len(line.split()) > 4
+    )
 
 
 def runtime_facts() -> dict[str, Any]:

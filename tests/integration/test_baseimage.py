@@ -1,0 +1,107 @@
+"""The local Python base image: built without a registry, and usable like python:3.11-slim.
+
+Building takes about a minute and needs root, debootstrap, Debian's package mirror and a Docker
+Engine. An image that already exists is only checked, not rebuilt, unless
+PACKMATRIX_REBUILD_BASE is set.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from typing import Any
+
+import docker
+import pytest
+
+from packmatrix.baseimage import (
+    DEFAULT_TAG,
+    BaseImageError,
+    BaseImageInfo,
+    build_base_image,
+    connect_docker,
+    describe,
+    image_present,
+    run_in_image,
+)
+
+pytestmark = [pytest.mark.docker, pytest.mark.integration]
+
+
+def _container_ids(client: Any) -> set[str]:
+    return {str(container.id) for container in client.containers.list(all=True)}
+
+
+@pytest.fixture(scope="module", name="client")
+def _client() -> Iterator[Any]:
+    try:
+        client = connect_docker()
+    except BaseImageError as exc:
+        pytest.skip(str(exc))
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="module", name="containers_before")
+def _containers_before(client: Any) -> set[str]:
+    """The containers that existed before this module built or ran anything."""
+    return _container_ids(client)
+
+
+@pytest.fixture(scope="module", name="built")
+def _built(client: Any, containers_before: set[str]) -> BaseImageInfo | None:
+    """Build the image; None when an existing one is reused (the tests then check that one)."""
+    if image_present(client, DEFAULT_TAG) and not os.environ.get("PACKMATRIX_REBUILD_BASE"):
+        return None
+    if os.geteuid() != 0 or shutil.which("debootstrap", path="/usr/sbin:/usr/bin") is None:
+        pytest.skip(f"{DEFAULT_TAG} is missing and building it needs root and debootstrap")
+    return build_base_image(tag=DEFAULT_TAG)
+
+
+@pytest.mark.usefixtures("built")
+class TestBaseImage:
+    def test_the_build_reports_the_image_it_made(
+        self, client: Any, built: BaseImageInfo | None
+    ) -> None:
+        """The tag exists, and a fresh build reports its id, size and Python version."""
+        description = describe(client, DEFAULT_TAG)
+        assert description["size"] > 10_000_000
+        if built is not None:
+            assert built.tag == DEFAULT_TAG
+            assert built.image_id == description["id"]
+            assert built.size_bytes == description["size"]
+            assert built.python_version.startswith("3.11.")
+            assert built.seconds > 0
+
+    def test_python3_is_3_11(self, client: Any) -> None:
+        """``python3 --version`` in a container prints Python 3.11."""
+        result = run_in_image(client, DEFAULT_TAG, ["python3", "--version"])
+        assert result.exit_code == 0, result.output
+        assert result.output.startswith("Python 3.11."), result.output
+
+    def test_python_is_where_the_official_image_has_it(self, client: Any) -> None:
+        """``python`` on PATH is /usr/local/bin/python, as in python:3.11-slim."""
+        result = run_in_image(client, DEFAULT_TAG, ["sh", "-c", "command -v python"])
+        assert (result.exit_code, result.output.strip()) == (0, "/usr/local/bin/python")
+
+    def test_a_venv_with_pip_can_be_made(self, client: Any) -> None:
+        """``python3 -m venv /tmp/v`` works and gives the venv its own pip."""
+        command = ["sh", "-c", "python3 -m venv /tmp/v && /tmp/v/bin/python -m pip --version"]
+        result = run_in_image(client, DEFAULT_TAG, command)
+        assert result.exit_code == 0, result.output
+        assert "/tmp/v/lib/python3.11/site-packages/pip" in result.output
+
+    def test_the_default_command_is_python3(self, client: Any) -> None:
+        """The image runs python3 when given no command, with LANG=C.UTF-8."""
+        config = client.images.get(DEFAULT_TAG).attrs["Config"]
+        assert config["Cmd"] == ["python3"]
+        assert "LANG=C.UTF-8" in config["Env"]
+
+    def test_no_container_is_left_behind(self, client: Any, containers_before: set[str]) -> None:
+        """Neither the build's own check nor a run leaves a container, even a failed run."""
+        failed = run_in_image(client, DEFAULT_TAG, ["python3", "-c", "raise SystemExit(3)"])
+        assert failed.exit_code == 3
+        with pytest.raises(docker.errors.DockerException):
+            run_in_image(client, DEFAULT_TAG, ["/no/such/program"])
+        assert _container_ids(client) - containers_before == set()
