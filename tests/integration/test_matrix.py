@@ -1,0 +1,167 @@
+"""The whole matrix, for real: every non-Docker format built, started outside the tree, measured."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+
+from packmatrix import procs
+from packmatrix.appspec import load_app
+from packmatrix.cli import main
+from packmatrix.context import Options
+from packmatrix.formats.pyinstaller import PyInstallerFormat
+from packmatrix.pipeline import run_matrix
+
+pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parents[2]
+FORMATS = ["wheel", "sdist", "pex", "pex-venv", "pyinstaller-onefile", "pyinstaller-onedir"]
+
+
+@pytest.fixture(scope="module", name="matrix")
+def _matrix(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    reports = tmp_path_factory.mktemp("reports")
+    temp_before = set(Path(tempfile.gettempdir()).glob("packmatrix-*"))
+    code = main(
+        [
+            "run",
+            "--app", str(REPO / "sample_app"),
+            "--formats", ",".join(FORMATS),
+            "--runs", "5",
+            "--reports", str(reports),
+        ]
+    )  # fmt: skip
+    doc: dict[str, Any] = json.loads((reports / "matrix.json").read_text(encoding="utf-8"))
+    doc["_exit_code"] = code
+    doc["_reports"] = reports
+    doc["_new_temp"] = set(Path(tempfile.gettempdir()).glob("packmatrix-*")) - temp_before
+    return doc
+
+
+def entry(doc: dict[str, Any], name: str) -> dict[str, Any]:
+    return next(item for item in doc["formats"] if item["name"] == name)
+
+
+class TestEveryFormatPasses:
+    def test_exit_code_and_rows(self, matrix: dict[str, Any]) -> None:
+        """All six non-Docker formats pass, in registry order, and the run exits 0."""
+        assert [(item["name"], item["status"], item["reason"]) for item in matrix["formats"]] == [
+            (name, "passed", None) for name in FORMATS
+        ]
+        assert matrix["_exit_code"] == 0
+        assert matrix["run"]["status"] == "complete"
+
+    @pytest.mark.parametrize("name", FORMATS)
+    def test_smoke_checks_all_pass(self, matrix: dict[str, Any], name: str) -> None:
+        """Every check of the app's smoke test ran against the artifact and passed."""
+        checks = entry(matrix, name)["checks"]
+        assert [check["path"] for check in checks] == [
+            check["path"] for check in matrix["app"]["checks"]
+        ]
+        assert all(check["ok"] for check in checks), checks
+
+    @pytest.mark.parametrize("name", FORMATS)
+    def test_figures_have_spread(self, matrix: dict[str, Any], name: str) -> None:
+        """Startup is measured cold once and warm five times; sizes and memory are real."""
+        figures = entry(matrix, name)["figures"]
+        warm = figures["startup"]["warm"]
+        assert warm["n"] == 5
+        assert len(warm["samples"]) == 5
+        assert 0 < warm["min"] <= warm["median"] <= warm["max"] < 30
+        assert figures["startup"]["cold"]["n"] == 1
+        assert figures["artifact_bytes"] > 1000
+        assert figures["footprint_bytes"] > 100_000
+        assert figures["rss_bytes"]["median"] > 10_000_000
+
+
+class TestArtifactsRunTheirOwnWay:
+    def test_health_payload_tells_how_it_runs(self, matrix: dict[str, Any]) -> None:
+        """Frozen binaries say frozen, pexes say pex, venv installs say neither."""
+        health = {item["name"]: item["health"] for item in matrix["formats"]}
+        assert health["pyinstaller-onefile"]["frozen"] is True
+        assert health["pyinstaller-onedir"]["frozen"] is True
+        assert health["pex"]["pex"] is True
+        assert health["pex-venv"]["pex"] is True
+        assert health["wheel"]["frozen"] is False
+        assert health["wheel"]["pex"] is False
+
+    def test_onefile_is_two_processes(self, matrix: dict[str, Any]) -> None:
+        """A onefile binary runs as a bootloader parent and the app child: both are counted."""
+        assert entry(matrix, "pyinstaller-onefile")["figures"]["processes"] == 2
+
+    def test_started_outside_the_source_tree(self, matrix: dict[str, Any]) -> None:
+        """Every artifact ran from a place outside the repository, with a controlled env."""
+        env = matrix["launch_environment"]
+        assert "PYTHONDONTWRITEBYTECODE" not in env
+        assert ".pyenv/shims" not in env["PATH"]
+        for item in matrix["formats"]:
+            assert item["launch"]["argv"][0].startswith("<place>/")
+
+
+class TestPortability:
+    def test_frozen_binaries_have_a_glibc_floor(self, matrix: dict[str, Any]) -> None:
+        """The floor is read from the bundled libraries and needs no Python."""
+        for name in ("pyinstaller-onefile", "pyinstaller-onedir"):
+            facts = entry(matrix, name)["portability"]
+            assert facts["requires_python"] is None
+            assert facts["glibc_floor"]["version"].startswith("GLIBC_2.")
+            assert facts["glibc_floor"]["files_scanned"] > 10
+
+    def test_markupsafe_is_the_platform_wheel(self, matrix: dict[str, Any]) -> None:
+        """MarkupSafe's C extension makes the venv and pex formats platform-specific."""
+        for name in ("wheel", "sdist", "pex", "pex-venv"):
+            wheels = entry(matrix, name)["portability"]["platform_wheels"]
+            assert [w.lower()[:10] for w in wheels] == ["markupsafe"], (name, wheels)
+
+    def test_lock_lists_the_dependencies(self, matrix: dict[str, Any]) -> None:
+        """The lock holds the app's dependencies with hashes, not the app itself."""
+        names = {dep["name"] for dep in matrix["lock"]}
+        assert {"flask", "werkzeug", "jinja2", "markupsafe", "waitress"} <= names
+        assert "sample-app" not in names
+        assert all(len(dep["sha256"]) == 64 for dep in matrix["lock"])
+
+
+class TestReportFiles:
+    def test_markdown_has_table_and_commands(self, matrix: dict[str, Any]) -> None:
+        """matrix.md opens with the comparison table and shows each exact build command."""
+        text = (matrix["_reports"] / "matrix.md").read_text(encoding="utf-8")
+        table = text.split("\n\n")[2]
+        assert table.startswith("| format | status |")
+        for name in FORMATS:
+            assert f"| {name} | PASSED |" in table
+        assert "-m build --wheel" in text
+        assert "-m pex" in text
+        assert "--collect-data sample_app" in text
+
+    def test_nothing_left_running(self, matrix: dict[str, Any]) -> None:
+        """After the run no child of this test process is alive and no temp folder remains."""
+        assert procs.live_pids() == []
+        assert psutil.Process().children(recursive=True) == []
+        assert matrix["_new_temp"] == set()
+
+
+class TestBrokenArtifact:
+    def test_frozen_binary_without_templates_fails_the_smoke_test(self, tmp_path: Path) -> None:
+        """Built without --collect-data, the binary is healthy but its page is a 500."""
+        broken = PyInstallerFormat(onefile=False, collect_data=False)
+        doc = run_matrix(
+            load_app(REPO / "sample_app"),
+            [broken],
+            Options(runs=1),
+            tmp_path,
+            lambda name, stage: None,
+        )
+        row = doc["formats"][0]
+        assert row["status"] == "failed"
+        assert row["reason"].startswith(
+            "smoke test: template renders (/): expected HTTP 200, got 500"
+        )
+        failing = [check["name"] for check in row["checks"] if not check["ok"]]
+        assert failing == ["template renders", "static file served"]
+        assert next(c for c in row["checks"] if c["path"] == "/health")["ok"]
+        assert "TemplateNotFound" in row["log_tail"]
