@@ -74,7 +74,7 @@ class BaseImageError(PackmatrixError):
     """
 
     def __init__(self, message: str, *, log_tail: str = "") -> None:
-        indented = "".join(f"\n  {line}" for line in log_tail.splitlines())
+        indented = "".join(f"\n  {line}" for line in log_tail.strip("\n").splitlines())
         super().__init__(message + indented)
         self.log_tail = log_tail
 
@@ -266,6 +266,7 @@ def build_base_image(
     mirror = mirror or find_debian_mirror()
     client = connect_docker()
     try:
+        previous_id = describe(client, tag)["id"] if image_present(client, tag) else None
         scratch = Path(tempfile.mkdtemp(prefix="packmatrix-base-", dir=workdir))
         try:
             rootfs = scratch / "rootfs"
@@ -284,6 +285,8 @@ def build_base_image(
         log(f"checking python3, venv and ssl in {tag}")
         python_version = _verify_image(client, tag, python)
         size_bytes = describe(client, tag)["size"]
+        if previous_id is not None and previous_id != image_id:
+            _remove_if_unused(client, previous_id, log)
     finally:
         client.close()
     seconds = time.perf_counter() - started
@@ -359,6 +362,7 @@ _DPKG_EXCLUDES: Final = (
 
 
 def _trim_rootfs(rootfs: Path) -> None:
+    """Delete what a container never needs, and keep dpkg from adding it back."""
     for tree in _DOC_TREES:
         _empty_tree(rootfs / tree, keep="copyright")
     for pattern in _CACHE_GLOBS:
@@ -444,6 +448,17 @@ def _import_rootfs(client: Any, tar_path: Path, tag: str) -> str:
         raise BaseImageError(f"importing {tar_path} as {tag} failed: {exc}") from exc
 
 
+def _remove_if_unused(client: Any, image_id: str, log: Callable[[str], None]) -> None:
+    """Remove the image the tag named before this build, unless something
+    still uses it (another tag, a container, an image built on it)."""
+    try:
+        client.images.remove(image_id)
+    except docker.errors.APIError as exc:
+        log(f"kept the previous image {image_id[:19]}: {exc.explanation}")
+    else:
+        log(f"removed the previous image {image_id[:19]}")
+
+
 def _remove_scratch(scratch: Path, log: Callable[[str], None]) -> None:
     """Remove the temp dir, after unmounting anything an interrupted
     debootstrap left mounted in it (never delete through a mount)."""
@@ -493,8 +508,9 @@ def _verify_image(client: Any, tag: str, python: str) -> str:
     if result.exit_code != 0 or not version.startswith(f"{python}."):
         client.images.remove(tag, force=True)
         raise BaseImageError(
-            f"the new image failed its check and was removed (exit code "
-            f"{result.exit_code}): {result.output.strip()}"
+            f"the new image failed its python3/venv/ssl check (exit code {result.exit_code}) "
+            "and was removed: see its output below, fix the cause and build again",
+            log_tail=result.output,
         )
     return version
 

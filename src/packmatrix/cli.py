@@ -11,7 +11,7 @@ from pathlib import Path
 from types import FrameType
 from typing import NoReturn
 
-from packmatrix import __version__, procs
+from packmatrix import __version__, compare, procs
 from packmatrix.appspec import load_app
 from packmatrix.console import Terminal
 from packmatrix.context import Options
@@ -81,6 +81,15 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="keep the temporary build folder (its path is printed) for inspection",
     )
+    run.add_argument(
+        "--baseline",
+        type=Path,
+        metavar="FILE",
+        help="after the run, compare with this earlier matrix.json (exit 1 on a regression)",
+    )
+    add_threshold_options(run)
+    add_report_commands(commands)
+    add_base_image_command(commands)
     return parser
 
 
@@ -117,6 +126,129 @@ def positive_float(text: str) -> float:
     return value
 
 
+def add_base_image_command(commands: argparse._SubParsersAction[_Parser]) -> None:
+    from packmatrix.baseimage import DEFAULT_SUITE, SUITE_PYTHON, default_tag
+
+    base = commands.add_parser(
+        "base-image",
+        help="build a local Python base image for the docker format, without any registry",
+        description="debootstrap a minimal Debian root with python3 and venv, trim it and "
+        "import it as an image (needs root, debootstrap and a Docker Engine).",
+    )
+    base.add_argument(
+        "--suite", choices=sorted(SUITE_PYTHON), default=DEFAULT_SUITE, help="Debian release"
+    )
+    base.add_argument("--tag", help=f"image tag (default: {default_tag()})")
+    base.add_argument(
+        "--if-missing", action="store_true", help="do nothing when the tag already exists"
+    )
+
+
+def cmd_base_image(args: argparse.Namespace, terminal: Terminal) -> int:
+    from packmatrix import baseimage
+
+    tag = args.tag or baseimage.default_tag(args.suite)
+    if args.if_missing and baseimage.image_present(baseimage.connect_docker(), tag):
+        terminal.line(f"base image {tag} is already there")
+        return 0
+    terminal.line(f"building {tag} from Debian {args.suite} (about a minute)…")
+    info = baseimage.build_base_image(tag=tag, suite=args.suite, log=terminal.line)
+    terminal.line(
+        f"built {info.tag} ({info.image_id[:19]}): {info.size_bytes / 1e6:.0f} MB, "
+        f"Python {info.python_version}, in {info.seconds:.0f} s"
+    )
+    terminal.line(f"use it with: packmatrix run --base-image {info.tag}")
+    return 0
+
+
+def add_report_commands(commands: argparse._SubParsersAction[_Parser]) -> None:
+    """``compare`` and ``merge``: commands that read reports, never build anything."""
+    comparing = commands.add_parser(
+        "compare", help="compare a report with a baseline; exit 1 on a regression"
+    )
+    comparing.add_argument("baseline", type=Path, help="the earlier matrix.json")
+    comparing.add_argument("current", type=Path, help="the matrix.json to judge")
+    add_threshold_options(comparing)
+    comparing.add_argument(
+        "--format",
+        choices=compare.OUTPUT_FORMATS,
+        default="markdown",
+        help="what to print: a Markdown table (default) or the comparison as JSON",
+    )
+    comparing.add_argument(
+        "-o", "--output", type=Path, metavar="FILE", help="also write what is printed to FILE"
+    )
+    merging = commands.add_parser(
+        "merge", help="merge the reports of several platforms into one cross-platform report"
+    )
+    merging.add_argument(
+        "reports", type=Path, nargs="+", metavar="REPORT", help="matrix.json files"
+    )
+    merging.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        required=True,
+        metavar="FILE",
+        help="the merged JSON; its Markdown is written next to it (FILE with .md)",
+    )
+
+
+def add_threshold_options(parser: argparse.ArgumentParser) -> None:
+    """The regression rules ``compare`` and ``run --baseline`` share."""
+    default = compare.Thresholds()
+    parser.add_argument(
+        "--size-threshold",
+        type=compare.parse_percent,
+        default=default.size_percent,
+        metavar="PCT",
+        help=f"a size grown by more than this is a regression (default {default.size_percent:g}%%)",
+    )
+    parser.add_argument(
+        "--startup-threshold",
+        type=compare.parse_percent,
+        default=default.startup_percent,
+        metavar="PCT",
+        help="a startup slower by more than this, and by more than --startup-min-delta, is a "
+        f"regression (default {default.startup_percent:g}%%)",
+    )
+    parser.add_argument(
+        "--startup-min-delta",
+        type=compare.parse_seconds,
+        default=default.startup_min_delta,
+        metavar="SECONDS",
+        help=f"see --startup-threshold (default {default.startup_min_delta:g}, or e.g. 50ms)",
+    )
+    parser.add_argument(
+        "--build-threshold",
+        type=compare.parse_percent,
+        metavar="PCT",
+        help="make build time a regression past this (default: informational only)",
+    )
+    parser.add_argument(
+        "--rss-threshold",
+        type=compare.parse_percent,
+        metavar="PCT",
+        help="make RSS a regression past this (default: informational only)",
+    )
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="a format that is gone, or passed before and is skipped now, is a regression too",
+    )
+
+
+def thresholds(args: argparse.Namespace) -> compare.Thresholds:
+    return compare.Thresholds(
+        size_percent=args.size_threshold,
+        startup_percent=args.startup_threshold,
+        startup_min_delta=args.startup_min_delta,
+        build_percent=args.build_threshold,
+        rss_percent=args.rss_threshold,
+        strict=args.strict,
+    )
+
+
 def main(argv: Sequence[str]) -> int:
     """Run the CLI; every error a user can cause ends as one line and a non-zero exit code."""
     terminal = Terminal()
@@ -125,7 +257,15 @@ def main(argv: Sequence[str]) -> int:
         args = build_parser().parse_args(list(argv) or ["run"])
         logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING)
         if args.command in (None, "run"):
+            if getattr(args, "baseline", None):
+                return cmd_run_with_baseline(args, terminal)
             return cmd_run(args, terminal)
+        if args.command == "compare":
+            return cmd_compare(args, terminal)
+        if args.command == "merge":
+            return cmd_merge(args, terminal)
+        if args.command == "base-image":
+            return cmd_base_image(args, terminal)
         raise UsageError(f"unknown command {args.command!r}")  # pragma: no cover
     except PackmatrixError as exc:
         terminal.error(exc.message)
@@ -158,6 +298,8 @@ def cmd_run(args: argparse.Namespace, terminal: Terminal) -> int:
         startup_timeout=args.startup_timeout,
         base_image=args.base_image,
         keep_workspace=args.keep_workspace,
+        # Named on the command line (not the default, not "all"): failing to run is a failure.
+        explicit_formats=frozenset() if args.formats == FORMAT_NAMES else frozenset(args.formats),
     )
     terminal.line(
         f"packmatrix {__version__}: {app.name} {app.version} from {app.root} → "
@@ -166,10 +308,43 @@ def cmd_run(args: argparse.Namespace, terminal: Terminal) -> int:
     doc = run_matrix(app, formats, options, args.reports, terminal.progress)
     terminal.table(doc)
     terminal.line(f"report: {args.reports / 'matrix.md'} and {args.reports / 'matrix.json'}")
+    if doc["run"].get("workspace"):
+        terminal.line(f"workspace kept: {doc['run']['workspace']}")
     failed = [entry["name"] for entry in doc["formats"] if entry["status"] == "failed"]
     if failed:
         terminal.error(f"{len(failed)} format(s) failed: {', '.join(failed)}")
         return 1
+    return 0
+
+
+def cmd_run_with_baseline(args: argparse.Namespace, terminal: Terminal) -> int:
+    """``run --baseline``: refuse a bad baseline before any work, run, then compare the report
+    just written with it; the worse of the two exit codes wins."""
+    baseline = compare.load_report(args.baseline, role="baseline")
+    code = cmd_run(args, terminal)
+    current = args.reports / "matrix.json"
+    result = compare.compare(
+        baseline,
+        compare.load_report(current, role="current report"),
+        thresholds(args),
+        baseline_source=str(args.baseline),
+        current_source=str(current),
+    )
+    terminal.stream.write(compare.publish(result))
+    return max(code, result.exit_code)
+
+
+def cmd_compare(args: argparse.Namespace, terminal: Terminal) -> int:
+    result = compare.compare_files(args.baseline, args.current, thresholds(args))
+    terminal.stream.write(compare.publish(result, fmt=args.format, output=args.output))
+    return result.exit_code
+
+
+def cmd_merge(args: argparse.Namespace, terminal: Terminal) -> int:
+    from packmatrix import merge
+
+    terminal.stream.write(merge.write(merge.merge_files(args.reports), args.output))
+    terminal.line(f"merged report: {args.output} and {merge.markdown_path(args.output)}")
     return 0
 
 

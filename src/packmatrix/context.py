@@ -10,6 +10,7 @@ import hashlib
 import logging
 import os
 import platform
+import secrets
 import shutil
 import subprocess
 import sys
@@ -43,6 +44,8 @@ class Options:
     startup_timeout: float = 30.0
     base_image: str | None = None
     keep_workspace: bool = False
+    explicit_formats: frozenset[str] = frozenset()
+    """Formats named on the command line: if one can't run here its row FAILS, not SKIPS."""
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,9 @@ class Context:
     python: Path = field(default_factory=lambda: base_interpreter())
     prepared_seconds: dict[str, float] = field(default_factory=dict)
     prepared_commands: list[list[str]] = field(default_factory=list)
+    run_id: str = field(default_factory=lambda: secrets.token_hex(4))
+    cleanups: list[Callable[[], None]] = field(default_factory=list)
+    """Run by ``close()``, last added first: what a format must undo outside the workspace."""
     _memo: dict[str, Any] = field(default_factory=dict)
 
     def once(self, key: str, make: Callable[[], T]) -> T:
@@ -82,14 +88,25 @@ class Context:
 
     # -- places ---------------------------------------------------------------------------
     @classmethod
-    def create(cls, app: AppSpec, options: Options, logs: Path) -> Context:
+    def create(
+        cls, app: AppSpec, options: Options, logs: Path, *, run_id: str | None = None
+    ) -> Context:
         workdir = Path(tempfile.mkdtemp(prefix="packmatrix-"))
         if workdir.is_relative_to(app.root):
             raise StepFailed(f"the temporary folder {workdir} is inside the app's tree")
         logs.mkdir(parents=True, exist_ok=True)
-        return cls(app=app, options=options, workdir=workdir, logs=logs)
+        ctx = cls(app=app, options=options, workdir=workdir, logs=logs)
+        if run_id:
+            ctx.run_id = run_id
+        return ctx
 
     def close(self) -> None:
+        while self.cleanups:
+            cleanup = self.cleanups.pop()
+            try:
+                cleanup()
+            except Exception:  # one failed cleanup must not stop the others
+                log.warning("cleanup %r failed", cleanup, exc_info=True)
         if not self.options.keep_workspace:
             shutil.rmtree(self.workdir, ignore_errors=True)
 

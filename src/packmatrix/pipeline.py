@@ -46,9 +46,11 @@ def run_matrix(
     report.check_writable(reports)
     started = time.time()
     doc = new_report(app, options, started)
-    ctx = Context.create(app, options, reports / "logs")
+    ctx = Context.create(app, options, reports / "logs", run_id=doc["run"]["id"])
     for stale in ctx.logs.glob("*.log"):
         stale.unlink()
+    if options.keep_workspace:
+        doc["run"]["workspace"] = str(ctx.workdir)
     try:
         for fmt in formats:
             doc["formats"].append(run_format(fmt, ctx, progress))
@@ -134,6 +136,8 @@ def run_format(fmt: Format, ctx: Context, progress: Progress) -> dict[str, Any]:
     started = time.perf_counter()
     try:
         reason = fmt.unavailable(ctx)
+        if reason and fmt.name in ctx.options.explicit_formats:
+            raise StepFailed(f"{reason} (and --formats asked for {fmt.name})")
         if reason:
             raise FormatUnavailable(reason)
         progress(fmt.name, "build")
@@ -179,6 +183,7 @@ def record_build(entry: dict[str, Any], built: Built, ctx: Context) -> None:
     entry["artifact"] = {"files": files}
     entry["figures"]["build_seconds"] = figure([built.seconds], "s")
     entry["figures"]["artifact_bytes"] = sum(item["bytes"] for item in files)
+    entry["figures"].update(built.extra.get("figures", {}))
 
 
 def record_deploy(entry: dict[str, Any], deployment: Deployment, ctx: Context) -> None:

@@ -23,8 +23,12 @@ _LIVE: dict[int, subprocess.Popen[bytes]] = {}
 def spawn(
     argv: Sequence[str], *, cwd: Path, env: Mapping[str, str], log: Path
 ) -> subprocess.Popen[bytes]:
-    """Start a tracked child in its own process group, stdout and stderr appended to ``log``."""
-    with log.open("ab") as out:
+    """Start a tracked child in its own process group, stdout and stderr appended to ``log``.
+
+    SIGINT and SIGTERM are held back between the spawn and the bookkeeping, so an interrupt can
+    never leave a child that nobody knows about.
+    """
+    with log.open("ab") as out, _signals_held():
         proc = subprocess.Popen(
             list(argv),
             cwd=cwd,
@@ -34,8 +38,18 @@ def spawn(
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    _LIVE[proc.pid] = proc
+        _LIVE[proc.pid] = proc
     return proc
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    held = {signal.SIGINT, signal.SIGTERM}
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def stop(proc: subprocess.Popen[bytes], *, grace: float = 5.0) -> None:

@@ -58,6 +58,7 @@ def save(report: Report, folder: Path) -> list[Path]:
     rendered = {
         "matrix.json": json.dumps(report, indent=2, sort_keys=False) + "\n",
         "matrix.md": render("matrix.md.j2", report),
+        "matrix.html": render("matrix.html.j2", report),
     }
     current = folder / "matrix.json"
     if current.exists():
@@ -81,21 +82,49 @@ def load(path: Path) -> Report:
     return data
 
 
+def schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of the report document, shipped with the package."""
+    text = resources.files("packmatrix").joinpath("schema/report.schema.json").read_text("utf-8")
+    loaded: dict[str, Any] = json.loads(text)
+    return loaded
+
+
+def validate(report: Report) -> None:
+    """Check ``report`` against the schema; raise ReportError naming the first problem."""
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(
+        schema(), format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
+    )
+    error = jsonschema.exceptions.best_match(validator.iter_errors(report))
+    if error is None:
+        return
+    where = "/".join(str(part) for part in error.absolute_path) or "(top level)"
+    message = " ".join(error.message.split())
+    if len(message) > 160:
+        message = message[:157] + "..."
+    raise ReportError(f"report does not match schema {SCHEMA_VERSION}: at {where}: {message}")
+
+
 # -- rendering ----------------------------------------------------------------------------------
 def render(template: str, report: Report) -> str:
+    from packmatrix import charts
+
     env = jinja2.Environment(
         loader=jinja2.FunctionLoader(_template_source),
-        autoescape=jinja2.select_autoescape(["html"]),
+        autoescape=jinja2.select_autoescape(["html", "html.j2"]),
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
     env.filters.update(FILTERS)
+    env.globals.update(size_chart=charts.size_chart, startup_chart=charts.startup_chart)
     return env.get_template(template).render(report=report, rows=table_rows(report))
 
 
 def _template_source(name: str) -> str:
-    return resources.files("packmatrix").joinpath("templates").joinpath(name).read_text(encoding="utf-8")
+    folder = resources.files("packmatrix").joinpath("templates")
+    return folder.joinpath(name).read_text(encoding="utf-8")
 
 
 def human_bytes(value: float | None) -> str:

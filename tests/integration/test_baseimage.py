@@ -16,6 +16,7 @@ import docker
 import pytest
 
 from packmatrix.baseimage import (
+    CONTAINER_LABEL,
     DEFAULT_TAG,
     BaseImageError,
     BaseImageInfo,
@@ -30,7 +31,9 @@ pytestmark = [pytest.mark.docker, pytest.mark.integration]
 
 
 def _container_ids(client: Any) -> set[str]:
-    return {str(container.id) for container in client.containers.list(all=True)}
+    """Ids of the containers packmatrix.baseimage runs (others may run on the same engine)."""
+    containers = client.containers.list(all=True, filters={"label": CONTAINER_LABEL})
+    return {str(container.id) for container in containers}
 
 
 @pytest.fixture(scope="module", name="client")

@@ -36,7 +36,9 @@ class TestJudge:
 
     def test_json_fields(self) -> None:
         """JSON checks compare the named fields only."""
-        assert judge(API, Response(200, "application/json", b'{"greeting": "Hello", "x": 1}')) is None
+        assert (
+            judge(API, Response(200, "application/json", b'{"greeting": "Hello", "x": 1}')) is None
+        )
         problem = judge(API, Response(200, "application/json", b'{"greeting": "Hi"}'))
         assert problem == "JSON field 'greeting' is 'Hi', expected 'Hello'"
         assert judge(API, Response(200, "text/plain", b"nope")) == "body is not JSON: nope"

@@ -20,7 +20,7 @@ def _running_in_container() -> bool:
     never does; ``/.dockerenv`` alone is not trusted (machine images built from a container
     keep it).
     """
-    if os.environ.get("container"):  # podman, systemd-nspawn
+    if os.environ.get("container"):  # noqa: SIM112 - podman and systemd-nspawn set it lowercase
         return True
     try:
         mounts = Path("/proc/self/mountinfo").read_text(encoding="utf-8")

@@ -24,6 +24,7 @@ FormatName = Literal[
     "pex-venv",
     "pyinstaller-onefile",
     "pyinstaller-onedir",
+    "docker",
 ]
 FORMAT_NAMES: Final[tuple[FormatName, ...]] = get_args(FormatName)
 
@@ -96,7 +97,7 @@ class Format(Protocol):
 
 def all_formats() -> dict[FormatName, Format]:
     """The registry: one literal, every format module's instances."""
-    from packmatrix.formats import pex, pyinstaller, sdist, wheel
+    from packmatrix.formats import docker, pex, pyinstaller, sdist, wheel
 
     registry: dict[FormatName, Format] = {
         "wheel": wheel.WheelFormat(),
@@ -105,6 +106,7 @@ def all_formats() -> dict[FormatName, Format]:
         "pex-venv": pex.PexFormat(venv=True),
         "pyinstaller-onefile": pyinstaller.PyInstallerFormat(onefile=True),
         "pyinstaller-onedir": pyinstaller.PyInstallerFormat(onefile=False),
+        "docker": docker.DockerFormat(),
     }
     return registry
 

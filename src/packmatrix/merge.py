@@ -1,0 +1,193 @@
+"""Merge the reports of several platforms (say ubuntu, macos and windows runners) into one
+cross-platform document, so a format's portability across operating systems shows in one table.
+
+The merged document::
+
+    {
+      "schema_version": "1.0",
+      "kind": "merged",
+      "tool": {"name": "packmatrix", "version": "…"},
+      "app": {"name": "…", "version": "…"},
+      "platforms": [
+        {"id": "linux-x86_64", "label": "Linux x86_64", "os": "Linux", "arch": "x86_64",
+         "platform": "linux-x86_64", "libc": "glibc 2.36", "python": "3.11.7",
+         "run": {"id": "…", "started": "…", "status": "complete"}, "source": "…/matrix.json"}
+      ],
+      "formats": {
+        "<format>": {
+          "<platform id>": {"title": "…", "status": "passed", "reason": null,
+                            "figures": {…as in matrix.json…}, "portability": {…}}
+        }
+      }
+    }
+
+A platform's id is ``<os>-<arch>`` in lower case, from the report's ``host``; a second report of
+the same os and arch gets ``-2``, a third ``-3``. A format a platform did not run at all has no
+entry under that platform. Formats keep the order they first appear in, platforms the order given.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Final
+
+from packmatrix import __version__, report
+from packmatrix.compare import (
+    UnusableReport,
+    append_step_summary,
+    host_label,
+    load_report,
+    md_cell,
+    read_value,
+)
+from packmatrix.errors import UsageError
+
+KIND: Final = "merged"
+STATUS_MARK: Final[dict[str, str]] = {"passed": "✅", "failed": "❌", "skipped": "⏭"}
+
+
+def merge(reports: Sequence[tuple[str, report.Report]]) -> report.Report:
+    """One cross-platform document from ``(source, report)`` pairs of one app."""
+    if not reports:
+        raise UnusableReport("nothing to merge: give at least one matrix.json")
+    first_source, first = reports[0]
+    app = _app(first)
+    for source, doc in reports[1:]:
+        if _app(doc) != app:
+            raise UnusableReport(
+                f"{source} is {_app_text(_app(doc))} but {first_source} is {_app_text(app)}: "
+                "merge reports of one app"
+            )
+    platforms: list[dict[str, Any]] = []
+    formats: dict[str, dict[str, Any]] = {}
+    for source, doc in reports:
+        platform = _platform(doc, source, taken={item["id"] for item in platforms})
+        platforms.append(platform)
+        for entry in doc["formats"]:
+            formats.setdefault(entry["name"], {})[platform["id"]] = {
+                "title": entry.get("title", entry["name"]),
+                "status": entry["status"],
+                "reason": entry.get("reason"),
+                "figures": entry.get("figures") or {},
+                "portability": entry.get("portability") or {},
+            }
+    return {
+        "schema_version": report.SCHEMA_VERSION,
+        "kind": KIND,
+        "tool": {"name": "packmatrix", "version": __version__},
+        "app": app,
+        "platforms": platforms,
+        "formats": formats,
+    }
+
+
+def merge_files(paths: Sequence[Path]) -> report.Report:
+    """Load every report (refusing what can't be merged) and merge them."""
+    return merge([(str(path), load_report(path)) for path in paths])
+
+
+def write(merged: report.Report, output: Path) -> str:
+    """Write the merged JSON to ``output`` and its Markdown next to it (``markdown_path``), each
+    atomically; append the Markdown to the GitHub step summary when there is one. Returns the
+    Markdown."""
+    if markdown_path(output) == output:
+        raise UsageError(f"-o {output}: give a .json path; the Markdown is written next to it")
+    markdown = render_markdown(merged)
+    report.write_atomic(output, json.dumps(merged, indent=2) + "\n")
+    report.write_atomic(markdown_path(output), markdown)
+    append_step_summary(markdown)
+    return markdown
+
+
+def markdown_path(output: Path) -> Path:
+    """Where the Markdown of a merged report written to ``output`` goes: ``merged.md`` next to
+    ``merged.json``."""
+    return output.with_suffix(".md")
+
+
+def _app(doc: report.Report) -> dict[str, Any]:
+    app = doc.get("app") or {}
+    return {"name": app.get("name"), "version": app.get("version")}
+
+
+def _app_text(app: Mapping[str, Any]) -> str:
+    return f"{app['name']} {app['version']}"
+
+
+def _platform(doc: report.Report, source: str, *, taken: set[str]) -> dict[str, Any]:
+    host = doc.get("host") or {}
+    run = doc.get("run") or {}
+    base = f"{host.get('os') or 'unknown'}-{host.get('arch') or 'unknown'}".lower()
+    platform_id, count = base, 1
+    while platform_id in taken:
+        count += 1
+        platform_id = f"{base}-{count}"
+    label = host_label(host)
+    return {
+        "id": platform_id,
+        "label": label if count == 1 else f"{label} ({count})",
+        "os": host.get("os"),
+        "arch": host.get("arch"),
+        "platform": host.get("platform"),
+        "libc": host.get("libc"),
+        "python": host.get("python"),
+        "run": {key: run.get(key) for key in ("id", "started", "status")},
+        "source": source,
+    }
+
+
+# -- Markdown -------------------------------------------------------------------------------------
+def render_markdown(merged: report.Report) -> str:
+    """Rows = formats, columns = platforms, cells = status · warm start · artifact size."""
+    platforms: list[dict[str, Any]] = merged["platforms"]
+    formats: dict[str, dict[str, Any]] = merged["formats"]
+    lines = [
+        f"### packmatrix: {_app_text(merged['app'])} on {len(platforms)} platform(s)",
+        "",
+        "| format | " + " | ".join(md_cell(item["label"]) for item in platforms) + " |",
+        "|---|" + "---|" * len(platforms),
+    ]
+    for name, cells in formats.items():
+        row = [f"**{name}**"] + [cell_text(cells.get(item["id"])) for item in platforms]
+        lines.append("| " + " | ".join(md_cell(text) for text in row) + " |")
+    lines += [
+        "",
+        "Each cell: status · warm start median · artifact size; — where the platform did not "
+        "run the format.",
+    ]
+    reasons = [
+        f"- **{name}** on {platform['label']}: {cell['status'].upper()}: {md_cell(cell['reason'])}"
+        for name, cells in formats.items()
+        for platform in platforms
+        if (cell := cells.get(platform["id"])) and cell["status"] != "passed" and cell["reason"]
+    ]
+    if reasons:
+        lines += ["", "Not passed:", "", *reasons]
+    lines += ["", "Platforms:", ""]
+    for platform in platforms:
+        facts = [platform.get("libc"), f"Python {platform.get('python')}"]
+        run = platform["run"]
+        lines.append(
+            f"- {platform['label']}: {', '.join(str(fact) for fact in facts if fact)}; "
+            f"run `{run.get('id')}` ({run.get('status')}) from `{platform['source']}`"
+        )
+    lines.append("")
+    return "\n".join(lines)
+
+
+def cell_text(cell: Mapping[str, Any] | None) -> str:
+    """``"✅ PASSED · 0.17 s · 4.3 KB"``; only the status when there are no figures."""
+    if cell is None:
+        return "—"
+    status = str(cell["status"])
+    parts = [f"{STATUS_MARK.get(status, '')} {status.upper()}".strip()]
+    figures = cell.get("figures") or {}
+    warm = read_value(figures, "startup.warm")
+    if warm is not None:
+        parts.append(f"{warm.median:.2f} s")
+    size = read_value(figures, "artifact_bytes")
+    if size is not None:
+        parts.append(report.human_bytes(size.median))
+    return " · ".join(parts)

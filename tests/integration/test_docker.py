@@ -1,0 +1,171 @@
+"""The docker format through the real pipeline: a slim image that runs as non-root, with nothing
+of the build left in it, and nothing of the run left in the engine afterwards.
+
+Needs a Docker Engine and a base image with the host's Python (``python:3.X-slim``, or the local
+one ``nox -s base-image`` builds). Without them the tests skip; with ``CI=true`` they fail.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import docker
+import pytest
+
+from packmatrix.appspec import load_app
+from packmatrix.context import Options
+from packmatrix.formats.docker import RUN_LABEL, DockerFormat, local_base_tag
+from packmatrix.pipeline import run_matrix
+from packmatrix.report import Report
+
+pytestmark = [pytest.mark.integration, pytest.mark.docker]
+
+SAMPLE_APP = Path(__file__).resolve().parents[2] / "sample_app"
+FAILING_CHECK = """
+[[tool.packmatrix.checks]]
+name = "deliberately failing"
+path = "/no-such-page"
+status = 200
+"""
+
+
+def unavailable(message: str) -> None:
+    """Skip, except on CI, where a missing engine must not pass unnoticed."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{message} (CI=true: the docker tests must run)")
+    pytest.skip(message)
+
+
+@pytest.fixture(name="client", scope="module")
+def _client() -> Iterator[Any]:
+    try:
+        client = docker.from_env(timeout=10)
+        client.ping()
+    except Exception as exc:
+        unavailable(f"no Docker engine answers: {exc}")
+    yield client
+    client.close()
+
+
+@pytest.fixture(name="base_image", scope="module")
+def _base_image(client: Any) -> str | None:
+    """None when the official image is there (the default), else the local packmatrix one."""
+    minor = f"{sys.version_info.major}.{sys.version_info.minor}"
+    for candidate in (f"python:{minor}-slim", local_base_tag(minor)):
+        if candidate is None:
+            continue
+        try:
+            client.images.get(candidate)
+        except docker.errors.ImageNotFound:
+            continue
+        return None if candidate.startswith("python:") else candidate
+    unavailable(f"no base image python:{minor}-slim nor {local_base_tag(minor)}: nox -s base-image")
+    return None  # pragma: no cover - unavailable() raises
+
+
+@dataclass
+class Run:
+    doc: Report
+    entry: dict[str, Any]
+    reports: Path
+    run_id: str
+    since: int
+    until: int
+
+
+def run_docker(app_root: Path, reports: Path, base_image: str | None) -> Run:
+    options = Options(runs=1, base_image=base_image, explicit_formats=frozenset({"docker"}))
+    since = int(time.time()) - 1
+    doc = run_matrix(load_app(app_root), [DockerFormat()], options, reports, lambda *_: None)
+    until = int(time.time()) + 1
+    return Run(doc, doc["formats"][0], reports, doc["run"]["id"], since, until)
+
+
+def left_behind(client: Any, run_id: str) -> tuple[list[Any], list[Any]]:
+    """Containers and images that still carry the run's label."""
+    filters = {"label": f"{RUN_LABEL}={run_id}"}
+    return (
+        client.containers.list(all=True, filters=filters),
+        client.images.list(all=True, filters=filters),
+    )
+
+
+def container_events(client: Any, run: Run) -> list[str]:
+    filters = {"type": "container", "label": f"{RUN_LABEL}={run.run_id}"}
+    events = client.events(since=run.since, until=run.until, filters=filters, decode=True)
+    return [str(event.get("Action") or event.get("status")) for event in events]
+
+
+@pytest.fixture(name="passing", scope="module")
+def _passing(client: Any, base_image: str | None, tmp_path_factory: pytest.TempPathFactory) -> Run:
+    return run_docker(SAMPLE_APP, tmp_path_factory.mktemp("reports"), base_image)
+
+
+class TestImage:
+    def test_passes_the_smoke_test(self, passing: Run) -> None:
+        """The sample app's image builds offline, starts, and passes every check."""
+        assert passing.entry["status"] == "passed", passing.entry["reason"]
+        assert all(check["ok"] for check in passing.entry["checks"])
+        assert passing.entry["figures"]["startup"]["warm"]["n"] == 1
+
+    def test_runs_as_non_root(self, passing: Run) -> None:
+        """The image's user is numeric, and not root."""
+        runs_as = passing.entry["portability"]["runs_as"]
+        assert runs_as.startswith("10001:10001 (uid 10001")
+        assert "not root" in runs_as
+
+    def test_runtime_image_has_no_build_leftovers(self, passing: Run) -> None:
+        """No compiler, no pip cache and no wheelhouse reach the runtime image."""
+        facts = passing.entry["portability"]
+        assert facts["compilers"] == []
+        assert facts["pip_caches"] == []
+        assert facts["wheelhouse_files"] == []
+        assert "sample-app==1.0.0" in facts["distributions"]
+
+    def test_records_build_times_and_sizes(self, passing: Run) -> None:
+        """Both build times are figures; the image sizes add up."""
+        figures = passing.entry["figures"]
+        assert figures["build_seconds"]["median"] > 0
+        assert 0 < figures["build_seconds_cached"]["median"] < figures["build_seconds"]["median"]
+        assert 0 < figures["image_on_base_bytes"] < figures["image_bytes"]
+        assert 0 < figures["image_on_base_compressed_bytes"] < figures["image_compressed_bytes"]
+        assert figures["image_compressed_bytes"] < figures["image_bytes"]
+
+    def test_dockerfile_is_copied_next_to_the_report(self, passing: Run) -> None:
+        """The Dockerfile of the run is in the reports folder, dependencies before the app."""
+        text = (passing.reports / "Dockerfile").read_text(encoding="utf-8")
+        assert text.index("--require-hashes") < text.index("COPY app/")
+
+    def test_leaves_nothing_in_the_engine(self, client: Any, passing: Run) -> None:
+        """Every container the run created was removed, and so were its images."""
+        assert left_behind(client, passing.run_id) == ([], [])
+        actions = container_events(client, passing)
+        assert actions.count("create") >= 2  # the starts and the inspection containers
+        assert actions.count("create") == actions.count("destroy")
+
+
+class TestFailingSmokeTest:
+    def test_fails_and_leaves_no_container(
+        self, client: Any, base_image: str | None, tmp_path: Path
+    ) -> None:
+        """A failing check fails the row, and its container is removed all the same."""
+        app = tmp_path / "app"
+        shutil.copytree(SAMPLE_APP, app, ignore=shutil.ignore_patterns("__pycache__"))
+        with (app / "pyproject.toml").open("a", encoding="utf-8") as pyproject:
+            pyproject.write(FAILING_CHECK)
+
+        run = run_docker(app, tmp_path / "reports", base_image)
+
+        assert run.entry["status"] == "failed"
+        assert "deliberately failing" in run.entry["reason"]
+        assert left_behind(client, run.run_id) == ([], [])
+        actions = container_events(client, run)
+        assert actions.count("create") >= 1
+        assert actions.count("create") == actions.count("destroy")

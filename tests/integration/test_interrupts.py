@@ -1,0 +1,90 @@
+"""Ctrl-C or SIGTERM at any moment: no child process and no temp folder is left, the rows
+finished so far are saved in a report marked interrupted, and the exit code says which signal."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def run_and_signal(
+    tmp_path: Path, formats: str, wait_for: str, sig: signal.Signals
+) -> tuple[int, set[int], str]:
+    """Start a matrix, send ``sig`` once ``wait_for`` shows in its output; return what's left."""
+    temp_before = set(Path(tempfile.gettempdir()).glob("packmatrix-*"))
+    argv = [
+        sys.executable, "-m", "packmatrix", "run", "--app", str(REPO / "sample_app"),
+        "--formats", formats, "--runs", "20", "--reports", str(tmp_path / "reports"),
+    ]  # fmt: skip
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "200"}
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
+    seen: set[int] = set()
+    output = ""
+    try:
+        assert proc.stdout is not None
+        os.set_blocking(proc.stdout.fileno(), False)
+        deadline = time.monotonic() + 300
+        while wait_for not in output:
+            assert proc.poll() is None, f"the run ended before {wait_for!r}:\n{output}"
+            assert time.monotonic() < deadline, output
+            seen |= {child.pid for child in psutil.Process(proc.pid).children(recursive=True)}
+            output += (proc.stdout.read() or b"").decode()
+            time.sleep(0.01)
+        seen |= {child.pid for child in psutil.Process(proc.pid).children(recursive=True)}
+        proc.send_signal(sig)
+        code = proc.wait(timeout=60)
+        os.set_blocking(proc.stdout.fileno(), True)
+        output += proc.stdout.read().decode()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    alive = {pid for pid in seen if psutil.pid_exists(pid) and _not_zombie(pid)}
+    leftovers = set(Path(tempfile.gettempdir()).glob("packmatrix-*")) - temp_before
+    assert leftovers == set(), f"temp folders left: {leftovers}"
+    return code, alive, output
+
+
+def _not_zombie(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+class TestInterrupts:
+    @pytest.mark.parametrize(
+        ("sig", "wait_for", "code"),
+        [
+            (signal.SIGINT, "wheel                build", 130),
+            (signal.SIGTERM, "wheel                cold start", 143),
+            (signal.SIGINT, "warm start 3/20", 130),
+            (signal.SIGTERM, "pex                  warm start 2/20", 143),
+        ],
+        ids=["sigint-build", "sigterm-startup", "sigint-warm", "sigterm-second-format"],
+    )
+    def test_nothing_left_and_report_kept(
+        self, tmp_path: Path, sig: signal.Signals, wait_for: str, code: int
+    ) -> None:
+        """Whatever the moment, every child ends, the temp folder goes, the report says so."""
+        exit_code, alive, output = run_and_signal(tmp_path, "wheel,pex", wait_for, sig)
+        assert exit_code == code, output
+        assert alive == set(), output
+        assert "Traceback" not in output
+        doc = json.loads((tmp_path / "reports" / "matrix.json").read_text(encoding="utf-8"))
+        assert doc["run"]["status"] == "interrupted"
+        if wait_for.startswith("pex"):
+            assert [(f["name"], f["status"]) for f in doc["formats"]] == [("wheel", "passed")]

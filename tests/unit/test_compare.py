@@ -1,0 +1,474 @@
+"""`packmatrix compare`: per format and figure, baseline → current, and which change is a
+regression.
+
+Fixtures: ``fixtures/platforms/linux.json`` is the real reports /tmp/r1 and /tmp/r2 of one Linux
+host put together (plus a docker row derived from the wheel row);
+``fixtures/compare/doctored-baseline.json`` is that report with a few figures changed by hand so
+that the real one, compared with it, shows each rule at work: pex's artifact +11 % (regression),
+pex-venv's warm start ×2 (regression), pyinstaller-onefile's warm start +28 % with overlapping
+ranges (noise), sdist's cold start +33 % but +40 ms (fine), wheel +3 % (fine), pyinstaller-onedir
+build ×2 (informational) and artifact −17 % (improved).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from packmatrix import cli
+from packmatrix.cli import main
+from packmatrix.compare import (
+    Comparison,
+    Thresholds,
+    UnusableReport,
+    Verdict,
+    append_step_summary,
+    compare,
+    load_report,
+    parse_percent,
+    parse_seconds,
+    render_markdown,
+)
+from packmatrix.report import Report
+from packmatrix.stats import Figure, figure
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+LINUX = FIXTURES / "platforms" / "linux.json"
+DOCTORED = FIXTURES / "compare" / "doctored-baseline.json"
+SCHEMA_2 = FIXTURES / "compare" / "schema-2.json"
+
+
+def seconds(*samples: float) -> Figure:
+    return figure(samples, "s")
+
+
+def row(name: str = "wheel", status: str = "passed", **figures: Any) -> dict[str, Any]:
+    return {"name": name, "status": status, "reason": None, "figures": figures}
+
+
+def doc(*rows: dict[str, Any], os: str = "Linux", schema: str = "1.0") -> Report:
+    return {
+        "schema_version": schema,
+        "run": {"id": "run", "started": "2026-11-22T00:00:00+00:00"},
+        "host": {"os": os, "arch": "x86_64"},
+        "app": {"name": "sample-app", "version": "1.0.0"},
+        "formats": list(rows),
+    }
+
+
+def verdicts(
+    baseline: dict[str, Any], current: dict[str, Any], thresholds: Thresholds | None = None
+) -> dict[str, Verdict | None]:
+    result = compare(doc(baseline), doc(current), thresholds or Thresholds())
+    return {diff.metric.key: diff.verdict for diff in result.formats[0].figures}
+
+
+def warm(*samples: float) -> dict[str, Any]:
+    return {"startup": {"warm": seconds(*samples)}}
+
+
+def write_report(path: Path, report: Report) -> Path:
+    path.write_text(json.dumps(report), encoding="utf-8")
+    return path
+
+
+def table_line(markdown: str, *needles: str) -> str:
+    """The one table line holding every needle."""
+    (line,) = [text for text in markdown.splitlines() if all(n in text for n in needles)]
+    return line
+
+
+class TestThresholdParsing:
+    @pytest.mark.parametrize(("text", "value"), [("5%", 5.0), ("5 %", 5.0), ("7.5", 7.5)])
+    def test_percent(self, text: str, value: float) -> None:
+        """A percentage may be written with or without its % sign."""
+        assert parse_percent(text) == value
+
+    @pytest.mark.parametrize(("text", "value"), [("0.05", 0.05), ("0.05s", 0.05), ("50ms", 0.05)])
+    def test_seconds(self, text: str, value: float) -> None:
+        """A duration is seconds, or milliseconds with ms."""
+        assert parse_seconds(text) == pytest.approx(value)
+
+    @pytest.mark.parametrize(
+        ("parse", "text"),
+        [(parse_percent, "five"), (parse_percent, "-5%"), (parse_seconds, "soon")],
+    )
+    def test_nonsense_is_refused(self, parse: Callable[[str], float], text: str) -> None:
+        """A threshold that isn't a non-negative number is a usage error."""
+        with pytest.raises(argparse.ArgumentTypeError, match=repr(text)):
+            parse(text)
+
+
+class TestSizeRule:
+    def test_growth_past_threshold_is_regression(self) -> None:
+        """An artifact grown by more than 5 % is a regression."""
+        assert verdicts(row(artifact_bytes=1000), row(artifact_bytes=1051)) == {
+            "artifact_bytes": "regression"
+        }
+
+    def test_growth_at_threshold_is_fine(self) -> None:
+        """Exactly 5 % is not more than 5 %."""
+        assert verdicts(row(artifact_bytes=1000), row(artifact_bytes=1050)) == {
+            "artifact_bytes": "same"
+        }
+
+    def test_installed_footprint_follows_the_same_rule(self) -> None:
+        """The installed footprint is a size like the artifact."""
+        assert verdicts(row(footprint_bytes=10_000), row(footprint_bytes=11_000)) == {
+            "footprint_bytes": "regression"
+        }
+
+    def test_shrinking_is_an_improvement(self) -> None:
+        """A size down by more than the threshold is reported as an improvement."""
+        assert verdicts(row(artifact_bytes=1000), row(artifact_bytes=900)) == {
+            "artifact_bytes": "improved"
+        }
+
+    def test_threshold_is_configurable(self) -> None:
+        """With a 20 % size threshold, +10 % is fine."""
+        result = verdicts(
+            row(artifact_bytes=1000), row(artifact_bytes=1100), Thresholds(size_percent=20)
+        )
+        assert result == {"artifact_bytes": "same"}
+
+
+class TestStartupRule:
+    def test_slower_by_percent_and_delta_is_regression(self) -> None:
+        """+40 % and +200 ms, with the ranges apart, is a regression."""
+        result = verdicts(row(**warm(0.50, 0.51, 0.52)), row(**warm(0.70, 0.71, 0.72)))
+        assert result == {"startup.warm": "regression"}
+
+    def test_percent_without_delta_is_fine(self) -> None:
+        """+40 % of a 0.1 s start is only 40 ms: under the 50 ms floor."""
+        result = verdicts(row(**warm(0.10, 0.10, 0.10)), row(**warm(0.14, 0.14, 0.14)))
+        assert result == {"startup.warm": "same"}
+
+    def test_delta_without_percent_is_fine(self) -> None:
+        """+300 ms of a 2 s start is only 15 %: under the 20 % threshold."""
+        result = verdicts(row(**warm(2.0, 2.0, 2.0)), row(**warm(2.3, 2.3, 2.3)))
+        assert result == {"startup.warm": "same"}
+
+    def test_min_delta_is_configurable(self) -> None:
+        """With a 10 ms floor, +40 ms of a 0.1 s start is a regression."""
+        result = verdicts(
+            row(**warm(0.10, 0.10, 0.10)),
+            row(**warm(0.14, 0.14, 0.14)),
+            Thresholds(startup_min_delta=0.01),
+        )
+        assert result == {"startup.warm": "regression"}
+
+    def test_cold_start_is_judged_too(self) -> None:
+        """A single cold start has no spread: the thresholds alone decide."""
+        result = verdicts(row(startup={"cold": seconds(0.5)}), row(startup={"cold": seconds(0.7)}))
+        assert result == {"startup.cold": "regression"}
+
+
+class TestNoiseRule:
+    def test_current_median_inside_baseline_spread_is_noise(self) -> None:
+        """+30 % and +150 ms, but the current median lies within the baseline's own min–max."""
+        result = verdicts(row(**warm(0.40, 0.50, 0.90)), row(**warm(0.62, 0.65, 0.70)))
+        assert result == {"startup.warm": "noise"}
+
+    def test_overlapping_ranges_are_noise(self) -> None:
+        """The current median is past the baseline's max, but its fastest start is not."""
+        result = verdicts(row(**warm(0.50, 0.52, 0.60)), row(**warm(0.58, 0.70, 0.75)))
+        assert result == {"startup.warm": "noise"}
+
+    def test_noise_is_not_a_regression(self) -> None:
+        """A comparison with only noise exits 0."""
+        result = compare(
+            doc(row(**warm(0.40, 0.50, 0.90))), doc(row(**warm(0.62, 0.65, 0.70))), Thresholds()
+        )
+        assert (result.regressions(), result.exit_code) == ([], 0)
+
+    def test_sizes_are_not_excused_by_noise(self) -> None:
+        """Sizes are exact: the noise rule is for timings and memory only."""
+        assert Thresholds().rule("size").noise_aware is False
+
+
+class TestInformationalFigures:
+    def test_build_time_is_never_a_regression_by_default(self) -> None:
+        """A build twice as slow is reported, not judged."""
+        result = verdicts(row(build_seconds=seconds(10.0)), row(build_seconds=seconds(20.0)))
+        assert result == {"build_seconds": None}
+
+    def test_rss_is_never_a_regression_by_default(self) -> None:
+        """Twice the memory is reported, not judged."""
+        rss_before, rss_after = figure([30e6, 31e6], "B"), figure([60e6, 61e6], "B")
+        assert verdicts(row(rss_bytes=rss_before), row(rss_bytes=rss_after)) == {"rss_bytes": None}
+
+    def test_build_threshold_makes_build_time_judged(self) -> None:
+        """With --build-threshold, a slower build can be a regression."""
+        result = verdicts(
+            row(build_seconds=seconds(10.0)),
+            row(build_seconds=seconds(20.0)),
+            Thresholds(build_percent=50),
+        )
+        assert result == {"build_seconds": "regression"}
+
+    def test_figures_of_a_broken_format_are_not_judged(self) -> None:
+        """When a run failed, its figures are shown but not judged; the failure is the news."""
+        result = compare(
+            doc(row(artifact_bytes=1000)),
+            doc(row(status="failed", artifact_bytes=5000)),
+            Thresholds(),
+        )
+        assert [diff.verdict for diff in result.formats[0].figures] == [None]
+        assert result.regressions() == ["wheel: passed → failed"]
+
+
+class TestStatusRules:
+    def test_passed_then_failed_is_a_regression(self) -> None:
+        """A format that passed before and fails now is always a regression."""
+        result = compare(doc(row()), doc(row(status="failed")), Thresholds())
+        assert (result.regressions(), result.exit_code) == (["wheel: passed → failed"], 1)
+
+    def test_failed_then_passed_is_reported(self) -> None:
+        """A fixed format is news, not a regression."""
+        result = compare(doc(row(status="failed")), doc(row()), Thresholds())
+        assert (result.formats[0].status_note, result.exit_code) == ("failed → passed", 0)
+
+    @pytest.mark.parametrize(("strict", "code"), [(False, 0), (True, 1)])
+    def test_missing_format(self, strict: bool, code: int) -> None:
+        """A format gone from the current run is reported; a regression only with --strict."""
+        result = compare(doc(row(), row("pex")), doc(row()), Thresholds(strict=strict))
+        assert (result.formats[-1].name, result.formats[-1].status_note) == ("pex", "missing now")
+        assert result.exit_code == code
+
+    @pytest.mark.parametrize(("strict", "code"), [(False, 0), (True, 1)])
+    def test_passed_then_skipped(self, strict: bool, code: int) -> None:
+        """A format the host can't run any more is like a missing one."""
+        result = compare(doc(row()), doc(row(status="skipped")), Thresholds(strict=strict))
+        assert (result.formats[0].status_note, result.exit_code) == ("passed → skipped", code)
+
+    def test_new_format_is_reported(self) -> None:
+        """A format the baseline did not have is listed as new, with no figures to compare."""
+        result = compare(doc(row()), doc(row(), row("docker")), Thresholds())
+        new = result.formats[1]
+        assert (new.name, new.status_note, new.figures, result.exit_code) == (
+            "docker",
+            "new format",
+            (),
+            0,
+        )
+
+
+class TestLoading:
+    def test_other_schema_major_is_refused_in_one_line(self) -> None:
+        """A baseline of schema 2.x can't be read by a packmatrix of 1.x: one clear line, exit 2."""
+        with pytest.raises(UnusableReport) as caught:
+            load_report(SCHEMA_2, role="baseline")
+        assert caught.value.return_code == 2
+        assert "\n" not in caught.value.message
+        assert "schema_version 2.0, this packmatrix reads 1.x" in caught.value.message
+
+    def test_other_minor_is_accepted(self, tmp_path: Path) -> None:
+        """Minor versions only add: a 1.7 report is compared."""
+        path = write_report(tmp_path / "m.json", doc(row(), schema="1.7"))
+        assert load_report(path)["schema_version"] == "1.7"
+
+    @pytest.mark.parametrize(
+        ("content", "message"),
+        [
+            ({"schema_version": "one", "formats": []}, "is not MAJOR.MINOR"),
+            ({"schema_version": "1.0", "kind": "merged", "formats": {}}, "is a merged report"),
+            ({"schema_version": "1.0", "formats": [{"name": "wheel"}]}, "a name and a status"),
+            ([1, 2], "no schema_version"),
+        ],
+    )
+    def test_malformed_report_is_bad_input(
+        self, content: object, message: str, tmp_path: Path
+    ) -> None:
+        """What compare can't read ends as one line and exit code 2."""
+        path = tmp_path / "bad.json"
+        path.write_text(json.dumps(content), encoding="utf-8")
+        with pytest.raises(UnusableReport, match=message) as caught:
+            load_report(path)
+        assert caught.value.return_code == 2
+
+    def test_missing_file_is_bad_input(self, tmp_path: Path) -> None:
+        """A report that isn't there is bad input too (exit 2, not the writer's exit 4)."""
+        with pytest.raises(UnusableReport, match="no report at") as caught:
+            load_report(tmp_path / "nope.json")
+        assert caught.value.return_code == 2
+
+
+class TestMarkdown:
+    def comparison(self, thresholds: Thresholds | None = None) -> Comparison:
+        baseline, current = load_report(DOCTORED), load_report(LINUX)
+        return compare(baseline, current, thresholds or Thresholds())
+
+    def test_regressions_are_marked_in_their_rows(self) -> None:
+        """Each regressed figure's row ends with a clear ⚠ regression."""
+        markdown = render_markdown(self.comparison())
+        assert table_line(markdown, "| artifact | 1.7 MB | 1.9 MB |").endswith("⚠ regression |")
+        assert "⚠ regression" in table_line(markdown, "| warm start | 0.178 s")
+
+    def test_row_has_baseline_current_delta_and_percent(self) -> None:
+        """A row shows both values, the difference and the percentage."""
+        markdown = render_markdown(self.comparison())
+        line = table_line(markdown, "| artifact | 1.7 MB")
+        assert line == "|  | artifact | 1.7 MB | 1.9 MB | +186.5 KB | +11.1 % | ⚠ regression |"
+
+    def test_headline_lists_regressions(self) -> None:
+        """The top says how many regressions there are and names each one."""
+        markdown = render_markdown(self.comparison())
+        assert "**⚠ 2 regression(s)**" in markdown
+        assert "- ⚠ pex: artifact +11.1 %" in markdown
+
+    def test_noise_improvement_and_information_are_told_apart(self) -> None:
+        """Noise, improvements and informational figures each read differently."""
+        markdown = render_markdown(self.comparison())
+        assert "within noise" in table_line(markdown, "| warm start | 0.409 s")
+        assert "✓ improved" in table_line(markdown, "| artifact | 57.4 MB")
+        assert table_line(markdown, "| build (info) | 7.507 s").endswith("+100.0 % |  |")
+
+    def test_no_regression_headline(self) -> None:
+        """Comparing a run with itself says so at the top."""
+        report = load_report(LINUX)
+        markdown = render_markdown(compare(report, report, Thresholds()))
+        assert "**✓ no regression** in 7 format(s)" in markdown
+        assert "⚠" not in markdown
+
+    def test_failure_reason_stays_in_its_cell(self) -> None:
+        """A reason with pipes and newlines can't break the table."""
+        failed = row(status="failed") | {"reason": "smoke test: a | b\nc"}
+        markdown = render_markdown(compare(doc(row()), doc(failed), Thresholds()))
+        line = table_line(markdown, "| status |")
+        assert "FAILED: smoke test: a \\| b c" in line
+        assert line.endswith("⚠ regression: passed → failed |")
+
+    def test_other_host_is_noted(self) -> None:
+        """A baseline from another OS is compared, with a note saying so."""
+        markdown = render_markdown(compare(doc(row(), os="Darwin"), doc(row()), Thresholds()))
+        assert "> ⚠ Note: the baseline ran on macOS x86_64, the current run on Linux" in markdown
+
+    def test_long_regression_list_is_cut(self) -> None:
+        """Above the table, at most ten regressions are listed one by one."""
+        names = [f"f{index}" for index in range(12)]
+        result = compare(
+            doc(*(row(name) for name in names)),
+            doc(*(row(name, status="failed") for name in names)),
+            Thresholds(),
+        )
+        assert "- … and 2 more in the table" in render_markdown(result)
+
+
+class TestStepSummary:
+    def test_markdown_is_appended(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """In GitHub Actions the Markdown is appended to the step summary; earlier text stays."""
+        summary = tmp_path / "summary.md"
+        summary.write_text("earlier step\n", encoding="utf-8")
+        monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+        assert main(["compare", str(LINUX), str(LINUX)]) == 0
+        printed = capsys.readouterr().out
+        assert summary.read_text(encoding="utf-8") == "earlier step\n" + printed
+
+    def test_json_output_still_summarises_in_markdown(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """The step summary is for people: Markdown even when JSON is printed."""
+        summary = tmp_path / "summary.md"
+        monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+        main(["compare", str(DOCTORED), str(LINUX), "--format", "json"])
+        assert json.loads(capsys.readouterr().out)["kind"] == "comparison"
+        assert summary.read_text(encoding="utf-8").startswith("### packmatrix: comparison")
+
+    def test_nothing_without_the_variable(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Outside GitHub Actions no file is touched."""
+        monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+        assert append_step_summary("text") is None
+
+
+class TestCommandLine:
+    def test_run_against_itself_exits_0(self, capsys: pytest.CaptureFixture[str]) -> None:
+        """A report compared with itself has no regression."""
+        assert main(["compare", str(LINUX), str(LINUX)]) == 0
+        assert "✓ no regression" in capsys.readouterr().out
+
+    def test_doctored_baseline_exits_1_with_a_table(
+        self, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """Against a smaller, faster baseline the exit code is 1 and the table says why."""
+        assert main(["compare", str(DOCTORED), str(LINUX)]) == 1
+        out = capsys.readouterr().out
+        assert "| format | figure | baseline | current | delta | change | verdict |" in out
+        assert out.count("| ⚠ regression |") == 2
+
+    def test_incompatible_baseline_exits_2_with_one_line(
+        self, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """Another schema major: nothing on stdout, one line on stderr, exit 2."""
+        assert main(["compare", str(SCHEMA_2), str(LINUX)]) == 2
+        captured = capsys.readouterr()
+        assert captured.out == ""
+        assert captured.err.count("\n") == 1
+        assert captured.err.startswith("packmatrix: error: baseline ")
+
+    def test_bad_threshold_exits_2(self, capsys: pytest.CaptureFixture[str]) -> None:
+        """A threshold that isn't a percentage is a usage error."""
+        assert main(["compare", str(LINUX), str(LINUX), "--size-threshold", "big"]) == 2
+        assert "'big' is not a percentage" in capsys.readouterr().err
+
+    def test_thresholds_reach_the_rules(self) -> None:
+        """Loose enough thresholds turn the doctored comparison green."""
+        argv = ["compare", str(DOCTORED), str(LINUX), "--size-threshold", "20%"]
+        assert main([*argv, "--startup-threshold", "150%"]) == 0
+
+    def test_output_file_gets_what_is_printed(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """--output writes the same Markdown to a file, e.g. for a pull-request comment."""
+        out = tmp_path / "comment" / "comparison.md"
+        main(["compare", str(DOCTORED), str(LINUX), "--output", str(out)])
+        assert out.read_text(encoding="utf-8") == capsys.readouterr().out
+
+
+class TestRunWithBaseline:
+    @pytest.fixture(name="fake_run")
+    def _fake_run(self, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+        """`run` replaced by one that writes the Linux fixture as its report; returns the
+        exit code it will give (append to set it) and records nothing else."""
+        codes: list[int] = []
+
+        def fake_cmd_run(args: argparse.Namespace, terminal: object) -> int:
+            args.reports.mkdir(parents=True, exist_ok=True)
+            (args.reports / "matrix.json").write_bytes(LINUX.read_bytes())
+            return codes[0] if codes else 0
+
+        monkeypatch.setattr(cli, "cmd_run", fake_cmd_run)
+        return codes
+
+    def test_bad_baseline_is_refused_before_any_work(
+        self, tmp_path: Path, fake_run: list[int]
+    ) -> None:
+        """An incompatible baseline stops `run` at once: no matrix is built for nothing."""
+        reports = tmp_path / "reports"
+        assert main(["run", "--baseline", str(SCHEMA_2), "--reports", str(reports)]) == 2
+        assert not reports.exists()
+
+    def test_regression_fails_a_passing_run(
+        self, tmp_path: Path, fake_run: list[int], capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """All formats passed but the baseline was better: exit 1, with the comparison printed."""
+        argv = ["run", "--baseline", str(DOCTORED), "--reports", str(tmp_path)]
+        assert main(argv) == 1
+        assert "**⚠ 2 regression(s)**" in capsys.readouterr().out
+
+    def test_failed_format_still_fails_without_regression(
+        self, tmp_path: Path, fake_run: list[int]
+    ) -> None:
+        """The run's own failure is kept when the comparison is clean."""
+        fake_run.append(1)
+        assert main(["run", "--baseline", str(LINUX), "--reports", str(tmp_path)]) == 1
+
+    def test_clean_run_and_comparison_exit_0(self, tmp_path: Path, fake_run: list[int]) -> None:
+        """No failure, no regression: exit 0."""
+        assert main(["run", "--baseline", str(LINUX), "--reports", str(tmp_path)]) == 0

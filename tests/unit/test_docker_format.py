@@ -1,0 +1,131 @@
+"""The docker format without an engine: the Dockerfile it writes, layer sizes, and what a missing
+engine does to its row."""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from packmatrix.appspec import load_app
+from packmatrix.context import Context, Options
+from packmatrix.formats.docker import (
+    BaseImage,
+    DockerFormat,
+    gzip_size,
+    layer_sizes,
+    render_dockerfile,
+)
+from packmatrix.pipeline import run_format
+
+SAMPLE_APP = Path(__file__).resolve().parents[2] / "sample_app"
+NO_ENGINE = "unix:///nonexistent/docker.sock"
+
+
+def make_context(tmp_path: Path, options: Options | None = None) -> Context:
+    return Context(
+        app=load_app(SAMPLE_APP),
+        options=options or Options(),
+        workdir=tmp_path / "work",
+        logs=tmp_path / "logs",
+    )
+
+
+@pytest.fixture(name="dockerfile")
+def _dockerfile(tmp_path: Path) -> str:
+    base = BaseImage(
+        tag="python:3.11-slim",
+        id="sha256:" + "0" * 64,
+        ref="python@sha256:" + "1" * 64,
+        size=1,
+        layers=frozenset(),
+        arch="linux/amd64",
+        python="3.11.9",
+        libc="glibc 2.36",
+    )
+    return render_dockerfile(
+        make_context(tmp_path), base=base, app_wheel="sample_app-1.0.0-py3-none-any.whl"
+    )
+
+
+class TestDockerfile:
+    def test_installs_locked_dependencies_before_the_app(self, dockerfile: str) -> None:
+        """The dependency layer comes first, so it stays cached when only the app changes."""
+        deps = dockerfile.index("--require-hashes")
+        assert dockerfile.index("COPY wheelhouse/") < deps < dockerfile.index("COPY app/")
+        assert "--no-deps /build/app/sample_app-1.0.0-py3-none-any.whl" in dockerfile
+        assert dockerfile.count("--no-cache-dir") == 2
+        assert dockerfile.count("--no-index") == 2
+
+    def test_runtime_stage_copies_only_the_venv(self, dockerfile: str) -> None:
+        """After the second FROM, nothing but /opt/venv comes in."""
+        runtime = dockerfile.split("\nFROM ")[2]
+        assert "COPY --from=builder /opt/venv /opt/venv" in runtime
+        assert runtime.count("COPY") == 1
+
+    def test_runs_the_console_script_as_a_numeric_non_root_user(self, dockerfile: str) -> None:
+        """USER 10001:10001, HOST/PORT for a container, the script from the venv."""
+        assert "USER 10001:10001" in dockerfile
+        assert "HOST=0.0.0.0" in dockerfile
+        assert "EXPOSE 8000" in dockerfile
+        assert 'ENTRYPOINT ["/opt/venv/bin/sample-app"]' in dockerfile
+        assert "PYTHONUNBUFFERED=1" in dockerfile
+        assert "PYTHONDONTWRITEBYTECODE" not in dockerfile
+
+    def test_pins_the_base_image(self, dockerfile: str) -> None:
+        """Both stages start from the pinned reference, not from a tag that can move."""
+        assert f"ARG BASE_IMAGE=python@sha256:{'1' * 64}\n" in dockerfile
+        assert dockerfile.count("FROM ${BASE_IMAGE}") == 2
+        assert "python3 -m venv /opt/venv" in dockerfile
+
+
+class TestLayerSizes:
+    def test_splits_compressed_bytes_between_base_and_own_layers(self, tmp_path: Path) -> None:
+        """A layer whose diff id is the base's counts in the total only."""
+        layers = {"base/layer.tar": b"a" * 5000, "own/layer.tar": bytes(range(256)) * 40}
+        saved = tmp_path / "image.tar"
+        with tarfile.open(saved, "w") as tar:
+            manifest = json.dumps([{"Layers": list(layers)}]).encode()
+            for name, data in [("manifest.json", manifest), *layers.items()]:
+                info = tarfile.TarInfo(name)
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+        base_digest, base_size = gzip_size(io.BytesIO(layers["base/layer.tar"]))
+        _, own_size = gzip_size(io.BytesIO(layers["own/layer.tar"]))
+
+        total, own = layer_sizes(saved, frozenset({base_digest}))
+
+        assert (total, own) == (base_size + own_size, own_size)
+
+
+class TestNoEngine:
+    def test_says_where_no_engine_answers(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """One line: the socket asked and why nothing answers there."""
+        monkeypatch.setenv("DOCKER_HOST", NO_ENGINE)
+        reason = DockerFormat().unavailable(make_context(tmp_path))
+        assert reason == (
+            f"no Docker engine answers at {NO_ENGINE}: "
+            "the socket does not exist (start Docker, or set DOCKER_HOST)"
+        )
+
+    @pytest.mark.parametrize(
+        ("explicit", "status"), [(frozenset(), "skipped"), (frozenset({"docker"}), "failed")]
+    )
+    def test_row_is_skipped_by_default_and_failed_when_asked_for(
+        self,
+        tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch,
+        explicit: frozenset[str],
+        status: str,
+    ) -> None:
+        """In the default set a missing engine skips the row; named with --formats, it fails."""
+        monkeypatch.setenv("DOCKER_HOST", NO_ENGINE)
+        ctx = make_context(tmp_path, Options(explicit_formats=explicit))
+        entry = run_format(DockerFormat(), ctx, lambda *_: None)
+        assert entry["status"] == status
+        assert entry["reason"].startswith(f"no Docker engine answers at {NO_ENGINE}")

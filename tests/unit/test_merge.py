@@ -1,0 +1,188 @@
+"""`packmatrix merge`: the reports of several platforms in one document and one table.
+
+Fixtures ``fixtures/platforms/{linux,macos,windows}.json`` are one real Linux report (/tmp/r1 and
+/tmp/r2 put together, with a docker row derived from the wheel row) and two derived from it with
+another host and the statuses those runners give: on macOS docker is SKIPPED (no engine); on
+Windows pex and pex-venv are SKIPPED ("pex does not run on Windows"), docker is SKIPPED and
+pyinstaller-onefile FAILED its smoke test.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import pytest
+
+from packmatrix.cli import main
+from packmatrix.compare import UnusableReport, load_report
+from packmatrix.merge import KIND, cell_text, merge, merge_files, render_markdown
+from packmatrix.report import Report
+
+PLATFORMS = Path(__file__).resolve().parents[1] / "fixtures" / "platforms"
+REPORTS = [PLATFORMS / "linux.json", PLATFORMS / "macos.json", PLATFORMS / "windows.json"]
+SCHEMA_2 = PLATFORMS.parent / "compare" / "schema-2.json"
+
+
+@pytest.fixture(name="merged")
+def _merged() -> Report:
+    return merge_files(REPORTS)
+
+
+def linux() -> Report:
+    return load_report(REPORTS[0])
+
+
+class TestMergedDocument:
+    def test_platforms_from_each_host(self, merged: Report) -> None:
+        """Each report is one platform, named from its host's os and arch, in the order given."""
+        assert [(item["id"], item["label"]) for item in merged["platforms"]] == [
+            ("linux-x86_64", "Linux x86_64"),
+            ("darwin-arm64", "macOS arm64"),
+            ("windows-amd64", "Windows AMD64"),
+        ]
+
+    def test_versioned_and_marked_as_merged(self, merged: Report) -> None:
+        """The document carries the schema version and says it is a merged report."""
+        assert (merged["schema_version"], merged["kind"]) == ("1.0", KIND)
+
+    def test_every_format_of_every_platform(self, merged: Report) -> None:
+        """Formats keep their order; each has an entry per platform that ran it."""
+        assert list(merged["formats"]) == [
+            "wheel",
+            "sdist",
+            "pex",
+            "pex-venv",
+            "pyinstaller-onefile",
+            "pyinstaller-onedir",
+            "docker",
+        ]
+        assert all(len(cells) == 3 for cells in merged["formats"].values())
+
+    def test_status_and_reason_per_platform(self, merged: Report) -> None:
+        """A format a platform can't do is SKIPPED there, with the tool's reason."""
+        pex = merged["formats"]["pex"]
+        assert (pex["linux-x86_64"]["status"], pex["linux-x86_64"]["reason"]) == ("passed", None)
+        assert pex["windows-amd64"]["status"] == "skipped"
+        assert pex["windows-amd64"]["reason"] == "pex does not run on Windows"
+
+    def test_figures_carried_unchanged(self, merged: Report) -> None:
+        """Every figure of a platform's row is in the merged document as measured."""
+        wheel = next(entry for entry in linux()["formats"] if entry["name"] == "wheel")
+        assert merged["formats"]["wheel"]["linux-x86_64"]["figures"] == wheel["figures"]
+
+    def test_format_not_run_has_no_entry(self) -> None:
+        """A format one platform did not run at all is absent under that platform."""
+        without_docker = linux()
+        without_docker["formats"] = without_docker["formats"][:-1]
+        without_docker["host"] = {"os": "Linux", "arch": "aarch64"}
+        merged = merge([("a", linux()), ("b", without_docker)])
+        assert list(merged["formats"]["docker"]) == ["linux-x86_64"]
+
+    def test_same_platform_twice_is_numbered(self) -> None:
+        """Two reports of one os and arch (two Ubuntu releases, say) both stay, numbered."""
+        merged = merge([("a", linux()), ("b", linux())])
+        assert [(item["id"], item["label"]) for item in merged["platforms"]] == [
+            ("linux-x86_64", "Linux x86_64"),
+            ("linux-x86_64-2", "Linux x86_64 (2)"),
+        ]
+
+    def test_document_is_json(self, merged: Report) -> None:
+        """The merged document survives a JSON round trip unchanged."""
+        assert json.loads(json.dumps(merged)) == merged
+
+
+class TestRefused:
+    def test_reports_of_different_apps(self) -> None:
+        """Reports of two apps make no cross-platform table: one line says which."""
+        other = copy.deepcopy(linux())
+        other["app"]["version"] = "2.0.0"
+        with pytest.raises(UnusableReport) as caught:
+            merge([("a", linux()), ("b", other)])
+        assert caught.value.message.startswith("b is sample-app 2.0.0 but a is sample-app 1.0.0")
+
+    def test_other_schema_major(self) -> None:
+        """A report of another schema major is refused, as compare refuses it."""
+        with pytest.raises(UnusableReport, match=r"schema_version 2\.0"):
+            merge_files([REPORTS[0], SCHEMA_2])
+
+    def test_nothing_to_merge(self) -> None:
+        """Merging no report at all is bad input."""
+        with pytest.raises(UnusableReport, match="nothing to merge"):
+            merge([])
+
+    def test_merged_report_as_input(self, tmp_path: Path) -> None:
+        """A merged report is not merged again."""
+        assert main(["merge", *map(str, REPORTS), "-o", str(tmp_path / "m.json")]) == 0
+        with pytest.raises(UnusableReport, match="is a merged report"):
+            merge_files([tmp_path / "m.json"])
+
+
+class TestMarkdown:
+    def test_columns_are_platforms(self, merged: Report) -> None:
+        """The header has one column per platform."""
+        markdown = render_markdown(merged)
+        assert "| format | Linux x86_64 | macOS arm64 | Windows AMD64 |" in markdown
+
+    def test_rows_are_formats_with_status_startup_and_size(self, merged: Report) -> None:
+        """Each cell shows status, warm start median and artifact size."""
+        markdown = render_markdown(merged)
+        line = next(text for text in markdown.splitlines() if text.startswith("| **pex** |"))
+        assert line == (
+            "| **pex** | ✅ PASSED · 0.63 s · 1.9 MB | ✅ PASSED · 0.51 s · 1.9 MB | ⏭ SKIPPED |"
+        )
+
+    def test_reasons_listed_below(self, merged: Report) -> None:
+        """Why a format did not pass on a platform is listed under the table."""
+        markdown = render_markdown(merged)
+        assert "- **pex** on Windows AMD64: SKIPPED: pex does not run on Windows" in markdown
+        assert "- **pyinstaller-onefile** on Windows AMD64: FAILED: smoke test:" in markdown
+
+    def test_cell_of_a_format_not_run(self) -> None:
+        """A platform that did not run the format shows a dash."""
+        assert cell_text(None) == "—"
+
+    def test_failed_cell_has_no_startup(self, merged: Report) -> None:
+        """A format that failed its smoke test has no warm start; its size is still shown."""
+        cell = merged["formats"]["pyinstaller-onefile"]["windows-amd64"]
+        assert cell_text(cell) == "❌ FAILED · 22.2 MB"
+
+
+class TestCommandLine:
+    def test_writes_json_and_markdown(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """merge -o merged.json writes merged.json and merged.md, and prints the Markdown."""
+        output = tmp_path / "out" / "merged.json"
+        assert main(["merge", *map(str, REPORTS), "-o", str(output)]) == 0
+        assert json.loads(output.read_text(encoding="utf-8"))["kind"] == KIND
+        markdown = (tmp_path / "out" / "merged.md").read_text(encoding="utf-8")
+        assert capsys.readouterr().out.startswith(markdown)
+
+    def test_step_summary_gets_the_table(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """In GitHub Actions the merged table is appended to the step summary."""
+        summary = tmp_path / "summary.md"
+        monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+        main(["merge", *map(str, REPORTS), "-o", str(tmp_path / "merged.json")])
+        assert summary.read_text(encoding="utf-8") == (tmp_path / "merged.md").read_text(
+            encoding="utf-8"
+        )
+
+    def test_markdown_output_path_refused(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """-o must name the JSON: the Markdown goes next to it and must not overwrite it."""
+        assert main(["merge", str(REPORTS[0]), "-o", str(tmp_path / "merged.md")]) == 2
+        assert "give a .json path" in capsys.readouterr().err
+
+    def test_missing_report_exits_2(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """A report that isn't there: one line, exit 2, nothing written."""
+        output = tmp_path / "merged.json"
+        assert main(["merge", str(REPORTS[0]), str(tmp_path / "nope.json"), "-o", str(output)]) == 2
+        assert capsys.readouterr().err.count("\n") == 1
+        assert not output.exists()

@@ -1,0 +1,446 @@
+"""The HTML report: one offline file with the comparison table, SVG charts and every detail."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from packmatrix import charts, report
+from packmatrix.report import Report
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "reports"
+HOSTILE = "<script>alert('x')</script>"
+
+
+def load(name: str) -> Report:
+    data: Report = json.loads((FIXTURES / f"{name}.json").read_text(encoding="utf-8"))
+    return data
+
+
+def html_of(doc: Report) -> str:
+    return report.render("matrix.html.j2", doc)
+
+
+@dataclass
+class Element:
+    tag: str
+    attrs: dict[str, str]
+    text: str = ""
+    parents: list[str] = field(default_factory=list)
+
+    @property
+    def classes(self) -> set[str]:
+        return set(self.attrs.get("class", "").split())
+
+
+class Collector(HTMLParser):
+    """Every start tag with its attributes, the ids of its ancestors and its own text."""
+
+    VOID = frozenset({"meta", "br", "hr", "img", "link", "input"})
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.elements: list[Element] = []
+        self.stack: list[Element] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        element = Element(
+            tag,
+            {key: value or "" for key, value in attrs},
+            parents=[parent.attrs["id"] for parent in self.stack if "id" in parent.attrs],
+        )
+        self.elements.append(element)
+        if tag not in self.VOID:
+            self.stack.append(element)
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.handle_starttag(tag, attrs)
+        if tag not in self.VOID:
+            self.stack.pop()
+
+    def handle_endtag(self, tag: str) -> None:
+        while self.stack:
+            if self.stack.pop().tag == tag:
+                break
+
+    def handle_data(self, data: str) -> None:
+        for element in self.stack:
+            element.text += data
+
+
+def parse(html: str) -> list[Element]:
+    collector = Collector()
+    collector.feed(html)
+    collector.close()
+    return collector.elements
+
+
+def select(elements: list[Element], tag: str, **attrs: str) -> list[Element]:
+    """Elements with this tag whose attributes hold these values ('class' matches one class)."""
+    found = []
+    for element in elements:
+        if element.tag != tag:
+            continue
+        wanted = dict(attrs)
+        klass = wanted.pop("class_", None)
+        if klass is not None and klass not in element.classes:
+            continue
+        if all(element.attrs.get(key.replace("_", "-")) == value for key, value in wanted.items()):
+            found.append(element)
+    return found
+
+
+def bars(elements: list[Element], figure: str) -> dict[str, float]:
+    """Width of each format's bar of one figure, by format."""
+    return {
+        rect.attrs["data-format"]: float(rect.attrs["width"])
+        for rect in select(elements, "rect", class_="bar", data_figure=figure)
+    }
+
+
+def entry(name: str, *, artifact: float, footprint: float, cold: float, warm: float) -> Any:
+    """A passed format with just the figures the charts draw."""
+
+    def fig(value: float, unit: str) -> dict[str, Any]:
+        return {
+            "unit": unit,
+            "n": 1,
+            "median": value,
+            "min": value,
+            "max": value,
+            "samples": [value],
+        }
+
+    return {
+        "name": name,
+        "title": name,
+        "status": "passed",
+        "reason": None,
+        "log_tail": "",
+        "figures": {
+            "artifact_bytes": artifact,
+            "footprint_bytes": footprint,
+            "startup": {
+                "cold": fig(cold, "s"),
+                "warm": {**fig(warm, "s"), "n": 3, "min": warm * 0.9, "max": warm * 1.2},
+            },
+        },
+        "checks": [],
+        "seconds": 1.0,
+    }
+
+
+def with_formats(*formats: Any) -> Report:
+    doc = load("venv-pex")
+    doc["formats"] = list(formats)
+    return doc
+
+
+@pytest.fixture(name="mixed")
+def _mixed() -> Report:
+    return load("mixed")
+
+
+@pytest.fixture(name="mixed_html")
+def _mixed_html(mixed: Report) -> list[Element]:
+    return parse(html_of(mixed))
+
+
+class TestDocument:
+    @pytest.mark.parametrize("name", ["venv-pex", "pyinstaller", "mixed"])
+    def test_self_contained(self, name: str) -> None:
+        """No script, no stylesheet link, no external URL: the page works offline."""
+        html = html_of(load(name))
+        assert "<script" not in html
+        assert "<link" not in html
+        assert "url(" not in html
+        assert "@import" not in html
+        assert re.findall(r"https?://[^\s\"'<]+", html) == ["http://www.w3.org/2000/svg"] * 2
+        assert html.startswith("<!doctype html>")
+
+    def test_header(self, mixed: Report, mixed_html: list[Element]) -> None:
+        """The header names the app, the run id, the host and the run's status."""
+        html = html_of(mixed)
+        assert '<h1>sample-app <span class="version">1.0.0</span></h1>' in html
+        assert mixed["run"]["id"] in html
+        assert "Linux 6.18.44-fc-v595 · x86_64" in html
+        (status,) = select(mixed_html, "span", id="run-status")
+        assert status.text == "interrupted"
+        counts = {el.attrs["data-count"]: el.text for el in mixed_html if "data-count" in el.attrs}
+        assert counts == {"passed": "3 passed", "failed": "2 failed", "skipped": "1 skipped"}
+
+    @pytest.mark.parametrize("name", ["venv-pex", "pyinstaller", "mixed"])
+    def test_rows_are_the_table_rows(self, name: str) -> None:
+        """The comparison table has one row per table_rows() row, in order, with its status."""
+        doc = load(name)
+        elements = parse(html_of(doc))
+        rows = [el for el in select(elements, "tr") if "matrix" in el.parents]
+        rows = [row for row in rows if "data-format" in row.attrs]
+        assert len(select(elements, "tr")) > len(rows)  # header and other tables are not rows
+        expected = report.table_rows(doc)
+        assert [row.attrs["data-format"] for row in rows] == [row["format"] for row in expected]
+        assert [row.attrs["data-status"] for row in rows] == [
+            row["status"].lower() for row in expected
+        ]
+
+    def test_cells_show_the_table_values(self) -> None:
+        """Each figure cell holds the same text as table_rows() (and the Markdown table)."""
+        doc = load("venv-pex")
+        elements = parse(html_of(doc))
+        for row in report.table_rows(doc):
+            cells = {
+                el.attrs["data-column"]: el.text
+                for el in select(elements, "td")
+                if "data-column" in el.attrs and f"row-{row['format']}" in el.parents
+            }
+            assert cells == {
+                key: row[key]
+                for key in ("artifact", "footprint", "build", "cold", "warm", "memory")
+            } | {"portability": row["portability"]}
+
+    def test_skipped_and_early_failures_show_their_reason(self, mixed_html: list[Element]) -> None:
+        """A row without figures spans its reason over the figure columns; no empty cells."""
+        for name in ("docker", "pyinstaller-onedir"):
+            cells = [el for el in select(mixed_html, "td") if f"row-{name}" in el.parents]
+            assert len(cells) == 3
+            assert cells[2].attrs["colspan"] == "7"
+        (skipped,) = select(mixed_html, "li", data_format="docker")
+        assert "Cannot connect to the Docker daemon" in skipped.text
+
+    def test_failed_format_details(self, mixed: Report, mixed_html: list[Element]) -> None:
+        """A failed format shows its reason, its log tail and which smoke check failed."""
+        (section,) = select(mixed_html, "section", data_format="pex")
+        assert section.attrs["data-status"] == "failed"
+        assert "got 500: <h1>Internal Server Error</h1>" in section.text
+        (log,) = [
+            el for el in select(mixed_html, "pre", class_="log") if "format-pex" in el.parents
+        ]
+        assert log.text == mixed["formats"][1]["log_tail"]
+        failing = select(mixed_html, "tr", data_ok="false")
+        assert [el.attrs["data-check"] for el in failing] == ["template renders"]
+
+    def test_format_details(self, mixed: Report, mixed_html: list[Element]) -> None:
+        """Build and deploy commands, figures with their spread, checks and health are shown."""
+        wheel = mixed["formats"][0]
+        text = next(el.text for el in select(mixed_html, "section", data_format="wheel"))
+        for argv in wheel["build"]["commands"] + wheel["deploy"]["commands"]:
+            assert "$ " + report.command(argv) in text
+        figures = [
+            el.attrs["data-figure"]
+            for el in select(mixed_html, "tr")
+            if "data-figure" in el.attrs and "format-wheel" in el.parents
+        ]
+        assert figures == ["build_seconds", "cold", "warm", "rss_bytes"]
+        assert "0.166 s" in text  # warm median
+        assert "0.168 s" in text  # warm max
+        checks = [el for el in select(mixed_html, "tr") if "data-check" in el.attrs]
+        assert len(checks) == sum(len(fmt.get("checks", [])) for fmt in mixed["formats"])
+        assert '"implementation": "CPython"' in text
+
+    def test_docker_shows_its_dockerfile_and_image_figures(self, mixed_html: list[Element]) -> None:
+        """A container format's Dockerfile is shown as is; its own figures get their names."""
+        (dockerfile,) = select(mixed_html, "pre", class_="dockerfile")
+        assert dockerfile.text.startswith("# syntax=docker/dockerfile:1\nFROM debian")
+        section = next(el for el in select(mixed_html, "section", data_format="docker-bookworm"))
+        assert "rebuild, warm layer cache" in section.text
+        (compressed,) = select(mixed_html, "dd", data_figure="image_compressed_bytes")
+        assert compressed.text.startswith("52.3 MB (52,345,678 bytes")
+
+    def test_portability_panel(self) -> None:
+        """Per format: what it needs, the glibc floor and the file that sets it."""
+        elements = parse(html_of(load("pyinstaller")))
+        rows = [el for el in select(elements, "tr") if "portability-table" in el.parents]
+        onefile = next(row for row in rows if row.attrs.get("data-format") == "pyinstaller-onefile")
+        assert "no Python; a Linux with a new enough glibc" in onefile.text
+        assert "≥ 2.35" in onefile.text
+        assert "libpython3.11.so.1.0" in onefile.text
+        assert "none (pure Python)" in onefile.text
+
+    def test_not_inspected_formats(self, mixed_html: list[Element]) -> None:
+        """A format without portability facts says so in the panel."""
+        rows = [el for el in select(mixed_html, "tr") if "portability-table" in el.parents]
+        skipped = next(row for row in rows if row.attrs.get("data-format") == "docker")
+        assert "not inspected (skipped)" in skipped.text
+
+    def test_everything_is_escaped(self) -> None:
+        """Strings from the run (reasons, logs, payloads, facts) can't inject markup."""
+        doc = load("mixed")
+        doc["app"]["name"] = HOSTILE
+        pex = doc["formats"][1]
+        pex["reason"] = f"smoke test: {HOSTILE}"
+        pex["log_tail"] = f"</pre>{HOSTILE}"
+        pex["checks"][0]["detail"] = HOSTILE
+        pex["health"] = {"x": f"</pre>{HOSTILE}"}
+        pex["portability"]["shebang"] = HOSTILE
+        pex["portability"]["glibc_floor"]["needed_by"] = HOSTILE
+        doc["formats"][4]["dockerfile"] = f"RUN echo '{HOSTILE}'"
+        doc["launch_environment"]["EVIL"] = HOSTILE
+        html = html_of(doc)
+        assert "<script" not in html
+        assert html.count("&lt;script&gt;") >= 8
+        elements = parse(html)
+        (dockerfile,) = select(elements, "pre", class_="dockerfile")
+        assert dockerfile.text == f"RUN echo '{HOSTILE}'"
+        (log,) = [el for el in select(elements, "pre", class_="log") if "format-pex" in el.parents]
+        assert log.text == f"</pre>{HOSTILE}"
+
+    def test_minimal_entries(self) -> None:
+        """Entries with only the required keys (as the schema allows) render without errors."""
+        doc = with_formats(
+            {"name": "docker", "title": "docker", "status": "skipped", "reason": "no engine"},
+            {"name": "pex", "title": "pex", "status": "failed", "reason": "build failed"},
+        )
+        elements = parse(html_of(doc))
+        assert [el.attrs["data-format"] for el in select(elements, "section", class_="format")] == [
+            "docker",
+            "pex",
+        ]
+        assert select(elements, "rect", class_="bar") == []
+
+    def test_interrupted_run_without_formats(self) -> None:
+        """A run stopped before any format finished still renders, with empty charts."""
+        doc = load("venv-pex")
+        doc["formats"] = []
+        doc["lock"] = []
+        doc["preparation"] = {}
+        doc["run"]["status"] = "interrupted"
+        elements = parse(html_of(doc))
+        assert select(elements, "rect", class_="bar") == []
+        assert "No lock" in html_of(doc)
+
+
+class TestCharts:
+    def test_a_bar_per_format_and_figure(self, mixed: Report, mixed_html: list[Element]) -> None:
+        """Formats with figures get artifact, footprint, cold and warm bars; others get a note."""
+        assert set(bars(mixed_html, "artifact")) == {
+            "wheel",
+            "pex",
+            "pyinstaller-onefile",
+            "docker-bookworm",
+        }
+        assert set(bars(mixed_html, "footprint")) == {"wheel", "pex", "pyinstaller-onefile"}
+        assert set(bars(mixed_html, "cold")) == set(bars(mixed_html, "artifact"))
+        assert set(bars(mixed_html, "warm")) == {"wheel", "pyinstaller-onefile", "docker-bookworm"}
+        notes = select(mixed_html, "text", class_="note")
+        assert sorted(note.text for note in notes) == [
+            "no figures (failed)",
+            "no figures (failed)",
+            "no figures (skipped)",
+            "no figures (skipped)",
+        ]
+        missing = {
+            (el.attrs["data-format"], el.attrs["data-figure"])
+            for el in mixed_html
+            if "missing" in el.classes
+        }
+        assert missing == {("docker-bookworm", "footprint"), ("pex", "warm")}
+
+    def test_bars_carry_their_value(self, mixed_html: list[Element]) -> None:
+        """data-value is the exact figure; the tooltip and label are human sizes."""
+        (rect,) = select(mixed_html, "rect", data_format="docker-bookworm", data_figure="artifact")
+        assert float(rect.attrs["data-value"]) == 151234567
+        assert rect.text == "docker-bookworm: 151.2 MB"
+
+    def test_sizes_are_on_a_log_scale(self) -> None:
+        """Every tenfold step adds the same width; a KB wheel stays visible next to GBs."""
+        doc = with_formats(
+            entry("a", artifact=1e3 * 2, footprint=1e9, cold=1, warm=1),
+            entry("b", artifact=1e4 * 2, footprint=1e9, cold=1, warm=1),
+            entry("c", artifact=1e5 * 2, footprint=1e9, cold=1, warm=1),
+        )
+        widths = bars(parse(html_of(doc)), "artifact")
+        assert widths["a"] < widths["b"] < widths["c"]
+        assert widths["b"] - widths["a"] == pytest.approx(widths["c"] - widths["b"], abs=0.02)
+        assert widths["a"] > 10
+
+    def test_order_follows_size(self, mixed_html: list[Element]) -> None:
+        """Bigger artifacts have longer bars; the wheel is still a visible fraction of docker."""
+        widths = bars(mixed_html, "artifact")
+        order = sorted(widths, key=widths.__getitem__)
+        assert order == ["wheel", "pex", "pyinstaller-onefile", "docker-bookworm"]
+        assert widths["wheel"] / widths["docker-bookworm"] > 0.1
+
+    def test_warm_whiskers_span_min_to_max(self, mixed: Report, mixed_html: list[Element]) -> None:
+        """The whisker of a warm bar starts at the fastest and ends at the slowest start."""
+        widths = bars(mixed_html, "warm")
+        whiskers = select(mixed_html, "g", class_="whisker")
+        assert {el.attrs["data-format"] for el in whiskers} == set(widths)
+        scale = charts.LinearScale.covering([1.72])  # pex's cold start is the slowest
+        docker = next(fmt for fmt in mixed["formats"] if fmt["name"] == "docker-bookworm")
+        warm = docker["figures"]["startup"]["warm"]
+        assert widths["docker-bookworm"] == pytest.approx(
+            scale.fraction(warm["median"]) * charts.PLOT_WIDTH, abs=0.01
+        )
+        html = html_of(mixed)
+        low = charts.LABEL_WIDTH + scale.fraction(warm["min"]) * charts.PLOT_WIDTH
+        high = charts.LABEL_WIDTH + scale.fraction(warm["max"]) * charts.PLOT_WIDTH
+        assert f'x1="{low:.2f}" x2="{high:.2f}"' in html
+
+    def test_names_are_escaped_in_svg(self) -> None:
+        """A format name is text and attribute value, never markup, inside the SVG too."""
+        doc = with_formats(entry('x"><b>', artifact=1e3, footprint=1e4, cold=1, warm=1))
+        svg = charts.size_chart(doc)
+        assert 'data-format="x&#34;&gt;&lt;b&gt;"' in svg
+        assert "<b>" not in svg
+
+
+class TestScales:
+    def test_log_scale_covers_whole_decades(self) -> None:
+        """From the decade below the smallest value to the decade above the largest."""
+        scale = charts.LogScale.covering([4283, 151_234_567])
+        assert (scale.low, scale.high) == (1e3, 1e9)
+        assert scale.ticks() == [1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9]
+        assert scale.fraction(1e3) == 0
+        assert scale.fraction(1e6) == pytest.approx(0.5)
+        assert scale.fraction(1e9) == 1
+
+    def test_log_scale_of_one_value_or_none(self) -> None:
+        """A power of ten alone still gets a decade; no values gets a sensible default."""
+        assert charts.LogScale.covering([1000]) == charts.LogScale(1e3, 1e4)
+        assert charts.LogScale.covering([]) == charts.LogScale(1e3, 1e6)
+        assert charts.LogScale.covering([0, -5]) == charts.LogScale(1e3, 1e6)
+
+    @pytest.mark.parametrize(
+        ("largest", "high", "step"),
+        [(2.35, 2.5, 0.5), (0.17, 0.2, 0.05), (24.7, 25, 5), (7.0, 7, 1), (0.0, 1, 0.2)],
+    )
+    def test_linear_scale_is_round(self, largest: float, high: float, step: float) -> None:
+        """Zero to a round number just above the largest value, in at most 8 steps."""
+        scale = charts.LinearScale.covering([largest])
+        assert scale.high == pytest.approx(high)
+        assert scale.step == pytest.approx(step)
+        assert 2 <= len(scale.ticks()) <= 9
+        assert scale.high >= largest
+
+    @pytest.mark.parametrize(
+        ("value", "label"),
+        [(1, "1 B"), (1e3, "1 KB"), (1e5, "100 KB"), (1e6, "1 MB"), (1e9, "1 GB")],
+    )
+    def test_tick_labels(self, value: float, label: str) -> None:
+        assert charts.tick_bytes(value) == label
+
+    def test_second_labels(self) -> None:
+        assert [charts.tick_seconds(v) for v in (0, 0.5, 1.0, 2.5)] == [
+            "0",
+            "0.5 s",
+            "1 s",
+            "2.5 s",
+        ]
+
+
+class TestSave:
+    def test_html_is_written_next_to_the_markdown(self, tmp_path: Path) -> None:
+        """save() writes matrix.json, matrix.md and matrix.html from one document."""
+        doc = load("venv-pex")
+        written = report.save(copy.deepcopy(doc), tmp_path)
+        assert sorted(path.name for path in written) == ["matrix.html", "matrix.json", "matrix.md"]
+        html = (tmp_path / "matrix.html").read_text(encoding="utf-8")
+        assert html == html_of(doc)
+        assert len(select(parse(html), "rect", class_="bar")) == 16
