@@ -77,6 +77,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--base-image", help="base image for the docker format")
     run.add_argument(
+        "--check-reproducible",
+        action="store_true",
+        help="build every format twice (SOURCE_DATE_EPOCH from the last commit) and report "
+        "whether the bytes match, and what differs",
+    )
+    run.add_argument(
         "--keep-workspace",
         action="store_true",
         help="keep the temporary build folder (its path is printed) for inspection",
@@ -298,6 +304,7 @@ def cmd_run(args: argparse.Namespace, terminal: Terminal) -> int:
         startup_timeout=args.startup_timeout,
         base_image=args.base_image,
         keep_workspace=args.keep_workspace,
+        check_reproducible=args.check_reproducible,
         # Named on the command line (not the default, not "all"): failing to run is a failure.
         explicit_formats=frozenset() if args.formats == FORMAT_NAMES else frozenset(args.formats),
     )

@@ -44,6 +44,7 @@ class Options:
     startup_timeout: float = 30.0
     base_image: str | None = None
     keep_workspace: bool = False
+    check_reproducible: bool = False
     explicit_formats: frozenset[str] = frozenset()
     """Formats named on the command line: if one can't run here its row FAILS, not SKIPS."""
 
@@ -79,6 +80,10 @@ class Context:
     cleanups: list[Callable[[], None]] = field(default_factory=list)
     """Run by ``close()``, last added first: what a format must undo outside the workspace."""
     _memo: dict[str, Any] = field(default_factory=dict)
+
+    def forget_shared_builds(self) -> None:
+        """Build the app wheel again on next use (the second build of a reproducibility check)."""
+        self.__dict__.pop("app_wheel", None)
 
     def once(self, key: str, make: Callable[[], T]) -> T:
         """Run a shared, expensive step once per run (the PyInstaller build venv…)."""

@@ -57,6 +57,21 @@ class ProcessRunning:
     def output(self) -> str:
         return procs.tail(self.log)
 
+    def listening(self) -> list[str]:
+        """Every address:port the process tree listens on (the smoke server must be loopback)."""
+        found: set[str] = set()
+        try:
+            root = psutil.Process(self.proc.pid)
+            tree = [root, *root.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            return []
+        for process in tree:
+            with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
+                for conn in process.net_connections(kind="inet"):
+                    if conn.status == psutil.CONN_LISTEN and conn.laddr:
+                        found.add(f"{conn.laddr.ip}:{conn.laddr.port}")
+        return sorted(found)
+
 
 @contextlib.contextmanager
 def launch_process(

@@ -19,12 +19,13 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from packmatrix import __version__, report, smoke
-from packmatrix.appspec import AppSpec
+from packmatrix import __version__, report, reproducible, smoke
+from packmatrix.appspec import AppSpec, normalize
 from packmatrix.context import Context, Options, host_facts
 from packmatrix.errors import FormatUnavailable, StepFailed
 from packmatrix.formats import Built, Deployment, Format, tree_bytes
 from packmatrix.launch import clean_environ, free_port, wait_healthy
+from packmatrix.security import scan_artifact
 from packmatrix.stats import figure
 
 log = logging.getLogger(__name__)
@@ -59,9 +60,11 @@ def run_matrix(
         doc["run"]["status"] = "interrupted"
         raise
     finally:
-        finish(doc, ctx, started)
-        report.save(doc, reports)
-        ctx.close()
+        try:
+            finish(doc, ctx, started)
+            report.save(doc, reports)
+        finally:
+            ctx.close()  # even when the report can't be saved: containers and images go
     return doc
 
 
@@ -85,6 +88,7 @@ def new_report(app: AppSpec, options: Options, started: float) -> report.Report:
                 "build_timeout": options.build_timeout,
                 "startup_timeout": options.startup_timeout,
                 "base_image": options.base_image,
+                "check_reproducible": options.check_reproducible,
             },
         },
         "app": app.to_json(),
@@ -150,6 +154,11 @@ def run_format(fmt: Format, ctx: Context, progress: Progress) -> dict[str, Any]:
         measure(fmt, ctx, deployment, entry, progress)
         progress(fmt.name, "inspect")
         entry["portability"] = fmt.inspect(ctx, built, deployment)
+        entry["lock_check"] = lock_check(ctx, entry["portability"].get("distributions"))
+        entry["security"] = security_facts(built, entry)
+        if ctx.options.check_reproducible:
+            progress(fmt.name, "second build (reproducibility)")
+            entry["reproducible"] = check_reproducible(fmt, ctx, built)
         failed = [check for check in entry["checks"] if not check["ok"]]
         if failed:
             first = failed[0]
@@ -224,7 +233,7 @@ def measure(
         entry["figures"]["footprint_bytes"] = (
             tree_bytes(deployment.footprint) if deployment.footprint else None
         )
-        entry["listening"] = getattr(running, "listening", lambda: [])()
+        entry["listening"] = running.listening()
     figures = entry["figures"]
     figures["startup"] = {"cold": figure([cold], "s")}
     if not all(result.ok for result in results):
@@ -237,6 +246,85 @@ def measure(
             rss.append(running.memory()[0])
     figures["startup"]["warm"] = figure(warm, "s")
     figures["rss_bytes"] = figure(rss, "B")
+
+
+def artifact_roots(built: Built) -> list[Path]:
+    """What a build made, as files or one folder (a onedir build)."""
+    dist = built.extra.get("dist")
+    return [dist] if isinstance(dist, Path) and dist.is_dir() else list(built.files)
+
+
+def lock_check(ctx: Context, distributions: list[str] | None) -> dict[str, Any]:
+    """Compare the distributions read from the artifact with the run's lock."""
+    if distributions is None:
+        return {"checked": False, "matches": None, "detail": "the artifact lists no distributions"}
+    own = ctx.app.normalized_name
+    found = {}
+    for item in distributions:
+        name, _, version = item.partition("==")
+        if normalize(name) != own:
+            found[normalize(name)] = version
+    locked = {entry.name: entry.version for entry in ctx.lock}
+    missing = sorted(set(locked) - set(found))
+    unexpected = sorted(set(found) - set(locked))
+    different = sorted(
+        f"{name} {found[name]} (lock: {locked[name]})"
+        for name in set(found) & set(locked)
+        if found[name] != locked[name]
+    )
+    problems = [
+        *(f"missing {name}" for name in missing),
+        *(f"not in the lock: {name}" for name in unexpected),
+        *(f"version differs: {text}" for text in different),
+    ]
+    return {
+        "checked": True,
+        "matches": not problems,
+        "detail": "; ".join(problems) or f"all {len(locked)} locked distributions, exact versions",
+        "missing": missing,
+        "unexpected": unexpected,
+        "different": different,
+    }
+
+
+def security_facts(built: Built, entry: dict[str, Any]) -> dict[str, Any]:
+    """Secrets and VCS files inside the artifact (its file list and contents); where it listened."""
+    findings = [finding for root in artifact_roots(built) for finding in scan_artifact(root)]
+    listening = entry.get("listening", [])
+    return {
+        "findings": findings,
+        "clean": not findings,
+        "listening": listening,
+        "loopback_only": bool(listening)
+        and all(addr.startswith(("127.", "[::1]", "::1")) for addr in listening),
+    }
+
+
+def check_reproducible(fmt: Format, ctx: Context, built: Built) -> dict[str, Any]:
+    """Build the format a second time and compare the bytes (SOURCE_DATE_EPOCH is set)."""
+    aside = ctx.workdir / "first-build" / fmt.name
+    aside.mkdir(parents=True, exist_ok=True)
+    first = []
+    for root in artifact_roots(built):
+        copy = aside / root.name
+        if root.is_dir():
+            shutil.copytree(root, copy, symlinks=True)
+        else:
+            shutil.copy2(root, copy)
+        first.append(copy)
+    ctx.forget_shared_builds()
+    second = artifact_roots(fmt.build(ctx))
+    if len(first) != len(second):
+        return {"identical": False, "difference": "the two builds made different file sets"}
+    verdicts = [reproducible.compare(a, b) for a, b in zip(first, second, strict=True)]
+    difference = next((v["difference"] for v in verdicts if not v["identical"]), None)
+    return {
+        "identical": all(v["identical"] for v in verdicts),
+        "difference": difference,
+        "sha256": [v["sha256_a"] for v in verdicts],
+        "sha256_second": [v["sha256_b"] for v in verdicts],
+        "source_date_epoch": ctx.source_date_epoch,
+    }
 
 
 def health_payload(host: str, port: int, path: str) -> Any:

@@ -70,6 +70,9 @@ class Running(Protocol):
     def output(self) -> str:
         """The tail of what it printed so far."""
 
+    def listening(self) -> list[str]:
+        """The addresses (ip:port) it listens on, as the host sees them."""
+
 
 class Format(Protocol):
     """The interface every packaging format implements."""

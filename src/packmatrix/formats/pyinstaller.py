@@ -9,13 +9,17 @@ answers its health check but fails on every template (see the broken-artifact te
 from __future__ import annotations
 
 import configparser
+import re
 import shutil
 import zipfile
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from PyInstaller.archive.readers import CArchiveReader
+
 from packmatrix import portability
+from packmatrix.appspec import normalize
 from packmatrix.context import Context
 from packmatrix.errors import StepFailed
 from packmatrix.formats import Built, Deployment, FormatName, iter_tree
@@ -62,6 +66,10 @@ class PyInstallerFormat(LocalLaunch):
         ]
         if self.collect_data:
             argv += ["--collect-data", ctx.app.package]
+        # Ship every locked distribution's metadata: importlib.metadata works frozen, and the
+        # report can read from the binary itself which distributions (and versions) it holds.
+        for name in [ctx.app.name, *(entry.name for entry in ctx.lock)]:
+            argv += ["--copy-metadata", name]
         seconds = ctx.run(argv, what="PyInstaller", log=ctx.log_for(self.name), cwd=out)
         dist = out / "dist"
         files = [dist / ctx.app.script] if self.onefile else list(iter_tree(dist / ctx.app.script))
@@ -105,7 +113,7 @@ class PyInstallerFormat(LocalLaunch):
         if self.onefile:
             blobs = frozen_members(target)
             floor = portability.glibc_floor_of([(target.name, target.open("rb")), *blobs])
-            names = [name for name, _ in blobs]
+            names = list(CArchiveReader(str(target)).toc)
         else:
             files = list(iter_tree(target))
             floor = portability.glibc_floor(files)
@@ -116,14 +124,25 @@ class PyInstallerFormat(LocalLaunch):
             "os_arch": f"linux-{portability.elf_arch(executable)}",
             "platform_wheels": [],
             "glibc_floor": floor,
+            "distributions": dists_from_names(names),
             "extension_modules": sorted(n for n in names if ".cpython-" in n and n.endswith(".so")),
         }
 
 
+_DIST_INFO = re.compile(r"^(?:_internal/)?([A-Za-z0-9_.]+)-([^/-]+)\.dist-info/METADATA$")
+"""Top-level dist-info folders only: copies vendored inside a package are not distributions."""
+
+
+def dists_from_names(names: list[str]) -> list[str]:
+    """``name==version`` of every ``*.dist-info/METADATA`` among the bundled files."""
+    found = {
+        f"{normalize(match[1])}=={match[2]}" for name in names if (match := _DIST_INFO.search(name))
+    }
+    return sorted(found)
+
+
 def frozen_members(binary: Path) -> list[tuple[str, Any]]:
     """The shared libraries inside a onefile binary, read with PyInstaller's own archive reader."""
-    from PyInstaller.archive.readers import CArchiveReader
-
     reader = CArchiveReader(str(binary))
     return [
         portability.elf_blob(name, reader.extract(name))
