@@ -284,6 +284,11 @@ def main(argv: Sequence[str]) -> int:
         procs.stop_all()
         terminal.error("terminated; the formats finished so far are in the report")
         return 143
+    except Exception as exc:  # a bug: still one line, the traceback only with --verbose
+        logging.getLogger(__name__).debug("internal error", exc_info=True)
+        procs.stop_all()
+        terminal.error(f"internal error: {type(exc).__name__}: {exc} (run with -v for details)")
+        return 70
     finally:
         signal.signal(signal.SIGTERM, previous)
 

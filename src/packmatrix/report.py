@@ -54,12 +54,18 @@ def check_writable(folder: Path) -> None:
 
 
 def save(report: Report, folder: Path) -> list[Path]:
-    """Render every file first, then replace them; the previous JSON is kept as *.previous.json."""
-    rendered = {
-        "matrix.json": json.dumps(report, indent=2, sort_keys=False) + "\n",
-        "matrix.md": render("matrix.md.j2", report),
-        "matrix.html": render("matrix.html.j2", report),
-    }
+    """Render every file first, then replace them; the previous JSON is kept as *.previous.json.
+
+    The JSON is the record: should a rendering fail, the JSON is still written and the error
+    says so in one line.
+    """
+    rendered = {"matrix.json": json.dumps(report, indent=2, sort_keys=False) + "\n"}
+    problems = []
+    for name in ("matrix.md", "matrix.html"):
+        try:
+            rendered[name] = render(f"{name}.j2", report)
+        except (jinja2.TemplateError, TypeError, ValueError, KeyError) as exc:
+            problems.append(f"could not render {name}: {exc}")
     current = folder / "matrix.json"
     if current.exists():
         write_atomic(folder / "matrix.previous.json", current.read_text(encoding="utf-8"))
@@ -67,6 +73,8 @@ def save(report: Report, folder: Path) -> list[Path]:
     for name, text in rendered.items():
         write_atomic(folder / name, text)
         written.append(folder / name)
+    if problems:
+        raise ReportError(f"{'; '.join(problems)} ({current} was written)")
     return written
 
 
@@ -128,7 +136,7 @@ def _template_source(name: str) -> str:
 
 
 def human_bytes(value: float | None) -> str:
-    if value is None:
+    if not isinstance(value, int | float):
         return "—"
     size = float(value)
     for unit in ("B", "KB", "MB", "GB"):
