@@ -53,6 +53,7 @@ class Case:
     code: int
     message: str
     report_replaced: bool = False  # the run got far enough to write a new report
+    env: dict[str, str] | None = None
 
 
 def cases(tmp: Path) -> list[Case]:
@@ -87,6 +88,14 @@ def cases(tmp: Path) -> list[Case]:
             report_replaced=True,
         ),
         Case(
+            "docker-daemon-down",
+            ["--app", sample, "--formats", "docker"],
+            1,
+            "docker: FAILED: no Docker engine answers at unix://" + str(tmp / "no-docker.sock"),
+            report_replaced=True,
+            env={"DOCKER_HOST": "unix://" + str(tmp / "no-docker.sock")},
+        ),
+        Case(
             "build-fails",
             ["--app", str(broken), "--formats", "wheel"],
             1,
@@ -109,6 +118,7 @@ CASE_IDS = [
     "bad-timeout",
     "never-healthy",
     "exits-at-once",
+    "docker-daemon-down",
     "build-fails",
 ]
 
@@ -126,7 +136,7 @@ def test_one_clear_line(case_id: str, table: dict[str, Case], tmp_path: Path) ->
         capture_output=True,
         text=True,
         timeout=600,
-        env={**os.environ, "COLUMNS": "250"},
+        env={**os.environ, "COLUMNS": "250", **(case.env or {})},
         check=False,
     )
     out = result.stdout + result.stderr

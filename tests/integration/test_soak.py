@@ -1,0 +1,56 @@
+"""Soak: three full matrix runs in a row leave nothing behind (processes, containers, images of
+the runs, temp folders), counted before and after. Slow: `nox -s tests -- -m soak`."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+
+from packmatrix.cli import main
+from packmatrix.formats.docker import RUN_LABEL
+from tests.conftest import require
+
+pytestmark = [pytest.mark.integration, pytest.mark.soak, pytest.mark.docker]
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def engine_things(client: Any, run_ids: list[str]) -> list[str]:
+    """Containers and images that carry one of these runs' label."""
+    found = []
+    for run_id in run_ids:
+        label = {"label": f"{RUN_LABEL}={run_id}"}
+        found += [f"container {c.id}" for c in client.containers.list(all=True, filters=label)]
+        found += [f"image {i.id}" for i in client.images.list(all=True, filters=label)]
+    return found
+
+
+def test_three_runs_leave_nothing(tmp_path: Path) -> None:
+    """Every run passes, and after three of them nothing the runs started is left."""
+    docker = pytest.importorskip("docker")
+    try:
+        client = docker.from_env(timeout=10)
+        client.ping()
+    except Exception as exc:
+        require(False, f"no Docker engine answers: {exc}")
+    temp = Path(tempfile.gettempdir())
+    temp_before = set(temp.glob("packmatrix-*"))
+    dangling_before = {image.id for image in client.images.list(filters={"dangling": True})}
+    run_ids = []
+    for index in range(3):
+        reports = tmp_path / f"run{index}"
+        args = ["run", "--app", str(REPO / "sample_app"), "--formats", "all", "--runs", "1"]
+        assert main([*args, "--reports", str(reports)]) == 0
+        doc = json.loads((reports / "matrix.json").read_text(encoding="utf-8"))
+        assert {entry["status"] for entry in doc["formats"]} == {"passed"}
+        run_ids.append(doc["run"]["id"])
+    assert psutil.Process().children(recursive=True) == []
+    assert set(temp.glob("packmatrix-*")) - temp_before == set()
+    assert engine_things(client, run_ids) == []
+    dangling_after = {image.id for image in client.images.list(filters={"dangling": True})}
+    assert dangling_after - dangling_before == set()

@@ -1,0 +1,76 @@
+"""Report files are replaced atomically: a full disk or a crash never costs the user a report."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from packmatrix import report
+from packmatrix.errors import ReportError
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "reports"
+
+
+def fixture() -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((FIXTURES / "venv-pex.json").read_text(encoding="utf-8"))
+    return data
+
+
+class TestDiskFull:
+    def test_old_report_survives(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        """ENOSPC while writing: one clear line, the old file intact, no temp file left."""
+        target = tmp_path / "matrix.json"
+        target.write_text("old report", encoding="utf-8")
+
+        def full(fd: int) -> None:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+        monkeypatch.setattr(os, "fsync", full)
+        with pytest.raises(ReportError, match="No space left on device") as info:
+            report.write_atomic(target, "new report")
+        assert "\n" not in info.value.message
+        assert target.read_text(encoding="utf-8") == "old report"
+        assert sorted(path.name for path in tmp_path.iterdir()) == ["matrix.json"]
+
+    def test_save_keeps_every_old_file_when_disk_is_full(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A full disk during save leaves the previous matrix.json as it was."""
+        report.save(fixture(), tmp_path)
+        before = (tmp_path / "matrix.json").read_bytes()
+        monkeypatch.setattr(
+            os, "fsync", lambda fd: (_ for _ in ()).throw(OSError(errno.ENOSPC, "full"))
+        )
+        with pytest.raises(ReportError):
+            report.save({**fixture(), "formats": []}, tmp_path)
+        assert (tmp_path / "matrix.json").read_bytes() == before
+
+
+class TestSave:
+    def test_previous_report_is_kept(self, tmp_path: Path) -> None:
+        """Each save keeps the report it replaces as matrix.previous.json."""
+        first = fixture()
+        report.save(first, tmp_path)
+        second = {**first, "run": {**first["run"], "id": "second"}}
+        written = report.save(second, tmp_path)
+        assert [path.name for path in written] == ["matrix.json", "matrix.md", "matrix.html"]
+        previous = json.loads((tmp_path / "matrix.previous.json").read_text(encoding="utf-8"))
+        assert previous["run"]["id"] == first["run"]["id"]
+
+    def test_fixture_report_is_valid(self) -> None:
+        """The fixture, a real run's report, matches the shipped schema."""
+        report.validate(fixture())
+
+    def test_markdown_starts_with_the_comparison_table(self, tmp_path: Path) -> None:
+        """matrix.md leads with one table row per format."""
+        doc = fixture()
+        text = report.render("matrix.md.j2", doc)
+        rows = [line for line in text.splitlines() if line.startswith("| ") and "PASSED" in line]
+        assert [row.split(" | ")[0].strip("| ") for row in rows][: len(doc["formats"])] == [
+            entry["name"] for entry in doc["formats"]
+        ]
