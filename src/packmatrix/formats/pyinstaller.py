@@ -122,7 +122,7 @@ class PyInstallerFormat(LocalLaunch):
             "needs": "no Python; a Linux with a new enough glibc",
             "requires_python": None,
             "os_arch": f"linux-{portability.elf_arch(executable)}",
-            "platform_wheels": [],
+            "platform_wheels": None,  # no wheels inside: the whole binary is platform-specific
             "glibc_floor": floor,
             "distributions": dists_from_names(names),
             "extension_modules": sorted(n for n in names if ".cpython-" in n and n.endswith(".so")),
