@@ -9,7 +9,6 @@ import nox
 nox.needs_version = ">=2024.3.2"
 nox.options.default_venv_backend = "venv"
 nox.options.reuse_venv = "yes"
-nox.options.sessions = ["matrix"]
 
 FORMATS = (
     "wheel",
@@ -28,10 +27,16 @@ def _packmatrix(session: nox.Session, *args: str) -> None:
     session.run("packmatrix", *args, *session.posargs)
 
 
-@nox.session
+@nox.session(default=True)
 def matrix(session: nox.Session) -> None:
     """Package sample_app in every format, smoke-test each, write reports/matrix.{json,md,html}."""
     _packmatrix(session, "run")
+
+
+def _engine_answers() -> bool:
+    """Whether a Docker Engine socket is there (the docker session is on by default only then)."""
+    host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+    return not host.startswith("unix://") or os.path.exists(host.removeprefix("unix://"))
 
 
 def _format_session(name: str) -> None:
@@ -39,7 +44,8 @@ def _format_session(name: str) -> None:
         _packmatrix(session, "run", "--formats", name)
 
     session_func.__doc__ = f"Only the {name} format: build it, start it, smoke-test it, report."
-    nox.session(name=name, default=False)(session_func)
+    default = name == "docker" and _engine_answers()
+    nox.session(name=name, default=default)(session_func)
 
 
 for _name in FORMATS:
@@ -56,7 +62,7 @@ def base_image(session: nox.Session) -> None:
 def tests(session: nox.Session) -> None:
     """Unit tests, then integration tests that build and run the real artifacts."""
     session.install(".[test]")
-    session.run("pytest", *session.posargs, env={"PYTHONDONTWRITEBYTECODE": ""})
+    session.run("pytest", *session.posargs)
 
 
 @nox.session
