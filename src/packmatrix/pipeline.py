@@ -231,7 +231,9 @@ def measure(
         rss.append(memory)
         entry["figures"]["processes"] = processes
         entry["figures"]["footprint_bytes"] = (
-            tree_bytes(deployment.footprint) if deployment.footprint else None
+            tree_bytes(deployment.footprint)
+            if deployment.footprint
+            else deployment.extra.get("footprint_bytes")
         )
         entry["listening"] = running.listening()
     figures = entry["figures"]

@@ -79,7 +79,13 @@ class TestDockerfile:
         """Both stages start from the pinned reference, not from a tag that can move."""
         assert f"ARG BASE_IMAGE=python@sha256:{'1' * 64}\n" in dockerfile
         assert dockerfile.count("FROM ${BASE_IMAGE}") == 2
-        assert "python3 -m venv /opt/venv" in dockerfile
+        assert "python3 -m venv --without-pip /opt/venv" in dockerfile
+
+    def test_shipped_venv_has_no_pip(self, dockerfile: str) -> None:
+        """pip runs from a separate tools venv, so the venv that ships holds only the lock."""
+        assert "/opt/tools/bin/pip --python /opt/venv/bin/python install" in dockerfile
+        assert "COPY --from=builder /opt/venv /opt/venv" in dockerfile
+        assert "/opt/tools /" not in dockerfile.split("FROM ${BASE_IMAGE}\n")[-1]
 
 
 class TestLayerSizes:
