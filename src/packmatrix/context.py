@@ -169,15 +169,26 @@ class Context:
         return out if out.isdigit() else "1577836800"
 
     def build_env(self, extra: dict[str, str] | None = None) -> dict[str, str]:
-        """The environment every build tool runs with: no inherited PYTHON*, fixed hash seed."""
-        return clean_environ(
+        """The environment every build tool runs with: no inherited PYTHON*, fixed hash seed,
+        and no pip configuration, so an install sees the run's wheelhouse and nothing else
+        (a global ``find-links`` could otherwise slip other versions past the lock)."""
+        env = clean_environ(
             {
                 "SOURCE_DATE_EPOCH": self.source_date_epoch,
                 "PYTHONHASHSEED": "0",
                 "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+                "PIP_CONFIG_FILE": os.devnull,
                 **(extra or {}),
             }
         )
+        for key in ("PIP_FIND_LINKS", "PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_NO_INDEX"):
+            env.pop(key, None)
+        return env
+
+    def download_env(self) -> dict[str, str]:
+        """For filling the wheelhouse from an index: the user's pip configuration (mirrors,
+        certificates) applies."""
+        return clean_environ({"PIP_DISABLE_PIP_VERSION_CHECK": "1"})
 
     def launch_env(self, place: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
         """The controlled environment every artifact is started with (recorded in the report).
@@ -289,7 +300,9 @@ class Context:
             )
         except StepFailed:
             argv = self.pip(*common, *requirements)
-            seconds = self.run(argv, what=f"downloading {what}", log=log_path)
+            seconds = self.run(
+                argv, what=f"downloading {what}", log=log_path, env=self.download_env()
+            )
         self.prepared_seconds[what] = seconds
         self.prepared_commands.append(self.shown(self.pip(*common, *requirements)))
         for path in house.glob("*.whl"):

@@ -37,14 +37,24 @@ def spawn(
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=_unblock_signals,  # the held-back mask must not be inherited
         )
         _LIVE[proc.pid] = proc
     return proc
 
 
+_HELD = {signal.SIGINT, signal.SIGTERM}
+
+
+def _unblock_signals() -> None:
+    """In the child, before exec: a blocked signal mask survives exec, and an app that can't
+    receive SIGTERM would only ever be killed."""
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _HELD)
+
+
 @contextlib.contextmanager
 def _signals_held() -> Iterator[None]:
-    held = {signal.SIGINT, signal.SIGTERM}
+    held = _HELD
     previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
     try:
         yield

@@ -88,3 +88,36 @@ class TestInterrupts:
         assert doc["run"]["status"] == "interrupted"
         if wait_for.startswith("pex"):
             assert [(f["name"], f["status"]) for f in doc["formats"]] == [("wheel", "passed")]
+
+
+@pytest.mark.docker
+class TestDockerInterrupts:
+    @pytest.mark.parametrize(
+        ("sig", "wait_for", "code"),
+        [
+            (signal.SIGINT, "docker               build", 130),
+            (signal.SIGTERM, "docker               warm start 2/20", 143),
+        ],
+        ids=["sigint-docker-build", "sigterm-docker-run"],
+    )
+    def test_no_container_or_image_left(
+        self, tmp_path: Path, sig: signal.Signals, wait_for: str, code: int
+    ) -> None:
+        """Interrupted in the build or while a container runs: nothing of the run stays."""
+        docker = pytest.importorskip("docker")
+        from packmatrix.formats.docker import RUN_LABEL
+        from tests.conftest import require
+
+        try:
+            client = docker.from_env(timeout=10)
+            client.ping()
+        except Exception as exc:
+            require(False, f"no Docker engine answers: {exc}")
+        exit_code, alive, output = run_and_signal(tmp_path, "docker", wait_for, sig)
+        assert exit_code == code, output
+        assert alive == set(), output
+        doc = json.loads((tmp_path / "reports" / "matrix.json").read_text(encoding="utf-8"))
+        assert doc["run"]["status"] == "interrupted"
+        label = {"label": f"{RUN_LABEL}={doc['run']['id']}"}
+        assert client.containers.list(all=True, filters=label) == []
+        assert client.images.list(all=True, filters=label) == []
