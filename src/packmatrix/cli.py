@@ -42,6 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="run the matrix and write the report")
     run.add_argument(
+        "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="debug logging"
+    )
+    run.add_argument(
         "--app",
         type=Path,
         default=Path("sample_app"),
@@ -50,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--formats",
         type=parse_formats,
-        default=DEFAULT_FORMATS,
+        default=None,
         metavar="NAMES",
         help=f"comma-separated, from: {', '.join(FORMAT_NAMES)} (or 'all'); default: all",
     )
@@ -99,10 +102,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def parse_formats(text: str) -> tuple[FormatName, ...]:
+def parse_formats(text: str) -> tuple[FormatName, ...] | None:
+    """The named formats in registry order; None for 'all' (the default selection)."""
     names = [part.strip() for part in text.split(",") if part.strip()]
     if names == ["all"]:
-        return FORMAT_NAMES
+        return None
     unknown = [name for name in names if name not in FORMAT_NAMES]
     if unknown or not names:
         raise argparse.ArgumentTypeError(
@@ -302,7 +306,8 @@ def cmd_run(args: argparse.Namespace, terminal: Terminal) -> int:
 
     app = load_app(args.app)
     registry = all_formats()
-    formats: list[Format] = [registry[name] for name in args.formats]
+    named = args.formats is not None  # a format named on the command line must run here
+    formats: list[Format] = [registry[name] for name in args.formats or DEFAULT_FORMATS]
     options = Options(
         runs=args.runs,
         build_timeout=args.build_timeout,
@@ -311,7 +316,7 @@ def cmd_run(args: argparse.Namespace, terminal: Terminal) -> int:
         keep_workspace=args.keep_workspace,
         check_reproducible=args.check_reproducible,
         # Named on the command line (not the default, not "all"): failing to run is a failure.
-        explicit_formats=frozenset() if args.formats == FORMAT_NAMES else frozenset(args.formats),
+        explicit_formats=frozenset(fmt.name for fmt in formats) if named else frozenset(),
     )
     terminal.line(
         f"packmatrix {__version__}: {app.name} {app.version} from {app.root} → "

@@ -398,9 +398,12 @@ class Comparison:
     thresholds: Thresholds
     formats: tuple[FormatDiff, ...]
     notes: tuple[str, ...] = field(default=())
+    incomplete: str | None = None
+    """Why the current run is not a complete run (interrupted): always a regression."""
 
     def regressions(self) -> list[str]:
-        return [line for diff in self.formats for line in diff.regressions()]
+        lines = [line for diff in self.formats for line in diff.regressions()]
+        return [self.incomplete, *lines] if self.incomplete else lines
 
     @property
     def exit_code(self) -> int:
@@ -440,6 +443,12 @@ def compare(
             f"the baseline ran on {base_side.host}, the current run on {cur_side.host}: "
             "timings and sizes may differ for that reason alone"
         )
+    if baseline.get("run", {}).get("status", "complete") != "complete":
+        notes.append(
+            f"the baseline run is {baseline['run']['status']}: some formats may be missing"
+        )
+    status = current.get("run", {}).get("status", "complete")
+    incomplete = f"the current run is {status}, not complete" if status != "complete" else None
     base_app, cur_app = _app_label(baseline), _app_label(current)
     if base_app != cur_app:
         notes.append(f"the baseline is {base_app}, the current run is {cur_app}")
@@ -452,6 +461,7 @@ def compare(
             for name in names
         ),
         notes=tuple(notes),
+        incomplete=incomplete,
     )
 
 

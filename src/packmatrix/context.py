@@ -24,7 +24,7 @@ from typing import Any, TypeVar, cast
 
 from packmatrix import procs
 from packmatrix.appspec import AppSpec, normalize
-from packmatrix.errors import StepFailed
+from packmatrix.errors import AppError, StepFailed
 from packmatrix.launch import clean_environ
 
 log = logging.getLogger(__name__)
@@ -82,8 +82,10 @@ class Context:
     _memo: dict[str, Any] = field(default_factory=dict)
 
     def forget_shared_builds(self) -> None:
-        """Build the app wheel again on next use (the second build of a reproducibility check)."""
+        """Build the app wheel (and what is made from it) again on next use: the second build of
+        a reproducibility check starts from the source, like the first."""
         self.__dict__.pop("app_wheel", None)
+        self._memo.clear()
 
     def once(self, key: str, make: Callable[[], T]) -> T:
         """Run a shared, expensive step once per run (the PyInstaller build venv…)."""
@@ -98,7 +100,11 @@ class Context:
     ) -> Context:
         workdir = Path(tempfile.mkdtemp(prefix="packmatrix-"))
         if workdir.is_relative_to(app.root):
-            raise StepFailed(f"the temporary folder {workdir} is inside the app's tree")
+            shutil.rmtree(workdir, ignore_errors=True)
+            raise AppError(
+                f"the temporary folder {workdir.parent} is inside the app's tree: set TMPDIR "
+                "to a folder outside it, so artifacts are tested away from their source"
+            )
         logs.mkdir(parents=True, exist_ok=True)
         ctx = cls(app=app, options=options, workdir=workdir, logs=logs)
         if run_id:

@@ -22,7 +22,7 @@ from typing import Any
 from packmatrix import __version__, report, reproducible, smoke
 from packmatrix.appspec import AppSpec, normalize
 from packmatrix.context import Context, Options, host_facts
-from packmatrix.errors import FormatUnavailable, StepFailed
+from packmatrix.errors import FormatUnavailable, ReportError, StepFailed
 from packmatrix.formats import Built, Deployment, Format, tree_bytes
 from packmatrix.launch import clean_environ, free_port, wait_healthy
 from packmatrix.security import scan_artifact
@@ -48,21 +48,27 @@ def run_matrix(
     started = time.time()
     doc = new_report(app, options, started)
     ctx = Context.create(app, options, reports / "logs", run_id=doc["run"]["id"])
-    for stale in ctx.logs.glob("*.log"):
-        stale.unlink()
     if options.keep_workspace:
         doc["run"]["workspace"] = str(ctx.workdir)
+    interrupted = False
     try:
+        for stale in ctx.logs.glob("*.log"):
+            stale.unlink()
         for fmt in formats:
             doc["formats"].append(run_format(fmt, ctx, progress))
         doc["run"]["status"] = "complete"
     except BaseException:
         doc["run"]["status"] = "interrupted"
+        interrupted = True
         raise
     finally:
         try:
             finish(doc, ctx, started)
             report.save(doc, reports)
+        except ReportError as exc:
+            if not interrupted:
+                raise
+            log.error("%s", exc.message)  # the interrupt and its exit code come first
         finally:
             ctx.close()  # even when the report can't be saved: containers and images go
     return doc
@@ -224,11 +230,11 @@ def measure(
     rss: list[float] = []
     with fmt.launch(ctx, deployment, port=free_port()) as running:
         cold = wait_healthy(running, health, timeout=timeout)
+        memory, processes = running.memory()  # sampled as in the warm starts: once healthy
+        rss.append(memory)
         results = smoke.run_checks(running.host, running.port, ctx.app.checks)
         entry["checks"] = [result.to_json() for result in results]
         entry["health"] = health_payload(running.host, running.port, health)
-        memory, processes = running.memory()
-        rss.append(memory)
         entry["figures"]["processes"] = processes
         entry["figures"]["footprint_bytes"] = (
             tree_bytes(deployment.footprint)

@@ -63,7 +63,11 @@ def _signals_held() -> Iterator[None]:
 
 
 def stop(proc: subprocess.Popen[bytes], *, grace: float = 5.0) -> None:
-    """End the child's whole process group: SIGTERM, then SIGKILL after ``grace`` seconds."""
+    """End the child's whole process group: SIGTERM, then SIGKILL after ``grace`` seconds.
+
+    Interrupted while waiting (a second Ctrl-C), it kills the group at once before letting the
+    interrupt through, and a child is only forgotten once it is gone.
+    """
     try:
         for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
             with contextlib.suppress(ProcessLookupError):
@@ -76,8 +80,13 @@ def stop(proc: subprocess.Popen[bytes], *, grace: float = 5.0) -> None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
             return
+    except BaseException:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        raise
     finally:
-        _LIVE.pop(proc.pid, None)
+        if proc.poll() is not None:
+            _LIVE.pop(proc.pid, None)
 
 
 def stop_all() -> None:

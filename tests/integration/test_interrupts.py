@@ -113,6 +113,7 @@ class TestDockerInterrupts:
             client.ping()
         except Exception as exc:
             require(False, f"no Docker engine answers: {exc}")
+        dangling_before = {image.id for image in client.images.list(filters={"dangling": True})}
         exit_code, alive, output = run_and_signal(tmp_path, "docker", wait_for, sig)
         assert exit_code == code, output
         assert alive == set(), output
@@ -121,3 +122,5 @@ class TestDockerInterrupts:
         label = {"label": f"{RUN_LABEL}={doc['run']['id']}"}
         assert client.containers.list(all=True, filters=label) == []
         assert client.images.list(all=True, filters=label) == []
+        dangling = {image.id for image in client.images.list(filters={"dangling": True})}
+        assert dangling - dangling_before == set()

@@ -95,12 +95,20 @@ class TestArtifactsRunTheirOwnWay:
         assert entry(matrix, "pyinstaller-onefile")["figures"]["processes"] == 2
 
     def test_started_outside_the_source_tree(self, matrix: dict[str, Any]) -> None:
-        """Every artifact ran from a place outside the repository, with a controlled env."""
+        """Each running artifact says so itself: its interpreter and working folder are
+        outside the repository and the source tree, in a fresh temporary place."""
         env = matrix["launch_environment"]
         assert "PYTHONDONTWRITEBYTECODE" not in env
         assert ".pyenv/shims" not in env["PATH"]
+        temp = str(Path(tempfile.gettempdir()).resolve())
         for item in matrix["formats"]:
-            assert item["launch"]["argv"][0].startswith("<place>/")
+            health = item["health"]
+            for key in ("cwd", "executable"):
+                path = str(Path(health[key]).resolve())
+                assert not path.startswith(str(REPO)), (item["name"], key, path)
+            assert health["cwd"].startswith(temp), item["name"]
+            frozen = item["name"].startswith("pyinstaller")
+            assert health["executable"].startswith(temp) or not frozen
 
 
 class TestPortability:

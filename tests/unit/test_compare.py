@@ -472,3 +472,21 @@ class TestRunWithBaseline:
     def test_clean_run_and_comparison_exit_0(self, tmp_path: Path, fake_run: list[int]) -> None:
         """No failure, no regression: exit 0."""
         assert main(["run", "--baseline", str(LINUX), "--reports", str(tmp_path)]) == 0
+
+
+class TestIncompleteRuns:
+    def test_interrupted_current_run_is_a_regression(self) -> None:
+        """A current run that was interrupted never passes a comparison."""
+        import copy
+        import json
+
+        from packmatrix.compare import Thresholds, compare
+
+        path = Path(__file__).resolve().parents[1] / "fixtures" / "platforms" / "linux.json"
+        baseline = json.loads(path.read_text(encoding="utf-8"))
+        current = copy.deepcopy(baseline)
+        current["run"]["status"] = "interrupted"
+        result = compare(baseline, current, Thresholds())
+        assert result.exit_code == 1
+        assert result.regressions()[0] == "the current run is interrupted, not complete"
+        assert compare(baseline, copy.deepcopy(baseline), Thresholds()).exit_code == 0

@@ -40,15 +40,25 @@ class TestDiskFull:
     def test_save_keeps_every_old_file_when_disk_is_full(
         self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        """A full disk during save leaves the previous matrix.json as it was."""
+        """Disk full in the middle of a save: every file is either the old one or the new one,
+        whole, and the report that was replaced is kept as matrix.previous.json."""
         report.save(fixture(), tmp_path)
-        before = (tmp_path / "matrix.json").read_bytes()
-        monkeypatch.setattr(
-            os, "fsync", lambda fd: (_ for _ in ()).throw(OSError(errno.ENOSPC, "full"))
-        )
-        with pytest.raises(ReportError):
+        before = {path.name: path.read_bytes() for path in tmp_path.iterdir()}
+        calls = []
+
+        def full_on_the_third(fd: int) -> None:
+            calls.append(fd)
+            if len(calls) >= 3:  # previous.json and matrix.json fit; the Markdown does not
+                raise OSError(errno.ENOSPC, "No space left on device")
+
+        monkeypatch.setattr(os, "fsync", full_on_the_third)
+        with pytest.raises(ReportError, match="No space left on device"):
             report.save({**fixture(), "formats": []}, tmp_path)
-        assert (tmp_path / "matrix.json").read_bytes() == before
+        after = {path.name: path.read_bytes() for path in tmp_path.iterdir()}
+        assert after["matrix.md"] == before["matrix.md"]  # the old one, whole
+        assert after["matrix.previous.json"] == before["matrix.json"]  # nothing lost
+        assert json.loads(after["matrix.json"])["formats"] == []  # the new record is whole
+        assert not [name for name in after if name.endswith(".tmp")]
 
 
 class TestSave:

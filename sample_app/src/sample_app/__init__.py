@@ -43,6 +43,8 @@ def runtime_facts() -> dict[str, Any]:
         "pex": bool(os.environ.get("PEX")),
         "container": _running_in_container(),
         "platform": f"{sys.platform}-{platform.machine()}",
+        "executable": sys.executable,
+        "cwd": os.getcwd(),
         "pid": os.getpid(),
     }
 

@@ -151,7 +151,11 @@ class Engine:
             ):
                 with contextlib.suppress(docker.errors.NotFound):
                     container.remove(force=True)
-            for image_id in reversed(self.created):
+            labelled = self.client.images.list(
+                all=True, filters={"label": f"{RUN_LABEL}={self.run_id}"}
+            )  # also an image a build finished after an interrupt
+            extra = [str(image.id) for image in labelled if str(image.id) not in self.created]
+            for image_id in [*extra, *reversed(self.created)]:
                 try:
                     self.client.images.remove(image_id, force=True)
                 except docker.errors.NotFound:
@@ -574,7 +578,17 @@ class ContainerRunning:
             return ""
 
     def listening(self) -> list[str]:
-        return [f"{self.host}:{self.port} → {PORT}/tcp in the container"]
+        """The host side of every published port, as the engine reports it."""
+        try:
+            self.container.reload()
+        except docker.errors.APIError:
+            return []
+        bindings = (self.container.attrs.get("NetworkSettings") or {}).get("Ports") or {}
+        return sorted(
+            f"{binding['HostIp']}:{binding['HostPort']} → {inner} in the container"
+            for inner, published in bindings.items()
+            for binding in published or []
+        )
 
 
 @contextlib.contextmanager
