@@ -9,6 +9,7 @@ answers its health check but fails on every template (see the broken-artifact te
 from __future__ import annotations
 
 import configparser
+import platform
 import re
 import shutil
 import zipfile
@@ -119,7 +120,7 @@ class PyInstallerFormat(LocalLaunch):
             floor = portability.glibc_floor(files)
             names = [str(path.relative_to(target)) for path in files]
         return {
-            "needs": "no Python; a Linux with a new enough glibc",
+            "needs": f"no Python; {platform.system()} on {platform.machine()}",
             "requires_python": None,
             "os_arch": f"linux-{portability.elf_arch(executable)}",
             "platform_wheels": None,  # no wheels inside: the whole binary is platform-specific
