@@ -228,6 +228,7 @@ def measure(
         shutil.rmtree(cache, ignore_errors=True)
         cache.mkdir(parents=True)
     rss: list[float] = []
+    settle()
     with fmt.launch(ctx, deployment, port=free_port()) as running:
         cold = wait_healthy(running, health, timeout=timeout)
         memory, processes = running.memory()  # sampled as in the warm starts: once healthy
@@ -249,6 +250,7 @@ def measure(
     warm: list[float] = []
     for index in range(ctx.options.runs):
         progress(fmt.name, f"warm start {index + 1}/{ctx.options.runs}")
+        settle()
         with fmt.launch(ctx, deployment, port=free_port()) as running:
             warm.append(wait_healthy(running, health, timeout=timeout))
             rss.append(running.memory()[0])
@@ -333,6 +335,13 @@ def check_reproducible(fmt: Format, ctx: Context, built: Built) -> dict[str, Any
         "sha256_second": [v["sha256_b"] for v in verdicts],
         "source_date_epoch": ctx.source_date_epoch,
     }
+
+
+def settle() -> None:
+    """Flush dirty pages before a timed start, so the kernel writing back what the last start
+    unpacked (a pex cache, a onefile extraction) doesn't land inside the next measurement."""
+    if hasattr(os, "sync"):
+        os.sync()
 
 
 def health_payload(host: str, port: int, path: str) -> Any:
