@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import pytest
 
@@ -23,3 +24,14 @@ def require(condition: bool, reason: str) -> None:
     if in_ci():
         pytest.fail(f"{reason} (CI=true: this must not be skipped)")
     pytest.skip(reason)
+
+
+def docker_client() -> Any:
+    """A client of the local Docker Engine; skips (fails in CI) when none answers."""
+    docker = pytest.importorskip("docker")
+    try:
+        client = docker.from_env(timeout=10)
+        client.ping()
+    except Exception as exc:
+        require(False, f"no Docker engine answers: {exc}")
+    return client

@@ -104,15 +104,10 @@ class TestDockerInterrupts:
         self, tmp_path: Path, sig: signal.Signals, wait_for: str, code: int
     ) -> None:
         """Interrupted in the build or while a container runs: nothing of the run stays."""
-        docker = pytest.importorskip("docker")
         from packmatrix.formats.docker import RUN_LABEL
-        from tests.conftest import require
+        from tests.conftest import docker_client
 
-        try:
-            client = docker.from_env(timeout=10)
-            client.ping()
-        except Exception as exc:
-            require(False, f"no Docker engine answers: {exc}")
+        client = docker_client()
         dangling_before = {image.id for image in client.images.list(filters={"dangling": True})}
         exit_code, alive, output = run_and_signal(tmp_path, "docker", wait_for, sig)
         assert exit_code == code, output

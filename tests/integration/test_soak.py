@@ -13,7 +13,7 @@ import pytest
 
 from packmatrix.cli import main
 from packmatrix.formats.docker import RUN_LABEL
-from tests.conftest import require
+from tests.conftest import docker_client
 
 pytestmark = [pytest.mark.integration, pytest.mark.soak, pytest.mark.docker]
 
@@ -32,12 +32,7 @@ def engine_things(client: Any, run_ids: list[str]) -> list[str]:
 
 def test_three_runs_leave_nothing(tmp_path: Path) -> None:
     """Every run passes, and after three of them nothing the runs started is left."""
-    docker = pytest.importorskip("docker")
-    try:
-        client = docker.from_env(timeout=10)
-        client.ping()
-    except Exception as exc:
-        require(False, f"no Docker engine answers: {exc}")
+    client = docker_client()
     temp = Path(tempfile.gettempdir())
     temp_before = set(temp.glob("packmatrix-*"))
     dangling_before = {image.id for image in client.images.list(filters={"dangling": True})}
