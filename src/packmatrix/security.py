@@ -23,7 +23,8 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path, PurePosixPath
 from typing import TypedDict
 
-Reader = Callable[[], bytes]
+Reader = Callable[[], bytes | None]
+"""A member's bytes, or None when it is larger than MAX_SCAN_BYTES (then it is never read)."""
 
 MAX_SCAN_BYTES = 16 << 20
 """Members larger than this are only checked by name: keys and tokens live in small files."""
@@ -69,7 +70,7 @@ def scan_artifact(path: Path) -> list[Finding]:
         names.append(name)
         if not name.endswith("/") and not is_test_path(name):
             data = read()
-            if len(data) <= MAX_SCAN_BYTES:
+            if data is not None:
                 findings += scan_contents(name, data)
     return sorted(_unique([*scan_names(names), *findings]), key=lambda f: (f["path"], f["rule"]))
 
@@ -206,7 +207,11 @@ def folder_members(root: Path) -> Iterator[tuple[str, Reader]]:
         for name in sorted(files):
             file = here / name
             rel = file.relative_to(root).as_posix()
-            yield rel, (bytes if file.is_symlink() else file.read_bytes)
+            yield rel, (bytes if file.is_symlink() else _file_reader(file))
+
+
+def _file_reader(file: Path) -> Reader:
+    return lambda: None if file.stat().st_size > MAX_SCAN_BYTES else file.read_bytes()
 
 
 def zip_members(path: Path) -> Iterator[tuple[str, Reader]]:
@@ -217,7 +222,7 @@ def zip_members(path: Path) -> Iterator[tuple[str, Reader]]:
 
 
 def _zip_reader(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> Reader:
-    return lambda: archive.read(info)
+    return lambda: None if info.file_size > MAX_SCAN_BYTES else archive.read(info)
 
 
 def tar_members(path: Path) -> Iterator[tuple[str, Reader]]:
@@ -229,7 +234,9 @@ def tar_members(path: Path) -> Iterator[tuple[str, Reader]]:
 
 
 def _tar_reader(archive: tarfile.TarFile, member: tarfile.TarInfo) -> Reader:
-    def read() -> bytes:
+    def read() -> bytes | None:
+        if member.isfile() and member.size > MAX_SCAN_BYTES:
+            return None
         stream = archive.extractfile(member) if member.isfile() else None
         return stream.read() if stream else b""
 
@@ -247,6 +254,7 @@ def onefile_members(path: Path) -> Iterator[tuple[str, Reader]] | None:
     names: list[str] = list(reader.toc)
 
     def entry(name: str) -> Reader:
-        return lambda: bytes(reader.extract(name))
+        too_big = reader.toc[name][2] > MAX_SCAN_BYTES  # the uncompressed length
+        return lambda: None if too_big else bytes(reader.extract(name))
 
     return iter([(name, entry(name)) for name in names])

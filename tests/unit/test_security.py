@@ -164,3 +164,25 @@ class TestArtifacts:
         """An artifact with nothing to hide has no findings."""
         (tmp_path / "app.py").write_text("print('hi')\n")
         assert scan_artifact(tmp_path) == []
+
+
+class TestLargeMembers:
+    def test_large_member_is_named_but_never_read(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A member over the size limit is checked by name only: its bytes are not loaded."""
+        import zipfile
+
+        from packmatrix import security
+
+        monkeypatch.setattr(security, "MAX_SCAN_BYTES", 100)
+        artifact = tmp_path / "a.whl"
+        key = (
+            b"-----BEGIN RSA PRIVATE KEY-----\n" + b"A" * 200 + b"\n-----END RSA PRIVATE KEY-----\n"
+        )
+        with zipfile.ZipFile(artifact, "w") as archive:
+            archive.writestr("big.bin", key)
+            archive.writestr("pkg/.env", b"X=1")
+        readers = dict(members(artifact))
+        assert readers["big.bin"]() is None
+        assert [f["path"] for f in scan_artifact(artifact)] == ["pkg/.env"]
