@@ -5,7 +5,6 @@ the run, and even then the rows finished so far are saved."""
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import logging
 import os
@@ -19,7 +18,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from packmatrix import __version__, report, reproducible, smoke
+from packmatrix import __version__, procs, report, reproducible, smoke
 from packmatrix.appspec import AppSpec, normalize
 from packmatrix.context import Context, Options, host_facts
 from packmatrix.errors import FormatUnavailable, ReportError, StepFailed
@@ -75,7 +74,6 @@ def run_matrix(
 
 
 def new_report(app: AppSpec, options: Options, started: float) -> report.Report:
-    launch_keys = ("PATH", "HOME", "TMPDIR", "LANG")
     removed = sorted(set(os.environ) - set(clean_environ()))
     return {
         "schema_version": report.SCHEMA_VERSION,
@@ -100,7 +98,7 @@ def new_report(app: AppSpec, options: Options, started: float) -> report.Report:
         "app": app.to_json(),
         "host": host_facts(),
         "tools": tool_versions(),
-        "launch_environment": {key: f"<{key.lower()}>" for key in launch_keys},
+        "launch_environment": {},  # filled in by finish()
         "launch_environment_removed": removed,
         "lock": [],
         "preparation": {},
@@ -170,7 +168,7 @@ def run_format(fmt: Format, ctx: Context, progress: Progress) -> dict[str, Any]:
             first = failed[0]
             entry["status"] = "failed"
             entry["reason"] = f"smoke test: {first['name']} ({first['path']}): {first['detail']}"
-            entry["log_tail"] = tail_of(ctx, fmt.name)
+            entry["log_tail"] = procs.tail(ctx.log_for(fmt.name))
         else:
             entry["status"] = "passed"
     except FormatUnavailable as exc:
@@ -191,7 +189,7 @@ def run_format(fmt: Format, ctx: Context, progress: Progress) -> dict[str, Any]:
 
 def record_build(entry: dict[str, Any], built: Built, ctx: Context) -> None:
     files: list[dict[str, Any]] = [
-        {"name": path.name, "bytes": path.stat().st_size, "sha256": sha256(path)}
+        {"name": path.name, "bytes": path.stat().st_size, "sha256": reproducible.file_sha256(path)}
         for path in built.files
     ]
     entry["build"] = {"commands": [ctx.shown(argv) for argv in built.commands]}
@@ -349,17 +347,3 @@ def health_payload(host: str, port: int, path: str) -> Any:
         return json.loads(smoke.get(host, port, path).body)
     except (OSError, ValueError):
         return None
-
-
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def tail_of(ctx: Context, name: str) -> str:
-    from packmatrix.procs import tail
-
-    return tail(ctx.log_for(name))
