@@ -16,7 +16,7 @@ import subprocess
 import sys
 import sysconfig
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -25,7 +25,6 @@ from typing import Any, TypeVar, cast
 from packmatrix import procs
 from packmatrix.appspec import AppSpec, normalize
 from packmatrix.errors import AppError, StepFailed
-from packmatrix.launch import clean_environ
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -321,6 +320,17 @@ class Context:
         argv = [str(self.python), "-m", "venv", "--without-pip", str(target)]
         seconds = self.run(argv, what="creating a venv", log=log)
         return target / "bin" / "python", argv, seconds
+
+
+def clean_environ(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """os.environ without what distorts builds: PYTHON* variables and an active venv."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith("PYTHON") and key not in {"VIRTUAL_ENV", "PIP_REQUIRE_VIRTUALENV"}
+    }
+    env.update(extra or {})
+    return env
 
 
 def base_interpreter() -> Path:

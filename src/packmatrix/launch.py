@@ -4,22 +4,18 @@ from __future__ import annotations
 
 import contextlib
 import http.client
-import os
 import socket
 import subprocess
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import psutil
 
 from packmatrix import procs
 from packmatrix.errors import StepFailed
-from packmatrix.formats import Deployment, Running
-
-if TYPE_CHECKING:
-    from packmatrix.context import Context
+from packmatrix.context import Context
+from packmatrix.formats.base import Deployment, Running
 
 POLL_INTERVAL = 0.002  # seconds between health probes: well under the 5 ms the spec allows
 
@@ -120,17 +116,6 @@ def wait_healthy(running: Running, path: str, *, timeout: float) -> float:
         if reason is not None:
             raise StepFailed(f"the app {reason}", log_tail=running.output())
         time.sleep(POLL_INTERVAL)
-
-
-def clean_environ(extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """os.environ without what distorts builds: PYTHON* variables and an active venv."""
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith("PYTHON") and key not in {"VIRTUAL_ENV", "PIP_REQUIRE_VIRTUALENV"}
-    }
-    env.update(extra or {})
-    return env
 
 
 class LocalLaunch:

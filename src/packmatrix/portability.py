@@ -9,23 +9,16 @@ import re
 import subprocess
 from collections.abc import Iterable
 from pathlib import Path
-from typing import IO, Any, TypedDict
+from typing import IO, TypedDict
 
 from elftools.common.exceptions import ELFError
 from elftools.elf.elffile import ELFFile
 from elftools.elf.gnuversions import GNUVerNeedSection
 
 from packmatrix.appspec import normalize
+from packmatrix.records import GlibcFloor
 
 _GLIBC = re.compile(r"^GLIBC_(\d+)\.(\d+)(?:\.(\d+))?$")
-
-
-class GlibcFloor(TypedDict):
-    """The highest GLIBC_x.y symbol version any file needs, and which file needs it."""
-
-    version: str | None
-    needed_by: str | None
-    files_scanned: int
 
 
 class Dist(TypedDict):
@@ -167,12 +160,3 @@ def elf_arch(path: Path) -> str | None:
             return str(ELFFile(stream).get_machine_arch())
     except (ELFError, OSError):
         return None
-
-
-def summary(facts: dict[str, Any]) -> str:
-    """One short line for the comparison table."""
-    floor = facts.get("glibc_floor") or {}
-    parts = [str(facts.get("needs", ""))]
-    if floor.get("version"):
-        parts.append(f"glibc ≥ {floor['version'].removeprefix('GLIBC_')}")
-    return "; ".join(part for part in parts if part)

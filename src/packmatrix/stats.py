@@ -3,37 +3,60 @@
 from __future__ import annotations
 
 import statistics
-from collections.abc import Sequence
-from typing import TypedDict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 
-class Figure(TypedDict):
-    """A measured quantity: its samples and their median, min and max."""
+@dataclass(frozen=True)
+class Stat:
+    """A measured quantity: its samples, with their count, median, min and max."""
 
     unit: str
-    n: int
-    median: float
-    min: float
-    max: float
-    samples: list[float]
+    samples: tuple[float, ...]
 
+    def __post_init__(self) -> None:
+        if not self.samples:
+            raise ValueError("a figure needs at least one sample")
 
-def figure(samples: Sequence[float], unit: str) -> Figure:
-    if not samples:
-        raise ValueError("a figure needs at least one sample")
-    values = [float(value) for value in samples]
-    return Figure(
-        unit=unit,
-        n=len(values),
-        median=statistics.median(values),
-        min=min(values),
-        max=max(values),
-        samples=values,
-    )
+    @classmethod
+    def of(cls, samples: Sequence[float], unit: str) -> Stat:
+        return cls(unit, tuple(float(value) for value in samples))
 
+    @property
+    def n(self) -> int:
+        return len(self.samples)
 
-def spread_percent(fig: Figure) -> float:
-    """Half the min–max range as a percentage of the median (0 for a single sample)."""
-    if fig["median"] == 0:
-        return 0.0
-    return (fig["max"] - fig["min"]) / 2 / fig["median"] * 100
+    @property
+    def median(self) -> float:
+        return float(statistics.median(self.samples))
+
+    @property
+    def min(self) -> float:
+        return min(self.samples)
+
+    @property
+    def max(self) -> float:
+        return max(self.samples)
+
+    @property
+    def spread_percent(self) -> float:
+        """Half the min–max range as a percentage of the median (0 for a single sample)."""
+        if self.median == 0:
+            return 0.0
+        return (self.max - self.min) / 2 / self.median * 100
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "unit": self.unit,
+            "n": self.n,
+            "median": self.median,
+            "min": self.min,
+            "max": self.max,
+            "samples": list(self.samples),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Stat:
+        samples = data.get("samples") or [data["median"]]
+        return cls(str(data.get("unit", "")), tuple(float(value) for value in samples))

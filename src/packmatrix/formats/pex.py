@@ -10,18 +10,18 @@ import json
 import shutil
 import sys
 import zipfile
-from typing import Any
 
 from packmatrix import portability
 from packmatrix.context import Context
-from packmatrix.formats import Built, Deployment, FormatName
+from packmatrix.formats.base import Built, Deployment
 from packmatrix.launch import LocalLaunch
+from packmatrix.records import Portability
 
 
 class PexFormat(LocalLaunch):
     def __init__(self, *, venv: bool) -> None:
         self.venv = venv
-        self.name: FormatName = "pex-venv" if venv else "pex"
+        self.name = "pex-venv" if venv else "pex"
         self.title = "pex --venv" if venv else "pex (zipapp)"
 
     def unavailable(self, ctx: Context) -> str | None:
@@ -67,9 +67,10 @@ class PexFormat(LocalLaunch):
             footprint=[pex_root],
             footprint_label="PEX_ROOT cache after the first start",
             commands=[["cp", str(built.files[0]), str(target)]],
+            target=target,
         )
 
-    def inspect(self, ctx: Context, built: Built, deployment: Deployment) -> dict[str, Any]:
+    def inspect(self, ctx: Context, built: Built, deployment: Deployment) -> Portability:
         with zipfile.ZipFile(built.files[0]) as archive:
             info = json.loads(archive.read("PEX-INFO"))
             so_files = [
@@ -81,12 +82,12 @@ class PexFormat(LocalLaunch):
             shebang = stream.readline().decode(errors="replace").strip()
         dists = [portability.dist_from_wheel_name(name) for name in info.get("distributions", {})]
         constraints = info.get("interpreter_constraints") or []
-        return {
-            "needs": f"a Python interpreter on PATH ({shebang.removeprefix('#!')})",
-            "requires_python": ", ".join(constraints) or None,
-            "os_arch": portability.os_arch_of_dists(dists),
-            "platform_wheels": [d["wheel"] for d in dists if d["platform_specific"]],
-            "glibc_floor": portability.glibc_floor_of(so_files),
-            "distributions": sorted(f"{d['name']}=={d['version']}" for d in dists),
-            "shebang": shebang,
-        }
+        return Portability(
+            needs=f"a Python interpreter on PATH ({shebang.removeprefix('#!')})",
+            requires_python=", ".join(constraints) or None,
+            os_arch=portability.os_arch_of_dists(dists),
+            platform_wheels=[d["wheel"] for d in dists if d["platform_specific"]],
+            glibc_floor=portability.glibc_floor_of(so_files),
+            distributions=sorted(f"{d['name']}=={d['version']}" for d in dists),
+            shebang=shebang,
+        )

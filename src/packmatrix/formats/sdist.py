@@ -7,16 +7,16 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
 
 from packmatrix.context import Context
-from packmatrix.formats import Built, Deployment, FormatName
+from packmatrix.formats.base import Built, Deployment
 from packmatrix.formats.wheel import install_into_venv, venv_portability
 from packmatrix.launch import LocalLaunch
+from packmatrix.records import Portability
 
 
 class SdistFormat(LocalLaunch):
-    name: FormatName = "sdist"
+    name = "sdist"
     title = "sdist built in a venv"
 
     def unavailable(self, ctx: Context) -> str | None:
@@ -32,5 +32,5 @@ class SdistFormat(LocalLaunch):
     def deploy(self, ctx: Context, built: Built) -> Deployment:
         return install_into_venv(ctx, self.name, str(built.files[0]))
 
-    def inspect(self, ctx: Context, built: Built, deployment: Deployment) -> dict[str, Any]:
+    def inspect(self, ctx: Context, built: Built, deployment: Deployment) -> Portability:
         return venv_portability(ctx, deployment)

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from packmatrix import portability
 from packmatrix.context import Context
-from packmatrix.formats import Built, Deployment, FormatName
+from packmatrix.formats.base import Built, Deployment
 from packmatrix.launch import LocalLaunch
+from packmatrix.records import Portability
 
 
 class WheelFormat(LocalLaunch):
-    name: FormatName = "wheel"
+    name = "wheel"
     title = "wheel in a venv"
 
     def unavailable(self, ctx: Context) -> str | None:
@@ -24,11 +23,11 @@ class WheelFormat(LocalLaunch):
     def deploy(self, ctx: Context, built: Built) -> Deployment:
         return install_into_venv(ctx, self.name, str(built.files[0]))
 
-    def inspect(self, ctx: Context, built: Built, deployment: Deployment) -> dict[str, Any]:
+    def inspect(self, ctx: Context, built: Built, deployment: Deployment) -> Portability:
         return venv_portability(ctx, deployment)
 
 
-def install_into_venv(ctx: Context, name: FormatName, requirement: str) -> Deployment:
+def install_into_venv(ctx: Context, name: str, requirement: str) -> Deployment:
     """A fresh venv outside the source tree, the app installed from local files only."""
     place = ctx.place(name)
     log = ctx.log_for(name)
@@ -45,19 +44,20 @@ def install_into_venv(ctx: Context, name: FormatName, requirement: str) -> Deplo
         footprint_label="venv with the app and its dependencies",
         commands=[venv_argv, install],
         seconds=venv_seconds + install_seconds,
-        extra={"venv": venv},
+        venv=venv,
     )
 
 
-def venv_portability(ctx: Context, deployment: Deployment) -> dict[str, Any]:
-    venv = deployment.extra["venv"]
-    site = next(venv.glob("lib/python*/site-packages"))
+def venv_portability(ctx: Context, deployment: Deployment) -> Portability:
+    if deployment.venv is None:
+        raise ValueError("venv_portability needs a deployment into a venv")
+    site = next(deployment.venv.glob("lib/python*/site-packages"))
     dists = portability.dists_in_site(site)
-    return {
-        "needs": f"CPython {portability.python_minor(ctx.python)} at the venv's path",
-        "requires_python": ctx.app.requires_python,
-        "os_arch": portability.os_arch_of_dists(dists),
-        "platform_wheels": [d["wheel"] for d in dists if d["platform_specific"]],
-        "glibc_floor": portability.glibc_floor(list(site.rglob("*.so"))),
-        "distributions": [f"{d['name']}=={d['version']}" for d in dists],
-    }
+    return Portability(
+        needs=f"CPython {portability.python_minor(ctx.python)} at the venv's path",
+        requires_python=ctx.app.requires_python,
+        os_arch=portability.os_arch_of_dists(dists),
+        platform_wheels=[d["wheel"] for d in dists if d["platform_specific"]],
+        glibc_floor=portability.glibc_floor(list(site.rglob("*.so"))),
+        distributions=[f"{d['name']}=={d['version']}" for d in dists],
+    )

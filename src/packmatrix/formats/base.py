@@ -1,0 +1,107 @@
+"""The format contract: what every packaging format implements, and the typed records it hands
+the pipeline. A leaf: it imports no format implementation, so any module may import it."""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from packmatrix.context import Context
+from packmatrix.records import Figures, ImageFacts, Portability
+
+
+@dataclass(kw_only=True)
+class Built:
+    """What a build produced: the artifact files and the exact commands that made them."""
+
+    files: list[Path]
+    commands: list[list[str]]
+    seconds: float
+    folder: Path | None = None
+    """A folder artifact (a PyInstaller onedir): its root; ``files`` lists every file in it."""
+    figures: Figures | None = None
+    """Figures only the build can measure (an image's sizes, a cached rebuild)."""
+    image: ImageFacts | None = None
+    """Container formats: the image built, in the engine."""
+    dockerfile: str | None = None
+    """Container formats: the text of the generated Dockerfile."""
+
+    @property
+    def roots(self) -> list[Path]:
+        """What a build made, as files or one folder."""
+        return [self.folder] if self.folder is not None else list(self.files)
+
+
+@dataclass(kw_only=True)
+class Deployment:
+    """An artifact put in place outside the source tree, ready to be started."""
+
+    place: Path
+    argv: list[str]
+    env: dict[str, str] = field(default_factory=dict)
+    caches: list[Path] = field(default_factory=list)
+    """Emptied before the cold start."""
+    footprint: list[Path] = field(default_factory=list)
+    """What the artifact occupies once in use, on disk."""
+    footprint_bytes: int | None = None
+    """The footprint when it is not on disk (an image in the engine)."""
+    footprint_label: str = ""
+    commands: list[list[str]] = field(default_factory=list)
+    seconds: float = 0.0
+    target: Path | None = None
+    """The artifact as deployed (the copied file or folder), when it is a file or folder."""
+    venv: Path | None = None
+    """Formats installed into a venv: the venv."""
+    image: str | None = None
+    """Container formats: the image tag to start."""
+
+
+class Running(Protocol):
+    """A started artifact, as the measurement loop sees it."""
+
+    host: str
+    port: int
+    started: float
+
+    def exited(self) -> str | None:
+        """None while it runs; once it has exited, why, with the tail of its output."""
+
+    def memory(self) -> tuple[int, int]:
+        """Resident memory in bytes of everything it runs, and how many processes that is."""
+
+    def output(self) -> str:
+        """The tail of what it printed so far."""
+
+    def listening(self) -> list[str]:
+        """The addresses (ip:port) it listens on, as the host sees them."""
+
+
+class Format(Protocol):
+    """The interface every packaging format implements."""
+
+    @property
+    def name(self) -> str:
+        """The short name users give to ``--formats``."""
+
+    @property
+    def title(self) -> str:
+        """The format in a few words."""
+
+    def unavailable(self, ctx: Context) -> str | None:
+        """Why this format can't run here, or None when it can."""
+
+    def build(self, ctx: Context) -> Built:
+        """Build the artifact; raise StepFailed with the tool's last lines on failure."""
+
+    def deploy(self, ctx: Context, built: Built) -> Deployment:
+        """Put the artifact in a fresh folder outside the source tree, ready to start."""
+
+    def launch(
+        self, ctx: Context, deployment: Deployment, *, port: int
+    ) -> contextlib.AbstractContextManager[Running]:
+        """Start the artifact on ``port``; the context manager always ends it."""
+
+    def inspect(self, ctx: Context, built: Built, deployment: Deployment) -> Portability:
+        """Portability facts read from the artifact itself."""

@@ -1,0 +1,403 @@
+"""The parts of a format's result (see ``results``): figures, checks, commands, portability,
+lock check, security and reproducibility facts. Each is typed and makes its own JSON."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any, Final
+
+from packmatrix.metrics import METRICS
+from packmatrix.stats import Stat
+
+def drop_none(data: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in data.items() if value is not None}
+
+
+# -- figures ----------------------------------------------------------------------------------
+@dataclass(kw_only=True)
+class Figures:
+    """Every measured figure of one format; one attribute per entry of ``metrics.METRICS``."""
+
+    artifact_bytes: int | None = None
+    footprint_bytes: int | None = None
+    build_seconds: Stat | None = None
+    startup_cold: Stat | None = None
+    startup_warm: Stat | None = None
+    rss_bytes: Stat | None = None
+    processes: int | None = None
+    build_seconds_cached: Stat | None = None
+    engine_overhead_seconds: Stat | None = None
+    image_bytes: int | None = None
+    image_compressed_bytes: int | None = None
+    image_on_base_bytes: int | None = None
+    image_on_base_compressed_bytes: int | None = None
+
+    def value(self, attr: str) -> Stat | int | None:
+        found: Stat | int | None = getattr(self, attr)
+        return found
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for metric in METRICS:
+            value = self.value(metric.attr)
+            if value is None:
+                continue
+            node = out
+            *parents, last = metric.key.split(".")
+            for part in parents:
+                node = node.setdefault(part, {})
+            node[last] = value.to_json() if isinstance(value, Stat) else value
+        return out
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Figures:
+        found: dict[str, Any] = {}
+        for metric in METRICS:
+            node: Any = data
+            for part in metric.key.split("."):
+                node = node.get(part) if isinstance(node, Mapping) else None
+            if isinstance(node, Mapping) and "median" in node:
+                found[metric.attr] = Stat.from_json(node)
+            elif isinstance(node, int | float) and not isinstance(node, bool):
+                found[metric.attr] = int(node) if metric.unit != "s" else Stat.of([node], "s")
+        return cls(**found)
+
+
+# -- records ----------------------------------------------------------------------------------
+@dataclass(frozen=True, kw_only=True)
+class CheckResult:
+    """One smoke check against the running artifact."""
+
+    name: str
+    path: str
+    ok: bool
+    detail: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "path": self.path, "ok": self.ok, "detail": self.detail}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> CheckResult:
+        return cls(
+            name=str(data["name"]),
+            path=str(data["path"]),
+            ok=bool(data["ok"]),
+            detail=str(data["detail"]),
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class ArtifactFile:
+    name: str
+    bytes: int
+    sha256: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "bytes": self.bytes, "sha256": self.sha256}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ArtifactFile:
+        return cls(name=str(data["name"]), bytes=int(data["bytes"]), sha256=str(data["sha256"]))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Commands:
+    """Command lines of one step (build or deploy), as the report shows them, and their time."""
+
+    commands: list[list[str]]
+    seconds: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return drop_none({"commands": self.commands, "seconds": self.seconds})
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Commands:
+        seconds = data.get("seconds")
+        return cls(
+            commands=[list(map(str, argv)) for argv in data.get("commands") or []],
+            seconds=float(seconds) if seconds is not None else None,
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class LaunchRecord:
+    """How the artifact was started, with its deployment folder shown as ``<place>``."""
+
+    argv: list[str]
+    env_extra: dict[str, str] = field(default_factory=dict)
+    footprint_label: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "argv": self.argv,
+            "env_extra": self.env_extra,
+            "footprint_label": self.footprint_label,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> LaunchRecord:
+        return cls(
+            argv=list(map(str, data["argv"])),
+            env_extra=dict(data.get("env_extra") or {}),
+            footprint_label=str(data.get("footprint_label") or ""),
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class GlibcFloor:
+    """The highest GLIBC_x.y symbol version any file needs, and which file needs it."""
+
+    version: str | None
+    needed_by: str | None
+    files_scanned: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "version": self.version,
+            "needed_by": self.needed_by,
+            "files_scanned": self.files_scanned,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> GlibcFloor:
+        return cls(
+            version=data.get("version"),
+            needed_by=data.get("needed_by"),
+            files_scanned=int(data.get("files_scanned") or 0),
+        )
+
+
+@dataclass(kw_only=True)
+class Portability:
+    """Static portability facts, read from the artifact itself by the format's ``inspect``.
+
+    The first six are every format's; the rest only where they mean something (a pex's shebang,
+    a frozen binary's extension modules, what a look inside an image found)."""
+
+    needs: str
+    requires_python: str | None = None
+    os_arch: str | None = None
+    platform_wheels: list[str] | None = None
+    """None where wheels mean nothing (a frozen binary is platform-specific as a whole)."""
+    glibc_floor: GlibcFloor | None = None
+    distributions: list[str] | None = None
+    """``name==version`` read from the artifact; None when it lists none (no lock check)."""
+    shebang: str | None = None
+    extension_modules: list[str] | None = None
+    runs_as: str | None = None
+    base_image: str | None = None
+    base_image_id: str | None = None
+    python: str | None = None
+    image_size: str | None = None
+    compilers: list[str] | None = None
+    pip_caches: list[str] | None = None
+    wheelhouse_files: list[str] | None = None
+
+    CORE: Final = ("needs", "requires_python", "os_arch", "platform_wheels", "glibc_floor")
+
+    def facts(self) -> list[tuple[str, Any]]:
+        """(name, value) of every fact this format has, distributions last, for the templates."""
+        found = [
+            (item.name, getattr(self, item.name))
+            for item in fields(self)
+            if item.name != "distributions"
+        ]
+        return [
+            (name, value)
+            for name, value in found
+            if value is not None or name in ("needs", "requires_python", "os_arch")
+        ]
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for item in fields(self):
+            value = getattr(self, item.name)
+            if value is None and item.name not in self.CORE and item.name != "distributions":
+                continue
+            out[item.name] = value.to_json() if isinstance(value, GlibcFloor) else value
+        return out
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Portability:
+        known = {item.name for item in fields(cls)}
+        values = {key: value for key, value in data.items() if key in known}
+        floor = values.get("glibc_floor")
+        values["glibc_floor"] = GlibcFloor.from_json(floor) if isinstance(floor, Mapping) else None
+        values.setdefault("needs", "")
+        return cls(**values)
+
+    def summary(self) -> str:
+        """One short line for the comparison table."""
+        parts = [self.needs]
+        if self.glibc_floor and self.glibc_floor.version:
+            parts.append(f"glibc ≥ {self.glibc_floor.version.removeprefix('GLIBC_')}")
+        return "; ".join(part for part in parts if part)
+
+
+@dataclass(frozen=True, kw_only=True)
+class LockCheck:
+    """The distributions read from the artifact compared with the run's lock."""
+
+    checked: bool
+    matches: bool | None
+    detail: str
+    missing: list[str] = field(default_factory=list)
+    unexpected: list[str] = field(default_factory=list)
+    different: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"checked": self.checked, "matches": self.matches}
+        out["detail"] = self.detail
+        if self.checked:
+            out.update(missing=self.missing, unexpected=self.unexpected, different=self.different)
+        return out
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> LockCheck:
+        return cls(
+            checked=bool(data["checked"]),
+            matches=data.get("matches"),
+            detail=str(data.get("detail") or ""),
+            missing=list(data.get("missing") or []),
+            unexpected=list(data.get("unexpected") or []),
+            different=list(data.get("different") or []),
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class Finding:
+    """A file that must never ship, found inside an artifact."""
+
+    path: str
+    rule: str
+    detail: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"path": self.path, "rule": self.rule, "detail": self.detail}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Finding:
+        return cls(path=str(data["path"]), rule=str(data["rule"]), detail=str(data["detail"]))
+
+
+@dataclass(frozen=True, kw_only=True)
+class SecurityFacts:
+    findings: list[Finding]
+    listening: list[str]
+
+    @property
+    def clean(self) -> bool:
+        return not self.findings
+
+    @property
+    def loopback_only(self) -> bool:
+        return bool(self.listening) and all(
+            address.startswith(("127.", "[::1]", "::1")) for address in self.listening
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "findings": [finding.to_json() for finding in self.findings],
+            "clean": self.clean,
+            "listening": self.listening,
+            "loopback_only": self.loopback_only,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> SecurityFacts:
+        return cls(
+            findings=[Finding.from_json(item) for item in data.get("findings") or []],
+            listening=list(data.get("listening") or []),
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class Reproducibility:
+    """With ``--check-reproducible``: a second build compared byte for byte with the first."""
+
+    identical: bool
+    difference: str | None
+    sha256: list[str] = field(default_factory=list)
+    sha256_second: list[str] = field(default_factory=list)
+    source_date_epoch: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return drop_none(
+            {
+                "identical": self.identical,
+                "difference": self.difference,
+                "sha256": self.sha256,
+                "sha256_second": self.sha256_second,
+                "source_date_epoch": self.source_date_epoch,
+            }
+        ) | {"difference": self.difference}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Reproducibility:
+        return cls(
+            identical=bool(data["identical"]),
+            difference=data.get("difference"),
+            sha256=list(data.get("sha256") or []),
+            sha256_second=list(data.get("sha256_second") or []),
+            source_date_epoch=data.get("source_date_epoch"),
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class BaseImageFacts:
+    """The image a container format was built on, pinned by id or registry digest."""
+
+    tag: str
+    id: str
+    ref: str
+    bytes: int
+    os_arch: str
+    python: str
+    libc: str
+    note: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "tag": self.tag,
+            "id": self.id,
+            "ref": self.ref,
+            "bytes": self.bytes,
+            "os_arch": self.os_arch,
+            "python": self.python,
+            "libc": self.libc,
+            "note": self.note,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> BaseImageFacts:
+        return cls(
+            tag=str(data["tag"]),
+            id=str(data["id"]),
+            ref=str(data.get("ref") or data["id"]),
+            bytes=int(data.get("bytes") or 0),
+            os_arch=str(data.get("os_arch") or ""),
+            python=str(data.get("python") or ""),
+            libc=str(data.get("libc") or ""),
+            note=data.get("note"),
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class ImageFacts:
+    """Container formats: the image that was built (removed again when the run ends)."""
+
+    tag: str
+    id: str
+    base: BaseImageFacts
+
+    def to_json(self) -> dict[str, Any]:
+        return {"tag": self.tag, "id": self.id, "base": self.base.to_json()}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ImageFacts:
+        return cls(
+            tag=str(data["tag"]),
+            id=str(data["id"]),
+            base=BaseImageFacts.from_json(data["base"]),
+        )

@@ -1,0 +1,26 @@
+"""The registry: every format, built from its instances, so each name is written once."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from packmatrix.formats.base import Format
+from packmatrix.formats.docker import DockerFormat
+from packmatrix.formats.pex import PexFormat
+from packmatrix.formats.pyinstaller import PyInstallerFormat
+from packmatrix.formats.sdist import SdistFormat
+from packmatrix.formats.wheel import WheelFormat
+
+FORMATS: Final[dict[str, Format]] = {
+    fmt.name: fmt
+    for fmt in (
+        WheelFormat(),
+        SdistFormat(),
+        PexFormat(venv=False),
+        PexFormat(venv=True),
+        PyInstallerFormat(onefile=True),
+        PyInstallerFormat(onefile=False),
+        DockerFormat(),
+    )
+}
+FORMAT_NAMES: Final[tuple[str, ...]] = tuple(FORMATS)

@@ -1,0 +1,252 @@
+"""The typed result model: what one format's run produced, and the report that holds them all.
+
+One :class:`FormatResult` travels from ``pipeline.run_format`` to every consumer (report,
+console, compare, merge, charts, templates), which read attributes, never string keys. JSON is
+made once at the edge: ``to_json()`` when the report is written, ``from_json()`` when one is read
+(a report of the previous schema major included).
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final, Literal
+
+from packmatrix.records import (
+    ArtifactFile,
+    CheckResult,
+    Commands,
+    Figures,
+    ImageFacts,
+    LaunchRecord,
+    LockCheck,
+    Portability,
+    Reproducibility,
+    SecurityFacts,
+)
+
+SCHEMA_VERSION: Final = "2.0"
+"""Major.minor: the major part changes on a breaking change, the minor when optional fields are
+added. Readers accept this major and the one before it (``READABLE_MAJORS``): 2.0 dropped the
+free ``extra`` object and two figure spellings no packmatrix wrote."""
+READABLE_MAJORS: Final = (1, 2)
+
+RunStatus = Literal["running", "complete", "interrupted"]
+
+
+class Status(enum.Enum):
+    """How one format's run ended."""
+
+    PASSED = "passed"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(kw_only=True)
+class FormatResult:
+    """One packaging format's outcome: a passed row has every figure; a failed or skipped one
+    has a reason and whatever was recorded before it stopped."""
+
+    name: str
+    title: str
+    status: Status = Status.FAILED
+    reason: str | None = None
+    log_tail: str = ""
+    seconds: float = 0.0
+    figures: Figures = field(default_factory=Figures)
+    checks: list[CheckResult] = field(default_factory=list)
+    build: Commands | None = None
+    artifact: list[ArtifactFile] | None = None
+    deploy: Commands | None = None
+    launch: LaunchRecord | None = None
+    health: Any = None
+    """The JSON the running artifact answered on the health path (None when not JSON)."""
+    listening: list[str] | None = None
+    portability: Portability | None = None
+    lock_check: LockCheck | None = None
+    security: SecurityFacts | None = None
+    reproducible: Reproducibility | None = None
+    dockerfile: str | None = None
+    image: ImageFacts | None = None
+
+    def __bool__(self) -> bool:
+        return self.status is Status.PASSED
+
+    @property
+    def passed(self) -> bool:
+        return self.status is Status.PASSED
+
+    @property
+    def failed_checks(self) -> list[CheckResult]:
+        return [check for check in self.checks if not check.ok]
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "name": self.name,
+            "title": self.title,
+            "status": self.status.value,
+            "reason": self.reason,
+            "log_tail": self.log_tail,
+            "seconds": round(self.seconds, 3),
+            "figures": self.figures.to_json(),
+            "checks": [check.to_json() for check in self.checks],
+        }
+        parts: dict[str, Any] = {
+            "build": self.build,
+            "artifact": None
+            if self.artifact is None
+            else {"files": [item.to_json() for item in self.artifact]},
+            "deploy": self.deploy,
+            "launch": self.launch,
+            "health": self.health,
+            "listening": self.listening,
+            "portability": self.portability,
+            "lock_check": self.lock_check,
+            "security": self.security,
+            "reproducible": self.reproducible,
+            "dockerfile": self.dockerfile,
+            "image": self.image,
+        }
+        for key, value in parts.items():
+            if value is not None:
+                out[key] = value.to_json() if hasattr(value, "to_json") else value
+        return out
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> FormatResult:
+        def part(key: str, make: Any) -> Any:
+            value = data.get(key)
+            return make(value) if isinstance(value, Mapping) else None
+
+        artifact = data.get("artifact")
+        return cls(
+            name=str(data["name"]),
+            title=str(data.get("title") or data["name"]),
+            status=Status(data["status"]),
+            reason=data.get("reason"),
+            log_tail=str(data.get("log_tail") or ""),
+            seconds=float(data.get("seconds") or 0.0),
+            figures=Figures.from_json(data.get("figures") or {}),
+            checks=[CheckResult.from_json(item) for item in data.get("checks") or []],
+            build=part("build", Commands.from_json),
+            artifact=[ArtifactFile.from_json(item) for item in artifact.get("files") or []]
+            if isinstance(artifact, Mapping)
+            else None,
+            deploy=part("deploy", Commands.from_json),
+            launch=part("launch", LaunchRecord.from_json),
+            health=data.get("health"),
+            listening=list(data["listening"]) if data.get("listening") is not None else None,
+            portability=part("portability", Portability.from_json),
+            lock_check=part("lock_check", LockCheck.from_json),
+            security=part("security", SecurityFacts.from_json),
+            reproducible=part("reproducible", Reproducibility.from_json),
+            dockerfile=data.get("dockerfile"),
+            image=part("image", ImageFacts.from_json),
+        )
+
+
+@dataclass(kw_only=True)
+class RunInfo:
+    id: str
+    started: str
+    seconds: float = 0.0
+    status: RunStatus = "running"
+    options: dict[str, Any] = field(default_factory=dict)
+    workspace: str | None = None
+    """With ``--keep-workspace``: where the run's temporary folder was kept."""
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "id": self.id,
+            "started": self.started,
+            "seconds": round(self.seconds, 3),
+            "status": self.status,
+            "options": self.options,
+        }
+        if self.workspace is not None:
+            out["workspace"] = self.workspace
+        return out
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> RunInfo:
+        return cls(
+            id=str(data.get("id", "?")),
+            started=str(data.get("started", "?")),
+            seconds=float(data.get("seconds") or 0.0),
+            status=data.get("status", "complete"),
+            options=dict(data.get("options") or {}),
+            workspace=data.get("workspace"),
+        )
+
+
+@dataclass(kw_only=True)
+class Report:
+    """One run's document: ``matrix.json`` is ``to_json()``, and every other file is rendered
+    from it. ``app`` and ``host`` are kept as the JSON their owners make
+    (``AppSpec.to_json``, ``context.host_facts``)."""
+
+    tool: dict[str, str]
+    run: RunInfo
+    app: dict[str, Any]
+    host: dict[str, Any]
+    tools: dict[str, str] = field(default_factory=dict)
+    launch_environment: dict[str, str] = field(default_factory=dict)
+    launch_environment_removed: list[str] = field(default_factory=list)
+    lock: list[dict[str, str]] = field(default_factory=list)
+    preparation: dict[str, Any] = field(default_factory=dict)
+    formats: list[FormatResult] = field(default_factory=list)
+    schema_version: str = SCHEMA_VERSION
+
+    @property
+    def complete(self) -> bool:
+        return self.run.status == "complete"
+
+    def result(self, name: str) -> FormatResult | None:
+        return next((row for row in self.formats if row.name == name), None)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "tool": self.tool,
+            "run": self.run.to_json(),
+            "app": self.app,
+            "host": self.host,
+            "tools": self.tools,
+            "launch_environment": self.launch_environment,
+            "launch_environment_removed": self.launch_environment_removed,
+            "lock": self.lock,
+            "preparation": self.preparation,
+            "formats": [row.to_json() for row in self.formats],
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Report:
+        """A report of this schema major or the one before it; the caller checks the major
+        (``schema_major``) and the shape (``formats`` a list of rows) first."""
+        return cls(
+            schema_version=str(data.get("schema_version", SCHEMA_VERSION)),
+            tool=dict(data.get("tool") or {}),
+            run=RunInfo.from_json(data.get("run") or {}),
+            app=dict(data.get("app") or {}),
+            host=dict(data.get("host") or {}),
+            tools=dict(data.get("tools") or {}),
+            launch_environment=dict(data.get("launch_environment") or {}),
+            launch_environment_removed=list(data.get("launch_environment_removed") or []),
+            lock=list(data.get("lock") or []),
+            preparation=dict(data.get("preparation") or {}),
+            formats=[FormatResult.from_json(row) for row in data.get("formats") or []],
+        )
+
+
+_VERSION = re.compile(r"(\d+)\.(\d+)")
+
+
+def schema_major(version: object) -> int | None:
+    """The MAJOR of a ``"MAJOR.MINOR"`` schema_version, None when it isn't one."""
+    match = _VERSION.fullmatch(version) if isinstance(version, str) else None
+    return int(match[1]) if match else None
