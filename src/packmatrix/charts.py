@@ -12,11 +12,13 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Final, Protocol
 
 from markupsafe import Markup, escape
 
-from packmatrix.stats import Figure
+from packmatrix.metrics import Chart, Metric, charted
+from packmatrix.results import FormatResult, Report
+from packmatrix.units import human_bytes
 
 # Geometry of every chart, in SVG user units (the SVG scales to the page width).
 WIDTH = 1080.0
@@ -246,75 +248,87 @@ def _bar(name: str, kind: Series, bar: Bar, y: float, scale: Scale) -> list[str]
 
 
 # -- the report's charts ---------------------------------------------------------------------
-SIZE_SERIES = (
-    Series(key="artifact", label="artifact (what you ship)", colour="#4c78a8"),
-    Series(key="footprint", label="installed footprint", colour="#f58518"),
-)
-STARTUP_SERIES = (
-    Series(key="cold", label="cold start", colour="#9d6fb0"),
-    Series(key="warm", label="warm start median, min–max", colour="#3a9a6e"),
-)
+COLOURS: Final[dict[str, str]] = {
+    "artifact_bytes": "#4c78a8",
+    "footprint_bytes": "#f58518",
+    "startup.cold": "#9d6fb0",
+    "startup.warm": "#3a9a6e",
+}
+"""A colour per charted metric; the series themselves come from the metric catalogue."""
+FALLBACK_COLOUR: Final = "#7f7f7f"
 
 
-def _note(entry: Mapping[str, Any]) -> str:
-    return f"no figures ({entry['status']})"
+def series_of(chart: Chart) -> tuple[Series, ...]:
+    return tuple(
+        Series(
+            key=metric.key,
+            label=metric.label + (", median with min–max" if metric.spread else ""),
+            colour=COLOURS.get(metric.key, FALLBACK_COLOUR),
+        )
+        for metric in charted(chart)
+    )
 
 
-def size_chart(report: Mapping[str, Any]) -> Markup:
+def _bar_of(result: FormatResult, metric: Metric) -> Bar | None:
+    value = result.figures.value(metric.attr)
+    if value is None:
+        return None
+    if isinstance(value, int):
+        text = human_bytes(value) if metric.unit == "B" else str(value)
+        return Bar(value=float(value), text=text, tooltip=f"{result.name}: {text}")
+    text = f"{value.median:.2f} s" if metric.unit == "s" else human_bytes(value.median)
+    if value.n == 1:
+        return Bar(value=value.median, text=text, tooltip=f"{metric.label}: {text}")
+    return Bar(
+        value=value.median,
+        low=value.min,
+        high=value.max,
+        text=text,
+        tooltip=f"{metric.label}: median {value.median:.3f}, {value.min:.2f}–{value.max:.2f},"
+        f" n={value.n}",
+    )
+
+
+def chart_rows(report: Report, chart: Chart) -> list[Row]:
+    """One row per format, one bar per metric of ``chart`` it has."""
+    rows = []
+    for result in report.formats:
+        bars = {
+            metric.key: bar
+            for metric in charted(chart)
+            if (bar := _bar_of(result, metric)) is not None
+        }
+        note = f"no figures ({result.status})"
+        rows.append(Row(format=result.name, status=str(result.status), bars=bars, note=note))
+    return rows
+
+
+def size_chart(report: Report) -> Markup:
     """Artifact and installed footprint bytes per format, on a log scale."""
-    from packmatrix.report import human_bytes
-
-    rows: list[Row] = []
-    for entry in report["formats"]:
-        figures = entry.get("figures") or {}
-        bars: dict[str, Bar] = {}
-        for kind, key in (("artifact", "artifact_bytes"), ("footprint", "footprint_bytes")):
-            value = figures.get(key)
-            if isinstance(value, (int, float)):
-                text = human_bytes(value)
-                bars[kind] = Bar(value=float(value), text=text, tooltip=f"{entry['name']}: {text}")
-        rows.append(Row(format=entry["name"], status=entry["status"], bars=bars, note=_note(entry)))
+    rows = chart_rows(report, "size")
     scale = LogScale.covering(bar.value for row in rows for bar in row.bars.values())
     return bar_chart(
         chart_id="chart-size",
         title="Size per format (log scale)",
         description="Artifact bytes and installed footprint bytes per format; every gridline is"
         " ten times the one before.",
-        series=SIZE_SERIES,
+        series=series_of("size"),
         rows=rows,
         scale=scale,
         tick_label=tick_bytes,
     )
 
 
-def startup_chart(report: Mapping[str, Any]) -> Markup:
+def startup_chart(report: Report) -> Markup:
     """Cold start and warm start median (with a min–max whisker) per format, in seconds."""
-    rows: list[Row] = []
-    for entry in report["formats"]:
-        startup = (entry.get("figures") or {}).get("startup") or {}
-        bars: dict[str, Bar] = {}
-        cold: Figure | None = startup.get("cold")
-        warm: Figure | None = startup.get("warm")
-        if cold:
-            text = f"{cold['median']:.2f} s"
-            bars["cold"] = Bar(value=cold["median"], text=text, tooltip=f"cold start: {text}")
-        if warm:
-            spread = f"{warm['min']:.2f}–{warm['max']:.2f} s"
-            bars["warm"] = Bar(
-                value=warm["median"],
-                low=warm["min"],
-                high=warm["max"],
-                text=f"{warm['median']:.2f} s",
-                tooltip=f"warm start: median {warm['median']:.3f} s, {spread}, n={warm['n']}",
-            )
-        rows.append(Row(format=entry["name"], status=entry["status"], bars=bars, note=_note(entry)))
+    rows = chart_rows(report, "startup")
     values = [max(bar.value, bar.high or 0.0) for row in rows for bar in row.bars.values()]
     return bar_chart(
         chart_id="chart-startup",
         title="Startup per format (seconds, from spawn to the first HTTP 200)",
         description="Cold start and warm start median per format; the whisker spans the"
         " fastest and slowest warm start.",
-        series=STARTUP_SERIES,
+        series=series_of("startup"),
         rows=rows,
         scale=LinearScale.covering(values),
         tick_label=tick_seconds,

@@ -11,14 +11,17 @@ from pathlib import Path
 from types import FrameType
 from typing import NoReturn
 
-from packmatrix import __version__, compare, procs
+from packmatrix import __version__, baseimage, compare, merge, procs
 from packmatrix.appspec import load_app
 from packmatrix.console import Terminal
 from packmatrix.context import Options
 from packmatrix.errors import PackmatrixError, UsageError
-from packmatrix.formats import FORMAT_NAMES, Format, FormatName, all_formats
+from packmatrix.formats.base import Format
+from packmatrix.pipeline import run_matrix
+from packmatrix.registry import FORMAT_NAMES, FORMATS
+from packmatrix.results import Status
 
-DEFAULT_FORMATS: tuple[FormatName, ...] = FORMAT_NAMES
+DEFAULT_FORMATS: tuple[str, ...] = FORMAT_NAMES
 
 
 class Terminated(BaseException):
@@ -102,7 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def parse_formats(text: str) -> tuple[FormatName, ...] | None:
+def parse_formats(text: str) -> tuple[str, ...] | None:
     """The named formats in registry order; None for 'all' (the default selection)."""
     names = [part.strip() for part in text.split(",") if part.strip()]
     if names == ["all"]:
@@ -137,8 +140,6 @@ def positive_float(text: str) -> float:
 
 
 def add_base_image_command(commands: argparse._SubParsersAction[_Parser]) -> None:
-    from packmatrix.baseimage import DEFAULT_SUITE, SUITE_PYTHON, default_tag
-
     base = commands.add_parser(
         "base-image",
         help="build a local Python base image for the docker format, without any registry",
@@ -146,17 +147,18 @@ def add_base_image_command(commands: argparse._SubParsersAction[_Parser]) -> Non
         "import it as an image (needs root, debootstrap and a Docker Engine).",
     )
     base.add_argument(
-        "--suite", choices=sorted(SUITE_PYTHON), default=DEFAULT_SUITE, help="Debian release"
+        "--suite",
+        choices=sorted(baseimage.SUITE_PYTHON),
+        default=baseimage.DEFAULT_SUITE,
+        help="Debian release",
     )
-    base.add_argument("--tag", help=f"image tag (default: {default_tag()})")
+    base.add_argument("--tag", help=f"image tag (default: {baseimage.default_tag()})")
     base.add_argument(
         "--if-missing", action="store_true", help="do nothing when the tag already exists"
     )
 
 
 def cmd_base_image(args: argparse.Namespace, terminal: Terminal) -> int:
-    from packmatrix import baseimage
-
     tag = args.tag or baseimage.default_tag(args.suite)
     if args.if_missing and baseimage.image_present(baseimage.connect_docker(), tag):
         terminal.line(f"base image {tag} is already there")
@@ -302,12 +304,9 @@ def _on_sigterm(signum: int, frame: FrameType | None) -> None:
 
 
 def cmd_run(args: argparse.Namespace, terminal: Terminal) -> int:
-    from packmatrix.pipeline import run_matrix
-
     app = load_app(args.app)
-    registry = all_formats()
     named = args.formats is not None  # a format named on the command line must run here
-    formats: list[Format] = [registry[name] for name in args.formats or DEFAULT_FORMATS]
+    formats: list[Format] = [FORMATS[name] for name in args.formats or DEFAULT_FORMATS]
     options = Options(
         runs=args.runs,
         build_timeout=args.build_timeout,
@@ -325,9 +324,9 @@ def cmd_run(args: argparse.Namespace, terminal: Terminal) -> int:
     doc = run_matrix(app, formats, options, args.reports, terminal.progress)
     terminal.table(doc)
     terminal.line(f"report: {args.reports / 'matrix.md'} and {args.reports / 'matrix.json'}")
-    if doc["run"].get("workspace"):
-        terminal.line(f"workspace kept: {doc['run']['workspace']}")
-    failed = [entry["name"] for entry in doc["formats"] if entry["status"] == "failed"]
+    if doc.run.workspace:
+        terminal.line(f"workspace kept: {doc.run.workspace}")
+    failed = [result.name for result in doc.formats if result.status is Status.FAILED]
     if failed:
         terminal.error(f"{len(failed)} format(s) failed: {', '.join(failed)}")
         return 1
@@ -358,8 +357,6 @@ def cmd_compare(args: argparse.Namespace, terminal: Terminal) -> int:
 
 
 def cmd_merge(args: argparse.Namespace, terminal: Terminal) -> int:
-    from packmatrix import merge
-
     terminal.stream.write(merge.write(merge.merge_files(args.reports), args.output))
     terminal.line(f"merged report: {args.output} and {merge.markdown_path(args.output)}")
     return 0

@@ -12,7 +12,8 @@ from typing import TextIO
 from rich.console import Console
 from rich.table import Table
 
-from packmatrix import report
+from packmatrix.report import HEADERS, Row, table_rows
+from packmatrix.results import Report
 
 STATUS_STYLE = {"PASSED": "green", "FAILED": "bold red", "SKIPPED": "yellow"}
 
@@ -39,38 +40,34 @@ class Terminal:
             f" [dim]({now - first:.1f}s)[/]"
         )
 
-    def table(self, doc: report.Report) -> None:
-        rows = report.table_rows(doc)
+    def table(self, doc: Report) -> None:
+        rows = table_rows(doc)
         if not self.is_tty:
             self._plain_table(rows)
             return
-        table = Table(title=f"packmatrix: {doc['app']['name']} {doc['app']['version']}")
-        for _key, label in report.COLUMNS:
-            table.add_column(label)
+        table = Table(title=f"packmatrix: {doc.app['name']} {doc.app['version']}")
+        for header in HEADERS:
+            table.add_column(header)
         for row in rows:
-            status = row["status"]
-            cells = [row[key] for key, _ in report.COLUMNS]
-            cells[1] = f"[{STATUS_STYLE.get(status, '')}]{status}[/]"
-            table.add_row(*cells)
+            status = f"[{STATUS_STYLE.get(row.status, '')}]{row.status}[/]"
+            table.add_row(row.format, status, *row.cells.values(), row.needs)
         self.console.print(table)
         self._reasons(rows)
 
-    def _plain_table(self, rows: list[dict[str, str]]) -> None:
-        widths = {
-            key: max(len(label), *(len(row[key]) for row in rows)) for key, label in report.COLUMNS
-        }
-        out = self.stream
-        out.write("  ".join(label.ljust(widths[key]) for key, label in report.COLUMNS) + "\n")
-        for row in rows:
-            out.write("  ".join(row[key].ljust(widths[key]) for key, _ in report.COLUMNS) + "\n")
+    def _plain_table(self, rows: list[Row]) -> None:
+        lines = [list(HEADERS)] + [
+            [row.format, row.status, *row.cells.values(), row.needs] for row in rows
+        ]
+        widths = [max(len(line[column]) for line in lines) for column in range(len(HEADERS))]
+        for line in lines:
+            cells = (text.ljust(width) for text, width in zip(line, widths, strict=True))
+            self.stream.write("  ".join(cells).rstrip() + "\n")
         self._reasons(rows)
 
-    def _reasons(self, rows: list[dict[str, str]]) -> None:
+    def _reasons(self, rows: list[Row]) -> None:
         for row in rows:
-            if row["reason"]:
-                self.console.print(
-                    f"{row['format']}: {row['status']}: {row['reason']}", markup=False
-                )
+            if row.reason:
+                self.console.print(f"{row.format}: {row.status}: {row.reason}", markup=False)
 
     def line(self, text: str) -> None:
         self.console.print(text, markup=False)

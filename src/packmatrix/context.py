@@ -22,6 +22,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
+import psutil
+
 from packmatrix import procs
 from packmatrix.appspec import AppSpec, normalize
 from packmatrix.errors import AppError, StepFailed
@@ -356,8 +358,6 @@ def host_facts() -> dict[str, Any]:
 
 def _memory_bytes() -> int | None:
     try:
-        import psutil
-
         return int(psutil.virtual_memory().total)
     except Exception:  # pragma: no cover - psutil unsupported platform
         return None

@@ -13,8 +13,8 @@ from pathlib import Path
 import psutil
 
 from packmatrix import procs
-from packmatrix.errors import StepFailed
 from packmatrix.context import Context
+from packmatrix.errors import StepFailed
 from packmatrix.formats.base import Deployment, Running
 
 POLL_INTERVAL = 0.002  # seconds between health probes: well under the 5 ms the spec allows

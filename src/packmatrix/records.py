@@ -10,6 +10,7 @@ from typing import Any, Final
 from packmatrix.metrics import METRICS
 from packmatrix.stats import Stat
 
+
 def drop_none(data: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in data.items() if value is not None}
 
@@ -168,6 +169,12 @@ class GlibcFloor:
         )
 
 
+CORE_FACTS: Final = frozenset(
+    {"needs", "requires_python", "os_arch", "platform_wheels", "glibc_floor", "distributions"}
+)
+"""Portability facts every format's JSON has, null where they mean nothing."""
+
+
 @dataclass(kw_only=True)
 class Portability:
     """Static portability facts, read from the artifact itself by the format's ``inspect``.
@@ -194,8 +201,6 @@ class Portability:
     pip_caches: list[str] | None = None
     wheelhouse_files: list[str] | None = None
 
-    CORE: Final = ("needs", "requires_python", "os_arch", "platform_wheels", "glibc_floor")
-
     def facts(self) -> list[tuple[str, Any]]:
         """(name, value) of every fact this format has, distributions last, for the templates."""
         found = [
@@ -213,7 +218,7 @@ class Portability:
         out: dict[str, Any] = {}
         for item in fields(self):
             value = getattr(self, item.name)
-            if value is None and item.name not in self.CORE and item.name != "distributions":
+            if value is None and item.name not in CORE_FACTS:
                 continue
             out[item.name] = value.to_json() if isinstance(value, GlibcFloor) else value
         return out
@@ -323,15 +328,15 @@ class Reproducibility:
     source_date_epoch: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return drop_none(
-            {
-                "identical": self.identical,
-                "difference": self.difference,
-                "sha256": self.sha256,
-                "sha256_second": self.sha256_second,
-                "source_date_epoch": self.source_date_epoch,
-            }
-        ) | {"difference": self.difference}
+        out: dict[str, Any] = {
+            "identical": self.identical,
+            "difference": self.difference,
+            "sha256": self.sha256,
+            "sha256_second": self.sha256_second,
+        }
+        if self.source_date_epoch is not None:
+            out["source_date_epoch"] = self.source_date_epoch
+        return out
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Reproducibility:

@@ -5,20 +5,9 @@ from __future__ import annotations
 import http.client
 import json
 from dataclasses import dataclass
-from typing import Any
 
 from packmatrix.appspec import Check
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    name: str
-    path: str
-    ok: bool
-    detail: str
-
-    def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "path": self.path, "ok": self.ok, "detail": self.detail}
+from packmatrix.records import CheckResult
 
 
 @dataclass(frozen=True)
@@ -46,11 +35,15 @@ def run_checks(host: str, port: int, checks: tuple[Check, ...]) -> list[CheckRes
         try:
             response = get(host, port, check.path)
         except (OSError, http.client.HTTPException) as exc:
-            results.append(CheckResult(check.name, check.path, False, f"no answer: {exc}"))
+            results.append(
+                CheckResult(name=check.name, path=check.path, ok=False, detail=f"no answer: {exc}")
+            )
             continue
         problem = judge(check, response)
         detail = problem or f"{response.status} {response.content_type}".strip()
-        results.append(CheckResult(check.name, check.path, problem is None, detail))
+        results.append(
+            CheckResult(name=check.name, path=check.path, ok=problem is None, detail=detail)
+        )
     return results
 
 

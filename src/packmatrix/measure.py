@@ -1,0 +1,71 @@
+"""Startup, memory and the smoke test of one deployed artifact, every start timed from spawn."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Callable
+from typing import Any
+
+from packmatrix import smoke
+from packmatrix.artifacts import tree_bytes
+from packmatrix.context import Context
+from packmatrix.formats.base import Deployment, Format
+from packmatrix.launch import free_port, wait_healthy
+from packmatrix.results import FormatResult
+from packmatrix.stats import Stat
+
+Progress = Callable[[str, str], None]
+"""progress(format name, stage) — how the CLI shows where the run is."""
+
+
+def measure(
+    fmt: Format, ctx: Context, deployment: Deployment, result: FormatResult, progress: Progress
+) -> None:
+    """Cold start with empty caches and the smoke test, then warm starts; all timed from spawn."""
+    timeout = ctx.options.startup_timeout
+    health = ctx.app.health
+    figures = result.figures
+    for cache in deployment.caches:
+        shutil.rmtree(cache, ignore_errors=True)
+        cache.mkdir(parents=True)
+    rss: list[float] = []
+    settle()
+    with fmt.launch(ctx, deployment, port=free_port()) as running:
+        cold = wait_healthy(running, health, timeout=timeout)
+        memory, processes = running.memory()  # sampled as in the warm starts: once healthy
+        rss.append(memory)
+        result.checks = smoke.run_checks(running.host, running.port, ctx.app.checks)
+        result.health = health_payload(running.host, running.port, health)
+        figures.processes = processes
+        figures.footprint_bytes = (
+            tree_bytes(deployment.footprint) if deployment.footprint else deployment.footprint_bytes
+        )
+        result.listening = running.listening()
+    figures.startup_cold = Stat.of([cold], "s")
+    if result.failed_checks:
+        return  # a broken artifact's warm figures would measure nothing useful
+    warm: list[float] = []
+    for index in range(ctx.options.runs):
+        progress(fmt.name, f"warm start {index + 1}/{ctx.options.runs}")
+        settle()
+        with fmt.launch(ctx, deployment, port=free_port()) as running:
+            warm.append(wait_healthy(running, health, timeout=timeout))
+            rss.append(running.memory()[0])
+    figures.startup_warm = Stat.of(warm, "s")
+    figures.rss_bytes = Stat.of(rss, "B")
+
+
+def settle() -> None:
+    """Flush dirty pages before a timed start, so the kernel writing back what the last start
+    unpacked (a pex cache, a onefile extraction) doesn't land inside the next measurement."""
+    if hasattr(os, "sync"):
+        os.sync()
+
+
+def health_payload(host: str, port: int, path: str) -> Any:
+    try:
+        return json.loads(smoke.get(host, port, path).body)
+    except (OSError, ValueError):
+        return None
