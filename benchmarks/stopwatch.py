@@ -24,6 +24,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from packmatrix import launch
+from packmatrix.registry import FORMAT_NAMES
+from packmatrix.results import Report
+
 
 def first_200(port: int, path: str, proc: subprocess.Popen[bytes], deadline: float) -> bool:
     request = f"GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n".encode()
@@ -71,19 +75,16 @@ def time_start(argv: list[str], env: dict[str, str], cwd: str, health: str) -> f
 
 def packmatrix_start(argv: list[str], env: dict[str, str], place: Path, health: str) -> float:
     """One start timed by packmatrix's own code, exactly as the matrix times warm starts."""
-    from packmatrix.launch import free_port, launch_process, wait_healthy
-
-    with launch_process(
-        argv, cwd=place, env=env, port=free_port(), log=place / "benchmark.log"
+    with launch.launch_process(
+        argv, cwd=place, env=env, port=launch.free_port(), log=place / "benchmark.log"
     ) as running:
-        return wait_healthy(running, health, timeout=60)
+        return launch.wait_healthy(running, health, timeout=60)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument(
-        "--formats", default="wheel,sdist,pex,pex-venv,pyinstaller-onefile,pyinstaller-onedir"
-    )
+    local = [name for name in FORMAT_NAMES if not name.startswith("docker")]
+    parser.add_argument("--formats", default=",".join(local), help="default: every local format")
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--app", default="sample_app")
     args = parser.parse_args()
@@ -94,24 +95,23 @@ def main() -> int:
         "--runs", str(args.runs), "--reports", str(reports), "--keep-workspace",
     ]  # fmt: skip
     subprocess.run(run, check=False)
-    doc = json.loads((reports / "matrix.json").read_text())
-    workspace = Path(doc["run"]["workspace"])
-    health = doc["app"]["health"]
+    doc = Report.from_json(json.loads((reports / "matrix.json").read_text()))
+    if doc.run.workspace is None:
+        raise SystemExit("the run kept no workspace")
+    workspace = Path(doc.run.workspace)
+    health = doc.app["health"]
     rows = []
     disagree = 0
     try:
-        for entry in doc["formats"]:
-            if entry["status"] != "passed" or entry["name"] == "docker":
+        for entry in doc.formats:
+            if not entry.passed or entry.name.startswith("docker") or entry.launch is None:
                 continue
-            place = workspace / "deploy" / entry["name"]
+            place = workspace / "deploy" / entry.name
             env = {
                 key: value.replace("<place>", str(place))
-                for key, value in {
-                    **doc["launch_environment"],
-                    **entry["launch"]["env_extra"],
-                }.items()
+                for key, value in {**doc.launch_environment, **entry.launch.env_extra}.items()
             }
-            argv = [arg.replace("<place>", str(place)) for arg in entry["launch"]["argv"]]
+            argv = [arg.replace("<place>", str(place)) for arg in entry.launch.argv]
             time_start(argv, env, str(place), health)  # one start to be warm, like packmatrix
             ours_samples, theirs_samples = [], []
             for _ in range(args.runs):
@@ -119,14 +119,13 @@ def main() -> int:
                 ours_samples.append(time_start(argv, env, str(place), health))
             ours = statistics.median(ours_samples)
             theirs = statistics.median(theirs_samples)
-            reported = entry["figures"]["startup"]["warm"]["median"]
+            warm = entry.figures.startup_warm
+            reported = warm.median if warm else float("nan")
             delta = theirs - ours
             ok = abs(delta) <= max(0.020, 0.10 * ours)
             disagree += not ok
             samples = ours_samples
-            rows.append(
-                (entry["name"], reported, theirs, ours, delta, min(samples), max(samples), ok)
-            )
+            rows.append((entry.name, reported, theirs, ours, delta, min(samples), max(samples), ok))
     finally:
         shutil.rmtree(workspace, ignore_errors=True)
         shutil.rmtree(reports, ignore_errors=True)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from packmatrix.cli import main, parse_formats
-from packmatrix.formats import FORMAT_NAMES
+from packmatrix.registry import FORMAT_NAMES
 
 REPO = Path(__file__).resolve().parents[2]
 

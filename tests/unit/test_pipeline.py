@@ -1,0 +1,288 @@
+"""The pipeline's contract with a format, pinned with fake formats: what a row says when a format
+fails at each stage, without building anything (cibuildwheel's ``unit_test/main_tests`` idea).
+
+The fake artifact is an HTTP server on a thread of the test process: no subprocess is started.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.server
+import json
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from packmatrix import report
+from packmatrix.appspec import AppSpec, Check
+from packmatrix.context import Context, Options
+from packmatrix.errors import FormatUnavailable, StepFailed
+from packmatrix.formats.base import Built, Deployment, Running
+from packmatrix.pipeline import run_format, run_matrix
+from packmatrix.records import Portability
+from packmatrix.results import FormatResult, Report, Status
+
+Stage = str
+"""Where the fake fails: unavailable, build, deploy, start, smoke, inspect, interrupt, none."""
+
+
+class FakeServer:
+    """A Running whose HTTP server answers from a table of paths; runs on a thread."""
+
+    def __init__(self, pages: dict[str, tuple[int, str, str]], *, exits: bool) -> None:
+        handler = _handler(pages)
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.host = "127.0.0.1"
+        self.port = int(self.server.server_address[1])
+        self.started = time.perf_counter()
+        self._exits = exits
+        if not exits:
+            threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def exited(self) -> str | None:
+        return "exited with code 3 before answering" if self._exits else None
+
+    def memory(self) -> tuple[int, int]:
+        return 1_000_000, 1
+
+    def output(self) -> str:
+        return "Traceback: fake app crashed" if self._exits else "serving"
+
+    def listening(self) -> list[str]:
+        return [f"127.0.0.1:{self.port}"]
+
+    def close(self) -> None:
+        if not self._exits:
+            self.server.shutdown()
+        self.server.server_close()
+
+
+def _handler(pages: dict[str, tuple[int, str, str]]) -> type[http.server.BaseHTTPRequestHandler]:
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            status, content_type, body = pages.get(self.path, (404, "text/plain", "not found"))
+            data = body.encode()
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    return Handler
+
+
+@dataclass
+class FakeFormat:
+    """A format that does everything in memory and fails at ``fail_at``."""
+
+    fail_at: Stage = "none"
+    name: str = "fake"
+    title: str = "a fake format"
+    launches: list[int] = field(default_factory=list)
+
+    def unavailable(self, ctx: Context) -> str | None:
+        return "the fake tool is not installed" if self.fail_at == "unavailable" else None
+
+    def build(self, ctx: Context) -> Built:
+        if self.fail_at == "interrupt":
+            raise KeyboardInterrupt
+        if self.fail_at == "build":
+            raise StepFailed("fake-build failed (exit code 1)", log_tail="error: no compiler")
+        artifact = ctx.out(self.name) / "app.fake"
+        artifact.write_bytes(b"fake artifact\n")
+        return Built(files=[artifact], commands=[["fake-build", str(artifact)]], seconds=0.5)
+
+    def deploy(self, ctx: Context, built: Built) -> Deployment:
+        if self.fail_at == "deploy":
+            raise StepFailed("copying the artifact failed: No space left on device")
+        place = ctx.place(self.name)
+        return Deployment(
+            place=place,
+            argv=[str(place / "app.fake")],
+            env=ctx.launch_env(place, {"FAKE_HOME": str(place / "home")}),
+            footprint=[place],
+            footprint_label="the folder",
+            commands=[["cp", str(built.files[0]), str(place)]],
+        )
+
+    @contextlib.contextmanager
+    def launch(self, ctx: Context, deployment: Deployment, *, port: int) -> Iterator[Running]:
+        self.launches.append(port)
+        home = "<h1>Internal Server Error</h1>" if self.fail_at == "smoke" else "<p>Welcome</p>"
+        pages = {
+            "/health": (200, "application/json", json.dumps({"status": "ok"})),
+            "/": (500 if self.fail_at == "smoke" else 200, "text/html", home),
+        }
+        server = FakeServer(pages, exits=self.fail_at == "start")
+        try:
+            yield server
+        finally:
+            server.close()
+
+    def inspect(self, ctx: Context, built: Built, deployment: Deployment) -> Portability:
+        if self.fail_at == "inspect":
+            raise RuntimeError("ELF header is truncated")
+        return Portability(needs="nothing at all", os_arch="any", distributions=[])
+
+
+@pytest.fixture(name="app")
+def _app(tmp_path: Path) -> AppSpec:
+    root = tmp_path / "fake_app"
+    root.mkdir()
+    (root / "pyproject.toml").write_text('[project]\nname = "fake-app"\nversion = "1.0"\n')
+    return AppSpec(
+        root=root,
+        name="fake-app",
+        version="1.0",
+        script="fake-app",
+        package="fake_app",
+        health="/health",
+        checks=(Check(name="home page", path="/", contains=("Welcome",)),),
+        build_requires=(),
+        requires_python=None,
+    )
+
+
+@pytest.fixture(name="ctx")
+def _ctx(app: AppSpec, tmp_path: Path) -> Iterator[Context]:
+    ctx = Context.create(app, Options(runs=3, startup_timeout=2.0), tmp_path / "logs")
+    yield ctx
+    ctx.close()
+
+
+def run(ctx: Context, fail_at: Stage) -> tuple[FormatResult, list[tuple[str, str]]]:
+    stages: list[tuple[str, str]] = []
+    result = run_format(FakeFormat(fail_at), ctx, lambda name, stage: stages.append((name, stage)))
+    return result, stages
+
+
+class TestEachStage:
+    def test_a_format_that_passes(self, ctx: Context) -> None:
+        """Every stage runs in order; the row has every figure, the checks and the facts."""
+        result, stages = run(ctx, "none")
+        assert result.status is Status.PASSED and result.reason is None
+        assert [stage for _, stage in stages] == [
+            "build",
+            "deploy",
+            "cold start + smoke test",
+            "warm start 1/3",
+            "warm start 2/3",
+            "warm start 3/3",
+            "inspect",
+            "passed",
+        ]
+        figures = result.figures
+        assert figures.artifact_bytes == len(b"fake artifact\n")
+        assert figures.build_seconds is not None and figures.build_seconds.median == 0.5
+        assert figures.startup_cold is not None and figures.startup_cold.n == 1
+        assert figures.startup_warm is not None and figures.startup_warm.n == 3
+        assert figures.rss_bytes is not None and figures.rss_bytes.n == 4
+        assert [check.ok for check in result.checks] == [True]
+        assert result.health == {"status": "ok"}
+        assert result.launch is not None and result.launch.env_extra == {
+            "FAKE_HOME": "<place>/home"
+        }
+        assert result.lock_check is not None and result.lock_check.matches
+        assert result.security is not None and result.security.loopback_only
+
+    def test_unavailable_is_skipped(self, ctx: Context) -> None:
+        """A format that can't run here is SKIPPED with its reason, and nothing is built."""
+        result, stages = run(ctx, "unavailable")
+        assert (result.status, result.reason) == (Status.SKIPPED, "the fake tool is not installed")
+        assert stages == [("fake", "skipped")]
+        assert result.build is None
+
+    def test_unavailable_but_named_fails(self, app: AppSpec, tmp_path: Path) -> None:
+        """Named on the command line, a format that can't run here FAILS instead."""
+        options = Options(explicit_formats=frozenset({"fake"}))
+        ctx = Context.create(app, options, tmp_path / "named-logs")
+        try:
+            result = run_format(FakeFormat("unavailable"), ctx, lambda *_: None)
+        finally:
+            ctx.close()
+        assert result.status is Status.FAILED
+        assert result.reason == "the fake tool is not installed (and --formats asked for fake)"
+
+    def test_build_failure(self, ctx: Context) -> None:
+        """The build's reason and log tail become the row's; no figures are invented."""
+        result, _ = run(ctx, "build")
+        assert (result.status, result.reason) == (Status.FAILED, "fake-build failed (exit code 1)")
+        assert result.log_tail == "error: no compiler"
+        assert result.figures.artifact_bytes is None and result.build is None
+
+    def test_deploy_failure(self, ctx: Context) -> None:
+        """A deploy failure keeps what the build recorded."""
+        result, _ = run(ctx, "deploy")
+        assert result.status is Status.FAILED
+        assert result.reason == "copying the artifact failed: No space left on device"
+        assert result.build is not None and result.figures.artifact_bytes is not None
+        assert result.figures.startup_cold is None
+
+    def test_start_failure(self, ctx: Context) -> None:
+        """An artifact that exits before answering fails at once with its output."""
+        result, _ = run(ctx, "start")
+        assert result.status is Status.FAILED
+        assert result.reason == "the app exited with code 3 before answering"
+        assert "fake app crashed" in result.log_tail
+        assert result.seconds < 2.0  # well inside the startup timeout
+
+    def test_smoke_failure(self, ctx: Context) -> None:
+        """A failed check fails the row, naming the check; warm starts are not measured."""
+        fmt = FakeFormat("smoke")
+        result = run_format(fmt, ctx, lambda *_: None)
+        assert result.status is Status.FAILED
+        assert result.reason is not None
+        assert result.reason.startswith("smoke test: home page (/): expected HTTP 200, got 500")
+        assert result.figures.startup_cold is not None and result.figures.startup_warm is None
+        assert len(fmt.launches) == 1
+
+    def test_inspect_crash(self, ctx: Context) -> None:
+        """An unforeseen error in any step is still one FAILED row with the exception's name."""
+        result, _ = run(ctx, "inspect")
+        assert result.status is Status.FAILED
+        assert result.reason == "RuntimeError: ELF header is truncated"
+        assert "RuntimeError" in result.log_tail
+        assert result.figures.startup_warm is not None  # what was measured is kept
+
+
+class TestTheRun:
+    def test_rows_in_order_and_saved(self, app: AppSpec, tmp_path: Path) -> None:
+        """Every format gets a row, the run goes on past failures, the JSON validates."""
+        formats = [FakeFormat("build", name="a"), FakeFormat("none", name="b")]
+        doc = run_matrix(app, formats, Options(runs=1), tmp_path / "reports", lambda *_: None)
+        assert [(row.name, row.status) for row in doc.formats] == [
+            ("a", Status.FAILED),
+            ("b", Status.PASSED),
+        ]
+        written = report.load(tmp_path / "reports" / "matrix.json")
+        report.validate(written)
+        assert Report.from_json(written).to_json() == written
+
+    def test_interrupt_keeps_the_rows_so_far(self, app: AppSpec, tmp_path: Path) -> None:
+        """Ctrl-C stops the run; the report is saved, marked interrupted, with finished rows."""
+        formats = [FakeFormat("none", name="a"), FakeFormat("interrupt", name="b")]
+        reports = tmp_path / "reports"
+        with pytest.raises(KeyboardInterrupt):
+            run_matrix(app, formats, Options(runs=1), reports, lambda *_: None)
+        written = report.load(reports / "matrix.json")
+        report.validate(written)
+        doc = Report.from_json(written)
+        assert doc.run.status == "interrupted"
+        assert [row.name for row in doc.formats] == ["a"]
+
+    def test_unavailable_exception_from_a_step(self, ctx: Context) -> None:
+        """FormatUnavailable raised by a later step (an engine gone) also skips the row."""
+
+        class GoneEngine(FakeFormat):
+            def build(self, ctx: Context) -> Built:
+                raise FormatUnavailable("no Docker engine answers")
+
+        result = run_format(GoneEngine(), ctx, lambda *_: None)
+        assert (result.status, result.reason) == (Status.SKIPPED, "no Docker engine answers")
