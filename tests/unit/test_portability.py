@@ -16,6 +16,7 @@ from packmatrix.portability import (
     os_arch_of_dists,
     wheel_tags,
 )
+from packmatrix.records import GlibcFloor
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="ELF files are Linux's")
@@ -24,31 +25,31 @@ class TestGlibcFloor:
         """A system binary asks for GLIBC_2.x symbol versions; the highest one is the floor."""
         binary = Path(shutil.which("ls") or "/bin/ls")
         floor = glibc_floor([binary])
-        assert floor["files_scanned"] == 1
-        assert floor["version"] is not None
-        assert floor["version"].startswith("GLIBC_2.")
-        assert floor["needed_by"] == binary.name
+        assert floor.files_scanned == 1
+        assert floor.version is not None
+        assert floor.version.startswith("GLIBC_2.")
+        assert floor.needed_by == binary.name
 
     def test_non_elf_files_are_ignored(self, tmp_path: Path) -> None:
         """Text files and scripts don't count and don't fail."""
         script = tmp_path / "run.sh"
         script.write_text("#!/bin/sh\n", encoding="utf-8")
-        assert glibc_floor([script]) == {"version": None, "needed_by": None, "files_scanned": 0}
+        assert glibc_floor([script]) == GlibcFloor(version=None, needed_by=None, files_scanned=0)
 
     def test_highest_over_several_files(self) -> None:
         """The floor is the maximum over all files, compared as numbers (2.35 > 2.4)."""
         libc_users = [Path(sys.executable).resolve(), Path(shutil.which("ls") or "/bin/ls")]
         both = glibc_floor(libc_users)
-        singles = [glibc_floor([path])["version"] for path in libc_users]
+        singles = [glibc_floor([path]).version for path in libc_users]
 
         def key(version: str | None) -> tuple[int, ...]:
             return tuple(int(part) for part in (version or "GLIBC_0").split("_")[1].split("."))
 
-        assert both["version"] == max(singles, key=key)
+        assert both.version == max(singles, key=key)
 
     def test_blob_that_is_not_elf(self) -> None:
         """In-memory members of an archive are scanned the same way."""
-        assert glibc_floor_of([("x.so", io.BytesIO(b"not elf"))])["files_scanned"] == 0
+        assert glibc_floor_of([("x.so", io.BytesIO(b"not elf"))]).files_scanned == 0
 
 
 class TestWheels:

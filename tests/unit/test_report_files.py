@@ -11,14 +11,17 @@ from typing import Any
 import pytest
 
 from packmatrix import report
+from packmatrix.atomic import write_atomic
 from packmatrix.errors import ReportError
+from packmatrix.results import Report
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "reports"
 
 
-def fixture() -> dict[str, Any]:
+def fixture() -> Report:
+    """A real run's report (schema 1.x on disk), read into the typed model."""
     data: dict[str, Any] = json.loads((FIXTURES / "venv-pex.json").read_text(encoding="utf-8"))
-    return data
+    return Report.from_json(data)
 
 
 class TestDiskFull:
@@ -32,7 +35,7 @@ class TestDiskFull:
 
         monkeypatch.setattr(os, "fsync", full)
         with pytest.raises(ReportError, match="No space left on device") as info:
-            report.write_atomic(target, "new report")
+            write_atomic(target, "new report")
         assert "\n" not in info.value.message
         assert target.read_text(encoding="utf-8") == "old report"
         assert sorted(path.name for path in tmp_path.iterdir()) == ["matrix.json"]
@@ -53,7 +56,9 @@ class TestDiskFull:
 
         monkeypatch.setattr(os, "fsync", full_on_the_third)
         with pytest.raises(ReportError, match="No space left on device"):
-            report.save({**fixture(), "formats": []}, tmp_path)
+            empty = fixture()
+            empty.formats = []
+            report.save(empty, tmp_path)
         after = {path.name: path.read_bytes() for path in tmp_path.iterdir()}
         assert after["matrix.md"] == before["matrix.md"]  # the old one, whole
         assert after["matrix.previous.json"] == before["matrix.json"]  # nothing lost
@@ -66,21 +71,22 @@ class TestSave:
         """Each save keeps the report it replaces as matrix.previous.json."""
         first = fixture()
         report.save(first, tmp_path)
-        second = {**first, "run": {**first["run"], "id": "second"}}
+        second = fixture()
+        second.run.id = "second"
         written = report.save(second, tmp_path)
         assert [path.name for path in written] == ["matrix.json", "matrix.md", "matrix.html"]
         previous = json.loads((tmp_path / "matrix.previous.json").read_text(encoding="utf-8"))
-        assert previous["run"]["id"] == first["run"]["id"]
+        assert previous["run"]["id"] == first.run.id
 
     def test_fixture_report_is_valid(self) -> None:
-        """The fixture, a real run's report, matches the shipped schema."""
-        report.validate(fixture())
+        """The fixture, a real run's report, matches the shipped schema once written anew."""
+        report.validate(fixture().to_json())
 
     def test_markdown_starts_with_the_comparison_table(self, tmp_path: Path) -> None:
         """matrix.md leads with one table row per format."""
         doc = fixture()
         text = report.render("matrix.md.j2", doc)
         rows = [line for line in text.splitlines() if line.startswith("| ") and "PASSED" in line]
-        assert [row.split(" | ")[0].strip("| ") for row in rows][: len(doc["formats"])] == [
-            entry["name"] for entry in doc["formats"]
+        assert [row.split(" | ")[0].strip("| ") for row in rows][: len(doc.formats)] == [
+            entry.name for entry in doc.formats
         ]

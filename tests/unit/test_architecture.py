@@ -1,0 +1,96 @@
+"""The shape of the code: modules small enough to read, imports that never go in circles."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[2] / "src" / "packmatrix"
+MAX_LINES = 450
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+MODULES = {module_name(path): path for path in sorted(PACKAGE.rglob("*.py"))}
+
+
+def imported(path: Path) -> set[str]:
+    """The packmatrix modules a module imports (``from packmatrix import x`` counts x)."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return {name for name in found if name in MODULES}
+
+
+def graph() -> dict[str, set[str]]:
+    edges = {name: imported(path) for name, path in MODULES.items()}
+    for name in MODULES:  # importing a.b runs a/__init__ first
+        parent = name.rpartition(".")[0]
+        if parent in MODULES and parent != "packmatrix":
+            edges[name].add(parent)
+    return edges
+
+
+class TestImports:
+    def test_no_cycles(self) -> None:
+        """No module reaches itself through its imports (so none needs a deferred import)."""
+        edges = graph()
+        cycles = []
+        state: dict[str, int] = {}
+
+        def visit(name: str, stack: list[str]) -> None:
+            state[name] = 1
+            for other in sorted(edges[name]):
+                if state.get(other) == 1:
+                    cycles.append(" → ".join([*stack[stack.index(other) :], other]))
+                elif other not in state:
+                    visit(other, [*stack, other])
+            state[name] = 2
+
+        for name in sorted(edges):
+            if name not in state:
+                visit(name, [name])
+        assert cycles == []
+
+    @pytest.mark.parametrize("name", sorted(MODULES))
+    def test_imports_at_the_top(self, name: str) -> None:
+        """Every import is at module level and real: none inside a function or TYPE_CHECKING."""
+        tree = ast.parse(MODULES[name].read_text(encoding="utf-8"))
+        hidden = [
+            f"line {inner.lineno}"
+            for node in ast.walk(tree)
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.If)
+            and not (isinstance(node, ast.If) and "version_info" in ast.unparse(node.test))
+            for inner in ast.walk(node)
+            if isinstance(inner, ast.Import | ast.ImportFrom)
+        ]
+        assert hidden == []
+
+    def test_the_format_contract_is_a_leaf(self) -> None:
+        """formats.base imports no format implementation and not the registry."""
+        edges = graph()
+        reached: set[str] = set()
+        todo = ["packmatrix.formats.base"]
+        while todo:
+            for other in edges[todo.pop()] - reached:
+                reached.add(other)
+                todo.append(other)
+        implementations = {name for name in MODULES if name.startswith("packmatrix.formats.")}
+        assert reached & (implementations | {"packmatrix.registry"}) == set()
+
+
+class TestSize:
+    @pytest.mark.parametrize("name", sorted(MODULES))
+    def test_module_is_readable(self, name: str) -> None:
+        """No module is longer than about 450 lines."""
+        lines = MODULES[name].read_text(encoding="utf-8").count("\n")
+        assert lines <= MAX_LINES, f"{name} has {lines} lines"
