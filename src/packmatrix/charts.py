@@ -34,11 +34,13 @@ ROW_GAP = 12.0
 
 @dataclass(frozen=True, kw_only=True)
 class Series:
-    """One kind of bar: ``key`` is its ``data-figure`` attribute and CSS class."""
+    """One kind of bar: ``key`` is its ``data-figure`` attribute, ``css`` its CSS class."""
 
     key: str
     label: str
     colour: str
+    css: str
+    """Its CSS class (a metric key may hold a dot)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -210,7 +212,7 @@ def _legend(series: Sequence[Series]) -> list[str]:
     x = LABEL_WIDTH
     for kind in series:
         parts.append(
-            f'<rect class="swatch {escape(kind.key)}" x="{x:g}" y="8" width="12" height="12"'
+            f'<rect class="swatch {escape(kind.css)}" x="{x:g}" y="8" width="12" height="12"'
             f' rx="2" fill="{escape(kind.colour)}"/>'
             f'<text x="{x + 17:g}" y="18" fill="#1f2430">{escape(kind.label)}</text>'
         )
@@ -223,7 +225,7 @@ def _bar(name: str, kind: Series, bar: Bar, y: float, scale: Scale) -> list[str]
     width = max(1.0, scale.fraction(bar.value) * PLOT_WIDTH) if bar.value > 0 else 0.0
     data = f'data-format="{escape(name)}" data-figure="{escape(kind.key)}"'
     parts = [
-        f'<rect class="bar {escape(kind.key)}" {data} data-value="{bar.value:.15g}"'
+        f'<rect class="bar {escape(kind.css)}" {data} data-value="{bar.value:.15g}"'
         f' x="{LABEL_WIDTH:g}" y="{y:.1f}" width="{width:.2f}" height="{BAR_HEIGHT:g}"'
         f' rx="2" fill="{escape(kind.colour)}"><title>{escape(bar.tooltip)}</title></rect>'
     ]
@@ -262,6 +264,7 @@ def series_of(chart: Chart) -> tuple[Series, ...]:
     return tuple(
         Series(
             key=metric.key,
+            css=metric.attr,
             label=metric.label + (", median with min–max" if metric.spread else ""),
             colour=COLOURS.get(metric.key, FALLBACK_COLOUR),
         )

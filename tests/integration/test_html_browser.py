@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from packmatrix import report
-from packmatrix.report import Report
+from packmatrix.results import Report
 
 pytestmark = pytest.mark.integration
 
@@ -45,7 +45,7 @@ def _chromium() -> str:
 @pytest.fixture(name="page")
 def _page(tmp_path: Path) -> tuple[Report, Path]:
     """The mixed report (passed, failed, skipped, docker) saved the way a run saves it."""
-    doc: Report = json.loads((FIXTURES / "mixed.json").read_text(encoding="utf-8"))
+    doc = Report.from_json(json.loads((FIXTURES / "mixed.json").read_text(encoding="utf-8")))
     report.save(doc, tmp_path / "reports")
     return doc, tmp_path / "reports" / "matrix.html"
 
@@ -152,12 +152,12 @@ class TestInChromium:
         doc, html = page
         dom = run_chromium(chromium, tmp_path / "profile", "--dump-dom", html.as_uri())
         rows = re.findall(r'<tr id="row-([^"]+)" data-format="([^"]+)"', dom)
-        assert [name for name, _ in rows] == [fmt["name"] for fmt in doc["formats"]]
-        measured = [fmt for fmt in doc["formats"] if fmt.get("figures", {}).get("startup")]
-        artifact = re.findall(r'<rect class="bar artifact" data-format="([^"]+)"', dom)
-        assert artifact == [fmt["name"] for fmt in measured]
-        warm = re.findall(r'<rect class="bar warm" data-format="([^"]+)"', dom)
-        assert warm == [fmt["name"] for fmt in measured if "warm" in fmt["figures"]["startup"]]
+        assert [name for name, _ in rows] == [fmt.name for fmt in doc.formats]
+        measured = [fmt for fmt in doc.formats if fmt.figures.startup_cold]
+        artifact = re.findall(r'<rect class="bar artifact_bytes" data-format="([^"]+)"', dom)
+        assert artifact == [fmt.name for fmt in measured]
+        warm = re.findall(r'<rect class="bar startup_warm" data-format="([^"]+)"', dom)
+        assert warm == [fmt.name for fmt in measured if fmt.figures.startup_warm]
         assert "<script" not in dom
 
     def test_screenshot_is_drawn(

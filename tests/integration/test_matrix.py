@@ -10,36 +10,44 @@ from typing import Any
 import psutil
 import pytest
 
-from packmatrix import procs
+from packmatrix import procs, report
 from packmatrix.appspec import load_app
 from packmatrix.cli import main
 from packmatrix.context import Options
 from packmatrix.formats.pyinstaller import PyInstallerFormat
 from packmatrix.pipeline import run_matrix
+from packmatrix.registry import FORMAT_NAMES
+from packmatrix.results import Status
 
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
-FORMATS = ["wheel", "sdist", "pex", "pex-venv", "pyinstaller-onefile", "pyinstaller-onedir"]
+FORMATS = [name for name in FORMAT_NAMES if not name.startswith("docker")]
+"""Every registered local format (the docker leg has tests of its own)."""
 
 
 @pytest.fixture(scope="module", name="matrix")
 def _matrix(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     reports = tmp_path_factory.mktemp("reports")
-    temp_before = set(Path(tempfile.gettempdir()).glob("packmatrix-*"))
-    code = main(
-        [
-            "run",
-            "--app", str(REPO / "sample_app"),
-            "--formats", ",".join(FORMATS),
-            "--runs", "5",
-            "--reports", str(reports),
-        ]
-    )  # fmt: skip
+    private_tmp = tmp_path_factory.mktemp("tmp")  # so other processes' temp folders don't count
+    saved, tempfile.tempdir = tempfile.tempdir, str(private_tmp)
+    try:
+        code = main(
+            [
+                "run",
+                "--app", str(REPO / "sample_app"),
+                "--formats", ",".join(FORMATS),
+                "--runs", "5",
+                "--reports", str(reports),
+            ]
+        )  # fmt: skip
+    finally:
+        tempfile.tempdir = saved
     doc: dict[str, Any] = json.loads((reports / "matrix.json").read_text(encoding="utf-8"))
+    report.validate(doc)  # every real report matches the shipped schema
     doc["_exit_code"] = code
     doc["_reports"] = reports
-    doc["_new_temp"] = set(Path(tempfile.gettempdir()).glob("packmatrix-*")) - temp_before
+    doc["_new_temp"] = set(private_tmp.glob("packmatrix-*"))
     return doc
 
 
@@ -164,12 +172,11 @@ class TestBrokenArtifact:
             tmp_path,
             lambda name, stage: None,
         )
-        row = doc["formats"][0]
-        assert row["status"] == "failed"
-        assert row["reason"].startswith(
-            "smoke test: template renders (/): expected HTTP 200, got 500"
-        )
-        failing = [check["name"] for check in row["checks"] if not check["ok"]]
+        row = doc.formats[0]
+        assert row.status is Status.FAILED
+        assert row.reason is not None
+        assert row.reason.startswith("smoke test: template renders (/): expected HTTP 200, got 500")
+        failing = [check.name for check in row.failed_checks]
         assert failing == ["template renders", "static file served"]
-        assert next(c for c in row["checks"] if c["path"] == "/health")["ok"]
-        assert "TemplateNotFound" in row["log_tail"]
+        assert next(c for c in row.checks if c.path == "/health").ok
+        assert "TemplateNotFound" in row.log_tail
