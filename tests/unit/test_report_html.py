@@ -3,25 +3,33 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import re
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from packmatrix import charts, report
-from packmatrix.report import Report
+from packmatrix import charts, report, units
+from packmatrix.records import BaseImageFacts, Figures, ImageFacts
+from packmatrix.results import FormatResult, Report, Status
+from packmatrix.stats import Stat
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "reports"
 HOSTILE = "<script>alert('x')</script>"
 
 
 def load(name: str) -> Report:
-    data: Report = json.loads((FIXTURES / f"{name}.json").read_text(encoding="utf-8"))
-    return data
+    """A fixture (schema 1.0 JSON) read into the typed report, as ``packmatrix`` reads one."""
+    return Report.from_json(json.loads((FIXTURES / f"{name}.json").read_text(encoding="utf-8")))
+
+
+def result(doc: Report, name: str) -> FormatResult:
+    found = doc.result(name)
+    assert found is not None, name
+    return found
 
 
 def html_of(doc: Report) -> str:
@@ -105,41 +113,27 @@ def bars(elements: list[Element], figure: str) -> dict[str, float]:
     }
 
 
-def entry(name: str, *, artifact: float, footprint: float, cold: float, warm: float) -> Any:
+def entry(
+    name: str, *, artifact: float, footprint: float, cold: float, warm: float
+) -> FormatResult:
     """A passed format with just the figures the charts draw."""
-
-    def fig(value: float, unit: str) -> dict[str, Any]:
-        return {
-            "unit": unit,
-            "n": 1,
-            "median": value,
-            "min": value,
-            "max": value,
-            "samples": [value],
-        }
-
-    return {
-        "name": name,
-        "title": name,
-        "status": "passed",
-        "reason": None,
-        "log_tail": "",
-        "figures": {
-            "artifact_bytes": artifact,
-            "footprint_bytes": footprint,
-            "startup": {
-                "cold": fig(cold, "s"),
-                "warm": {**fig(warm, "s"), "n": 3, "min": warm * 0.9, "max": warm * 1.2},
-            },
-        },
-        "checks": [],
-        "seconds": 1.0,
-    }
+    return FormatResult(
+        name=name,
+        title=name,
+        status=Status.PASSED,
+        seconds=1.0,
+        figures=Figures(
+            artifact_bytes=int(artifact),
+            footprint_bytes=int(footprint),
+            startup_cold=Stat.of([cold], "s"),
+            startup_warm=Stat.of([warm * 0.9, warm, warm * 1.2], "s"),
+        ),
+    )
 
 
-def with_formats(*formats: Any) -> Report:
+def with_formats(*formats: FormatResult) -> Report:
     doc = load("venv-pex")
-    doc["formats"] = list(formats)
+    doc.formats = list(formats)
     return doc
 
 
@@ -169,7 +163,7 @@ class TestDocument:
         """The header names the app, the run id, the host and the run's status."""
         html = html_of(mixed)
         assert '<h1>sample-app <span class="version">1.0.0</span></h1>' in html
-        assert mixed["run"]["id"] in html
+        assert mixed.run.id in html
         assert "Linux 6.18.44-fc-v595 · x86_64" in html
         (status,) = select(mixed_html, "span", id="run-status")
         assert status.text == "interrupted"
@@ -185,9 +179,9 @@ class TestDocument:
         rows = [row for row in rows if "data-format" in row.attrs]
         assert len(select(elements, "tr")) > len(rows)  # header and other tables are not rows
         expected = report.table_rows(doc)
-        assert [row.attrs["data-format"] for row in rows] == [row["format"] for row in expected]
+        assert [row.attrs["data-format"] for row in rows] == [row.format for row in expected]
         assert [row.attrs["data-status"] for row in rows] == [
-            row["status"].lower() for row in expected
+            row.status.lower() for row in expected
         ]
 
     def test_cells_show_the_table_values(self) -> None:
@@ -198,12 +192,19 @@ class TestDocument:
             cells = {
                 el.attrs["data-column"]: el.text
                 for el in select(elements, "td")
-                if "data-column" in el.attrs and f"row-{row['format']}" in el.parents
+                if "data-column" in el.attrs and f"row-{row.format}" in el.parents
             }
             assert cells == {
-                key: row[key]
-                for key in ("artifact", "footprint", "build", "cold", "warm", "memory")
-            } | {"portability": row["portability"]}
+                key: row.cells[key]
+                for key in (
+                    "artifact_bytes",
+                    "footprint_bytes",
+                    "build_seconds",
+                    "startup.cold",
+                    "startup.warm",
+                    "rss_bytes",
+                )
+            } | {"needs": row.needs}
 
     def test_skipped_and_early_failures_show_their_reason(self, mixed_html: list[Element]) -> None:
         """A row without figures spans its reason over the figure columns; no empty cells."""
@@ -222,26 +223,28 @@ class TestDocument:
         (log,) = [
             el for el in select(mixed_html, "pre", class_="log") if "format-pex" in el.parents
         ]
-        assert log.text == mixed["formats"][1]["log_tail"]
+        assert log.text == mixed.formats[1].log_tail
         failing = select(mixed_html, "tr", data_ok="false")
         assert [el.attrs["data-check"] for el in failing] == ["template renders"]
 
     def test_format_details(self, mixed: Report, mixed_html: list[Element]) -> None:
         """Build and deploy commands, figures with their spread, checks and health are shown."""
-        wheel = mixed["formats"][0]
+        wheel = result(mixed, "wheel")
+        assert wheel.build is not None
+        assert wheel.deploy is not None
         text = next(el.text for el in select(mixed_html, "section", data_format="wheel"))
-        for argv in wheel["build"]["commands"] + wheel["deploy"]["commands"]:
-            assert "$ " + report.command(argv) in text
+        for argv in wheel.build.commands + wheel.deploy.commands:
+            assert "$ " + units.command(argv) in text
         figures = [
             el.attrs["data-figure"]
             for el in select(mixed_html, "tr")
             if "data-figure" in el.attrs and "format-wheel" in el.parents
         ]
-        assert figures == ["build_seconds", "cold", "warm", "rss_bytes"]
+        assert figures == ["build_seconds", "startup.cold", "startup.warm", "rss_bytes"]
         assert "0.166 s" in text  # warm median
         assert "0.168 s" in text  # warm max
         checks = [el for el in select(mixed_html, "tr") if "data-check" in el.attrs]
-        assert len(checks) == sum(len(fmt.get("checks", [])) for fmt in mixed["formats"])
+        assert len(checks) == sum(len(fmt.checks) for fmt in mixed.formats)
         assert '"implementation": "CPython"' in text
 
     def test_docker_shows_its_dockerfile_and_image_figures(self, mixed_html: list[Element]) -> None:
@@ -249,7 +252,9 @@ class TestDocument:
         (dockerfile,) = select(mixed_html, "pre", class_="dockerfile")
         assert dockerfile.text.startswith("# syntax=docker/dockerfile:1\nFROM debian")
         section = next(el for el in select(mixed_html, "section", data_format="docker-bookworm"))
-        assert "rebuild, warm layer cache" in section.text
+        assert "build with layer cache" in section.text
+        (cached,) = select(mixed_html, "tr", data_figure="build_seconds_cached")
+        assert "format-docker-bookworm" in cached.parents
         (compressed,) = select(mixed_html, "dd", data_figure="image_compressed_bytes")
         assert compressed.text.startswith("52.3 MB (52,345,678 bytes")
 
@@ -272,16 +277,20 @@ class TestDocument:
     def test_everything_is_escaped(self) -> None:
         """Strings from the run (reasons, logs, payloads, facts) can't inject markup."""
         doc = load("mixed")
-        doc["app"]["name"] = HOSTILE
-        pex = doc["formats"][1]
-        pex["reason"] = f"smoke test: {HOSTILE}"
-        pex["log_tail"] = f"</pre>{HOSTILE}"
-        pex["checks"][0]["detail"] = HOSTILE
-        pex["health"] = {"x": f"</pre>{HOSTILE}"}
-        pex["portability"]["shebang"] = HOSTILE
-        pex["portability"]["glibc_floor"]["needed_by"] = HOSTILE
-        doc["formats"][4]["dockerfile"] = f"RUN echo '{HOSTILE}'"
-        doc["launch_environment"]["EVIL"] = HOSTILE
+        doc.app["name"] = HOSTILE
+        pex = doc.formats[1]
+        pex.reason = f"smoke test: {HOSTILE}"
+        pex.log_tail = f"</pre>{HOSTILE}"
+        pex.checks[0] = dataclasses.replace(pex.checks[0], detail=HOSTILE)
+        pex.health = {"x": f"</pre>{HOSTILE}"}
+        assert pex.portability is not None
+        assert pex.portability.glibc_floor is not None
+        pex.portability.shebang = HOSTILE
+        pex.portability.glibc_floor = dataclasses.replace(
+            pex.portability.glibc_floor, needed_by=HOSTILE
+        )
+        doc.formats[4].dockerfile = f"RUN echo '{HOSTILE}'"
+        doc.launch_environment["EVIL"] = HOSTILE
         html = html_of(doc)
         assert "<script" not in html
         assert html.count("&lt;script&gt;") >= 8
@@ -291,11 +300,45 @@ class TestDocument:
         (log,) = [el for el in select(elements, "pre", class_="log") if "format-pex" in el.parents]
         assert log.text == f"</pre>{HOSTILE}"
 
+    def test_image_facts(self) -> None:
+        """A container format's image (tag, id, base pinned by ref) is shown, escaped."""
+        doc = load("mixed")
+        docker = result(doc, "docker-bookworm")
+        docker.image = ImageFacts(
+            tag=f"packmatrix/{HOSTILE}:1",
+            id="sha256:" + "1" * 64,
+            base=BaseImageFacts(
+                tag="python:3.11-slim-bookworm",
+                id="sha256:" + "2" * 64,
+                ref="python@sha256:" + "3" * 64,
+                bytes=130_000_000,
+                os_arch="linux/amd64",
+                python="3.11.9",
+                libc="glibc 2.36",
+                note=HOSTILE,
+            ),
+        )
+        html = html_of(doc)
+        assert "<script" not in html
+        elements = parse(html)
+        (image,) = select(elements, "dl", class_="image")
+        assert "format-docker-bookworm" in image.parents
+        assert f"packmatrix/{HOSTILE}:1" in image.text
+        assert "sha256:" + "1" * 64 in image.text
+        assert "python:3.11-slim-bookworm" in image.text
+        assert "python@sha256:" + "3" * 64 in image.text
+        assert HOSTILE in image.text
+        assert select(parse(html_of(load("mixed"))), "dl", class_="image") == []
+
     def test_minimal_entries(self) -> None:
         """Entries with only the required keys (as the schema allows) render without errors."""
         doc = with_formats(
-            {"name": "docker", "title": "docker", "status": "skipped", "reason": "no engine"},
-            {"name": "pex", "title": "pex", "status": "failed", "reason": "build failed"},
+            FormatResult.from_json(
+                {"name": "docker", "title": "docker", "status": "skipped", "reason": "no engine"}
+            ),
+            FormatResult.from_json(
+                {"name": "pex", "title": "pex", "status": "failed", "reason": "build failed"}
+            ),
         )
         elements = parse(html_of(doc))
         assert [el.attrs["data-format"] for el in select(elements, "section", class_="format")] == [
@@ -307,10 +350,10 @@ class TestDocument:
     def test_interrupted_run_without_formats(self) -> None:
         """A run stopped before any format finished still renders, with empty charts."""
         doc = load("venv-pex")
-        doc["formats"] = []
-        doc["lock"] = []
-        doc["preparation"] = {}
-        doc["run"]["status"] = "interrupted"
+        doc.formats = []
+        doc.lock = []
+        doc.preparation = {}
+        doc.run.status = "interrupted"
         elements = parse(html_of(doc))
         assert select(elements, "rect", class_="bar") == []
         assert "No lock" in html_of(doc)
@@ -319,15 +362,19 @@ class TestDocument:
 class TestCharts:
     def test_a_bar_per_format_and_figure(self, mixed: Report, mixed_html: list[Element]) -> None:
         """Formats with figures get artifact, footprint, cold and warm bars; others get a note."""
-        assert set(bars(mixed_html, "artifact")) == {
+        assert set(bars(mixed_html, "artifact_bytes")) == {
             "wheel",
             "pex",
             "pyinstaller-onefile",
             "docker-bookworm",
         }
-        assert set(bars(mixed_html, "footprint")) == {"wheel", "pex", "pyinstaller-onefile"}
-        assert set(bars(mixed_html, "cold")) == set(bars(mixed_html, "artifact"))
-        assert set(bars(mixed_html, "warm")) == {"wheel", "pyinstaller-onefile", "docker-bookworm"}
+        assert set(bars(mixed_html, "footprint_bytes")) == {"wheel", "pex", "pyinstaller-onefile"}
+        assert set(bars(mixed_html, "startup.cold")) == set(bars(mixed_html, "artifact_bytes"))
+        assert set(bars(mixed_html, "startup.warm")) == {
+            "wheel",
+            "pyinstaller-onefile",
+            "docker-bookworm",
+        }
         notes = select(mixed_html, "text", class_="note")
         assert sorted(note.text for note in notes) == [
             "no figures (failed)",
@@ -340,11 +387,13 @@ class TestCharts:
             for el in mixed_html
             if "missing" in el.classes
         }
-        assert missing == {("docker-bookworm", "footprint"), ("pex", "warm")}
+        assert missing == {("docker-bookworm", "footprint_bytes"), ("pex", "startup.warm")}
 
     def test_bars_carry_their_value(self, mixed_html: list[Element]) -> None:
         """data-value is the exact figure; the tooltip and label are human sizes."""
-        (rect,) = select(mixed_html, "rect", data_format="docker-bookworm", data_figure="artifact")
+        (rect,) = select(
+            mixed_html, "rect", data_format="docker-bookworm", data_figure="artifact_bytes"
+        )
         assert float(rect.attrs["data-value"]) == 151234567
         assert rect.text == "docker-bookworm: 151.2 MB"
 
@@ -355,32 +404,32 @@ class TestCharts:
             entry("b", artifact=1e4 * 2, footprint=1e9, cold=1, warm=1),
             entry("c", artifact=1e5 * 2, footprint=1e9, cold=1, warm=1),
         )
-        widths = bars(parse(html_of(doc)), "artifact")
+        widths = bars(parse(html_of(doc)), "artifact_bytes")
         assert widths["a"] < widths["b"] < widths["c"]
         assert widths["b"] - widths["a"] == pytest.approx(widths["c"] - widths["b"], abs=0.02)
         assert widths["a"] > 10
 
     def test_order_follows_size(self, mixed_html: list[Element]) -> None:
         """Bigger artifacts have longer bars; the wheel is still a visible fraction of docker."""
-        widths = bars(mixed_html, "artifact")
+        widths = bars(mixed_html, "artifact_bytes")
         order = sorted(widths, key=widths.__getitem__)
         assert order == ["wheel", "pex", "pyinstaller-onefile", "docker-bookworm"]
         assert widths["wheel"] / widths["docker-bookworm"] > 0.1
 
     def test_warm_whiskers_span_min_to_max(self, mixed: Report, mixed_html: list[Element]) -> None:
         """The whisker of a warm bar starts at the fastest and ends at the slowest start."""
-        widths = bars(mixed_html, "warm")
+        widths = bars(mixed_html, "startup.warm")
         whiskers = select(mixed_html, "g", class_="whisker")
         assert {el.attrs["data-format"] for el in whiskers} == set(widths)
         scale = charts.LinearScale.covering([1.72])  # pex's cold start is the slowest
-        docker = next(fmt for fmt in mixed["formats"] if fmt["name"] == "docker-bookworm")
-        warm = docker["figures"]["startup"]["warm"]
+        warm = result(mixed, "docker-bookworm").figures.startup_warm
+        assert warm is not None
         assert widths["docker-bookworm"] == pytest.approx(
-            scale.fraction(warm["median"]) * charts.PLOT_WIDTH, abs=0.01
+            scale.fraction(warm.median) * charts.PLOT_WIDTH, abs=0.01
         )
         html = html_of(mixed)
-        low = charts.LABEL_WIDTH + scale.fraction(warm["min"]) * charts.PLOT_WIDTH
-        high = charts.LABEL_WIDTH + scale.fraction(warm["max"]) * charts.PLOT_WIDTH
+        low = charts.LABEL_WIDTH + scale.fraction(warm.min) * charts.PLOT_WIDTH
+        high = charts.LABEL_WIDTH + scale.fraction(warm.max) * charts.PLOT_WIDTH
         assert f'x1="{low:.2f}" x2="{high:.2f}"' in html
 
     def test_names_are_escaped_in_svg(self) -> None:
@@ -443,4 +492,5 @@ class TestSave:
         assert sorted(path.name for path in written) == ["matrix.html", "matrix.json", "matrix.md"]
         html = (tmp_path / "matrix.html").read_text(encoding="utf-8")
         assert html == html_of(doc)
+        assert json.loads((tmp_path / "matrix.json").read_text(encoding="utf-8")) == doc.to_json()
         assert len(select(parse(html), "rect", class_="bar")) == 16
