@@ -4,7 +4,7 @@ cross-platform document, so a format's portability across operating systems show
 The merged document::
 
     {
-      "schema_version": "1.0",
+      "schema_version": "2.0",
       "kind": "merged",
       "tool": {"name": "packmatrix", "version": "…"},
       "app": {"name": "…", "version": "…"},
@@ -33,48 +33,47 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 
-from packmatrix import __version__, report
-from packmatrix.compare import (
-    UnusableReport,
-    append_step_summary,
-    host_label,
-    load_report,
-    md_cell,
-    read_value,
-)
+from packmatrix import __version__
+from packmatrix.atomic import write_atomic
+from packmatrix.compare_render import append_step_summary
 from packmatrix.errors import UsageError
+from packmatrix.records import Figures
+from packmatrix.report_input import UnusableReport, host_label, load_report
+from packmatrix.results import SCHEMA_VERSION, FormatResult, Report, Status
+from packmatrix.units import human_bytes, md_cell
 
 KIND: Final = "merged"
-STATUS_MARK: Final[dict[str, str]] = {"passed": "✅", "failed": "❌", "skipped": "⏭"}
+STATUS_MARK: Final[dict[str, str]] = {
+    Status.PASSED.value: "✅",
+    Status.FAILED.value: "❌",
+    Status.SKIPPED.value: "⏭",
+}
+
+Merged = dict[str, Any]
+"""The merged document, as JSON (see the module's docstring)."""
 
 
-def merge(reports: Sequence[tuple[str, report.Report]]) -> report.Report:
+def merge(reports: Sequence[tuple[str, Report]]) -> Merged:
     """One cross-platform document from ``(source, report)`` pairs of one app."""
     if not reports:
         raise UnusableReport("nothing to merge: give at least one matrix.json")
     first_source, first = reports[0]
     app = _app(first)
-    for source, doc in reports[1:]:
-        if _app(doc) != app:
+    for source, report in reports[1:]:
+        if _app(report) != app:
             raise UnusableReport(
-                f"{source} is {_app_text(_app(doc))} but {first_source} is {_app_text(app)}: "
+                f"{source} is {_app_text(_app(report))} but {first_source} is {_app_text(app)}: "
                 "merge reports of one app"
             )
     platforms: list[dict[str, Any]] = []
     formats: dict[str, dict[str, Any]] = {}
-    for source, doc in reports:
-        platform = _platform(doc, source, taken={item["id"] for item in platforms})
+    for source, report in reports:
+        platform = _platform(report, source, taken={item["id"] for item in platforms})
         platforms.append(platform)
-        for entry in doc["formats"]:
-            formats.setdefault(entry["name"], {})[platform["id"]] = {
-                "title": entry.get("title", entry["name"]),
-                "status": entry["status"],
-                "reason": entry.get("reason"),
-                "figures": entry.get("figures") or {},
-                "portability": entry.get("portability") or {},
-            }
+        for row in report.formats:
+            formats.setdefault(row.name, {})[platform["id"]] = _cell(row)
     return {
-        "schema_version": report.SCHEMA_VERSION,
+        "schema_version": SCHEMA_VERSION,
         "kind": KIND,
         "tool": {"name": "packmatrix", "version": __version__},
         "app": app,
@@ -83,20 +82,20 @@ def merge(reports: Sequence[tuple[str, report.Report]]) -> report.Report:
     }
 
 
-def merge_files(paths: Sequence[Path]) -> report.Report:
+def merge_files(paths: Sequence[Path]) -> Merged:
     """Load every report (refusing what can't be merged) and merge them."""
     return merge([(str(path), load_report(path)) for path in paths])
 
 
-def write(merged: report.Report, output: Path) -> str:
+def write(merged: Merged, output: Path) -> str:
     """Write the merged JSON to ``output`` and its Markdown next to it (``markdown_path``), each
     atomically; append the Markdown to the GitHub step summary when there is one. Returns the
     Markdown."""
     if markdown_path(output) == output:
         raise UsageError(f"-o {output}: give a .json path; the Markdown is written next to it")
     markdown = render_markdown(merged)
-    report.write_atomic(output, json.dumps(merged, indent=2) + "\n")
-    report.write_atomic(markdown_path(output), markdown)
+    write_atomic(output, json.dumps(merged, indent=2) + "\n")
+    write_atomic(markdown_path(output), markdown)
     append_step_summary(markdown)
     return markdown
 
@@ -107,18 +106,27 @@ def markdown_path(output: Path) -> Path:
     return output.with_suffix(".md")
 
 
-def _app(doc: report.Report) -> dict[str, Any]:
-    app = doc.get("app") or {}
-    return {"name": app.get("name"), "version": app.get("version")}
+def _cell(row: FormatResult) -> dict[str, Any]:
+    """One format on one platform, from the row's typed parts."""
+    return {
+        "title": row.title,
+        "status": row.status.value,
+        "reason": row.reason,
+        "figures": row.figures.to_json(),
+        "portability": row.portability.to_json() if row.portability is not None else {},
+    }
+
+
+def _app(report: Report) -> dict[str, Any]:
+    return {"name": report.app.get("name"), "version": report.app.get("version")}
 
 
 def _app_text(app: Mapping[str, Any]) -> str:
     return f"{app['name']} {app['version']}"
 
 
-def _platform(doc: report.Report, source: str, *, taken: set[str]) -> dict[str, Any]:
-    host = doc.get("host") or {}
-    run = doc.get("run") or {}
+def _platform(report: Report, source: str, *, taken: set[str]) -> dict[str, Any]:
+    host = report.host
     base = f"{host.get('os') or 'unknown'}-{host.get('arch') or 'unknown'}".lower()
     platform_id, count = base, 1
     while platform_id in taken:
@@ -133,13 +141,13 @@ def _platform(doc: report.Report, source: str, *, taken: set[str]) -> dict[str, 
         "platform": host.get("platform"),
         "libc": host.get("libc"),
         "python": host.get("python"),
-        "run": {key: run.get(key) for key in ("id", "started", "status")},
+        "run": {"id": report.run.id, "started": report.run.started, "status": report.run.status},
         "source": source,
     }
 
 
 # -- Markdown -------------------------------------------------------------------------------------
-def render_markdown(merged: report.Report) -> str:
+def render_markdown(merged: Merged) -> str:
     """Rows = formats, columns = platforms, cells = status · warm start · artifact size."""
     platforms: list[dict[str, Any]] = merged["platforms"]
     formats: dict[str, dict[str, Any]] = merged["formats"]
@@ -161,7 +169,9 @@ def render_markdown(merged: report.Report) -> str:
         f"- **{name}** on {platform['label']}: {cell['status'].upper()}: {md_cell(cell['reason'])}"
         for name, cells in formats.items()
         for platform in platforms
-        if (cell := cells.get(platform["id"])) and cell["status"] != "passed" and cell["reason"]
+        if (cell := cells.get(platform["id"]))
+        and cell["status"] != Status.PASSED.value
+        and cell["reason"]
     ]
     if reasons:
         lines += ["", "Not passed:", "", *reasons]
@@ -183,11 +193,9 @@ def cell_text(cell: Mapping[str, Any] | None) -> str:
         return "—"
     status = str(cell["status"])
     parts = [f"{STATUS_MARK.get(status, '')} {status.upper()}".strip()]
-    figures = cell.get("figures") or {}
-    warm = read_value(figures, "startup.warm")
-    if warm is not None:
-        parts.append(f"{warm.median:.2f} s")
-    size = read_value(figures, "artifact_bytes")
-    if size is not None:
-        parts.append(report.human_bytes(size.median))
+    figures = Figures.from_json(cell.get("figures") or {})
+    if figures.startup_warm is not None:
+        parts.append(f"{figures.startup_warm.median:.2f} s")
+    if figures.artifact_bytes is not None:
+        parts.append(human_bytes(figures.artifact_bytes))
     return " · ".join(parts)

@@ -7,12 +7,15 @@ host put together (plus a docker row derived from the wheel row);
 that the real one, compared with it, shows each rule at work: pex's artifact +11 % (regression),
 pex-venv's warm start ×2 (regression), pyinstaller-onefile's warm start +28 % with overlapping
 ranges (noise), sdist's cold start +33 % but +40 ms (fine), wheel +3 % (fine), pyinstaller-onedir
-build ×2 (informational) and artifact −17 % (improved).
+build ×2 (informational) and artifact −17 % (improved). Both are of schema 1.0; other schema
+versions are derived from them in the tests.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
+import dataclasses
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -34,8 +37,9 @@ from packmatrix.compare import (
     parse_seconds,
     render_markdown,
 )
-from packmatrix.report import Report
-from packmatrix.stats import Figure, figure
+from packmatrix.records import Figures
+from packmatrix.results import SCHEMA_VERSION, FormatResult, Report, RunInfo, Status
+from packmatrix.stats import Stat
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 LINUX = FIXTURES / "platforms" / "linux.json"
@@ -43,37 +47,46 @@ DOCTORED = FIXTURES / "compare" / "doctored-baseline.json"
 SCHEMA_2 = FIXTURES / "compare" / "schema-2.json"
 
 
-def seconds(*samples: float) -> Figure:
-    return figure(samples, "s")
+def seconds(*samples: float) -> Stat:
+    return Stat.of(samples, "s")
 
 
-def row(name: str = "wheel", status: str = "passed", **figures: Any) -> dict[str, Any]:
-    return {"name": name, "status": status, "reason": None, "figures": figures}
+def row(name: str = "wheel", status: str = "passed", **figures: Any) -> FormatResult:
+    """A format's row; ``figures`` are attributes of ``records.Figures``."""
+    return FormatResult(name=name, title=name, status=Status(status), figures=Figures(**figures))
 
 
-def doc(*rows: dict[str, Any], os: str = "Linux", schema: str = "1.0") -> Report:
-    return {
-        "schema_version": schema,
-        "run": {"id": "run", "started": "2026-11-22T00:00:00+00:00"},
-        "host": {"os": os, "arch": "x86_64"},
-        "app": {"name": "sample-app", "version": "1.0.0"},
-        "formats": list(rows),
-    }
+def doc(*rows: FormatResult, os: str = "Linux", schema: str = "1.0") -> Report:
+    return Report(
+        schema_version=schema,
+        tool={"name": "packmatrix", "version": "0.1.0"},
+        run=RunInfo(id="run", started="2026-11-22T00:00:00+00:00", status="complete"),
+        host={"os": os, "arch": "x86_64"},
+        app={"name": "sample-app", "version": "1.0.0"},
+        formats=list(rows),
+    )
 
 
 def verdicts(
-    baseline: dict[str, Any], current: dict[str, Any], thresholds: Thresholds | None = None
+    baseline: FormatResult, current: FormatResult, thresholds: Thresholds | None = None
 ) -> dict[str, Verdict | None]:
     result = compare(doc(baseline), doc(current), thresholds or Thresholds())
     return {diff.metric.key: diff.verdict for diff in result.formats[0].figures}
 
 
 def warm(*samples: float) -> dict[str, Any]:
-    return {"startup": {"warm": seconds(*samples)}}
+    return {"startup_warm": seconds(*samples)}
 
 
-def write_report(path: Path, report: Report) -> Path:
-    path.write_text(json.dumps(report), encoding="utf-8")
+def derived(source: Path, path: Path, **changes: Any) -> Path:
+    """The JSON of the report at ``source`` with top-level ``changes``, written to ``path``."""
+    data = json.loads(source.read_text(encoding="utf-8"))
+    path.write_text(json.dumps(data | changes), encoding="utf-8")
+    return path
+
+
+def write_report(path: Path, content: object) -> Path:
+    path.write_text(json.dumps(content), encoding="utf-8")
     return path
 
 
@@ -164,7 +177,7 @@ class TestStartupRule:
 
     def test_cold_start_is_judged_too(self) -> None:
         """A single cold start has no spread: the thresholds alone decide."""
-        result = verdicts(row(startup={"cold": seconds(0.5)}), row(startup={"cold": seconds(0.7)}))
+        result = verdicts(row(startup_cold=seconds(0.5)), row(startup_cold=seconds(0.7)))
         assert result == {"startup.cold": "regression"}
 
 
@@ -199,7 +212,7 @@ class TestInformationalFigures:
 
     def test_rss_is_never_a_regression_by_default(self) -> None:
         """Twice the memory is reported, not judged."""
-        rss_before, rss_after = figure([30e6, 31e6], "B"), figure([60e6, 61e6], "B")
+        rss_before, rss_after = Stat.of([30e6, 31e6], "B"), Stat.of([60e6, 61e6], "B")
         assert verdicts(row(rss_bytes=rss_before), row(rss_bytes=rss_after)) == {"rss_bytes": None}
 
     def test_build_threshold_makes_build_time_judged(self) -> None:
@@ -259,18 +272,38 @@ class TestStatusRules:
 
 
 class TestLoading:
-    def test_other_schema_major_is_refused_in_one_line(self) -> None:
-        """A baseline of schema 2.x can't be read by a packmatrix of 1.x: one clear line, exit 2."""
+    def test_unknown_schema_major_is_refused_in_one_line(self, tmp_path: Path) -> None:
+        """A baseline of schema 9.x can't be read by a packmatrix that reads 1.x and 2.x: one
+        clear line naming the file, its version and the majors read, exit 2."""
+        path = derived(LINUX, tmp_path / "future.json", schema_version="9.0")
         with pytest.raises(UnusableReport) as caught:
-            load_report(SCHEMA_2, role="baseline")
+            load_report(path, role="baseline")
         assert caught.value.return_code == 2
         assert "\n" not in caught.value.message
-        assert "schema_version 2.0, this packmatrix reads 1.x" in caught.value.message
+        assert caught.value.message.startswith(f"baseline {path} has schema_version 9.0, ")
+        assert "this packmatrix reads 1.x and 2.x" in caught.value.message
 
     def test_other_minor_is_accepted(self, tmp_path: Path) -> None:
         """Minor versions only add: a 1.7 report is compared."""
-        path = write_report(tmp_path / "m.json", doc(row(), schema="1.7"))
-        assert load_report(path)["schema_version"] == "1.7"
+        path = derived(LINUX, tmp_path / "m.json", schema_version="1.7")
+        assert load_report(path).schema_version == "1.7"
+
+    def test_schema_1_report_is_compared(self, tmp_path: Path) -> None:
+        """A report of the previous major (1.x, the fixtures) is read and compared like one of
+        this major: the same verdicts either way round."""
+        old = load_report(LINUX)
+        assert old.schema_version.startswith("1.")
+        current = write_report(tmp_path / "matrix.json", old.to_json())
+        assert load_report(current).schema_version == SCHEMA_VERSION
+        assert compare(old, load_report(current), Thresholds()).exit_code == 0
+        from_old = compare(load_report(DOCTORED), old, Thresholds())
+        from_new = compare(load_report(DOCTORED), load_report(current), Thresholds())
+        assert from_old.regressions() == from_new.regressions()
+        assert len(from_old.regressions()) == 2
+
+    def test_schema_2_report_is_read(self) -> None:
+        """A report of this major, even one with no format, is read."""
+        assert load_report(SCHEMA_2).formats == []
 
     @pytest.mark.parametrize(
         ("content", "message"),
@@ -278,6 +311,10 @@ class TestLoading:
             ({"schema_version": "one", "formats": []}, "is not MAJOR.MINOR"),
             ({"schema_version": "1.0", "kind": "merged", "formats": {}}, "is a merged report"),
             ({"schema_version": "1.0", "formats": [{"name": "wheel"}]}, "a name and a status"),
+            (
+                {"schema_version": "2.0", "formats": [{"name": "wheel", "status": "exploded"}]},
+                "a name and a status",
+            ),
             ([1, 2], "no schema_version"),
         ],
     )
@@ -285,11 +322,18 @@ class TestLoading:
         self, content: object, message: str, tmp_path: Path
     ) -> None:
         """What compare can't read ends as one line and exit code 2."""
-        path = tmp_path / "bad.json"
-        path.write_text(json.dumps(content), encoding="utf-8")
+        path = write_report(tmp_path / "bad.json", content)
         with pytest.raises(UnusableReport, match=message) as caught:
             load_report(path)
         assert caught.value.return_code == 2
+
+    def test_malformed_row_is_bad_input(self, tmp_path: Path) -> None:
+        """A row whose parts can't be read is refused in one line too, not a traceback."""
+        broken = {"name": "wheel", "status": "passed", "checks": [{"name": "health"}]}
+        path = derived(LINUX, tmp_path / "bad.json", formats=[broken])
+        with pytest.raises(UnusableReport, match="is not a packmatrix report") as caught:
+            load_report(path)
+        assert "\n" not in caught.value.message
 
     def test_missing_file_is_bad_input(self, tmp_path: Path) -> None:
         """A report that isn't there is bad input too (exit 2, not the writer's exit 4)."""
@@ -337,7 +381,7 @@ class TestMarkdown:
 
     def test_failure_reason_stays_in_its_cell(self) -> None:
         """A reason with pipes and newlines can't break the table."""
-        failed = row(status="failed") | {"reason": "smoke test: a | b\nc"}
+        failed = dataclasses.replace(row(status="failed"), reason="smoke test: a | b\nc")
         markdown = render_markdown(compare(doc(row()), doc(failed), Thresholds()))
         line = table_line(markdown, "| status |")
         assert "FAILED: smoke test: a \\| b c" in line
@@ -357,6 +401,24 @@ class TestMarkdown:
             Thresholds(),
         )
         assert "- … and 2 more in the table" in render_markdown(result)
+
+
+class TestJson:
+    def test_document_names_schema_figures_and_verdicts(self) -> None:
+        """The JSON carries this packmatrix's schema version, the regressions, and each figure
+        with its catalogue key, unit, both values and its verdict."""
+        result = compare(load_report(DOCTORED), load_report(LINUX), Thresholds())
+        data = json.loads(json.dumps(result.to_json()))
+        assert (data["schema_version"], data["kind"]) == (SCHEMA_VERSION, "comparison")
+        assert data["regressions"] == result.regressions()
+        pex = next(entry for entry in data["formats"] if entry["name"] == "pex")
+        artifact = next(fig for fig in pex["figures"] if fig["figure"] == "artifact_bytes")
+        assert (artifact["unit"], artifact["verdict"], artifact["baseline"]["n"]) == (
+            "B",
+            "regression",
+            1,
+        )
+        assert (pex["baseline_status"], pex["current_status"]) == ("passed", "passed")
 
 
 class TestStepSummary:
@@ -403,10 +465,11 @@ class TestCommandLine:
         assert out.count("| ⚠ regression |") == 2
 
     def test_incompatible_baseline_exits_2_with_one_line(
-        self, capsys: pytest.CaptureFixture[str]
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
     ) -> None:
-        """Another schema major: nothing on stdout, one line on stderr, exit 2."""
-        assert main(["compare", str(SCHEMA_2), str(LINUX)]) == 2
+        """An unknown schema major: nothing on stdout, one line on stderr, exit 2."""
+        future = derived(LINUX, tmp_path / "future.json", schema_version="9.0")
+        assert main(["compare", str(future), str(LINUX)]) == 2
         captured = capsys.readouterr()
         assert captured.out == ""
         assert captured.err.count("\n") == 1
@@ -451,7 +514,8 @@ class TestRunWithBaseline:
     ) -> None:
         """An incompatible baseline stops `run` at once: no matrix is built for nothing."""
         reports = tmp_path / "reports"
-        assert main(["run", "--baseline", str(SCHEMA_2), "--reports", str(reports)]) == 2
+        future = derived(LINUX, tmp_path / "future.json", schema_version="9.0")
+        assert main(["run", "--baseline", str(future), "--reports", str(reports)]) == 2
         assert not reports.exists()
 
     def test_regression_fails_a_passing_run(
@@ -477,15 +541,9 @@ class TestRunWithBaseline:
 class TestIncompleteRuns:
     def test_interrupted_current_run_is_a_regression(self) -> None:
         """A current run that was interrupted never passes a comparison."""
-        import copy
-        import json
-
-        from packmatrix.compare import Thresholds, compare
-
-        path = Path(__file__).resolve().parents[1] / "fixtures" / "platforms" / "linux.json"
-        baseline = json.loads(path.read_text(encoding="utf-8"))
+        baseline = load_report(LINUX)
         current = copy.deepcopy(baseline)
-        current["run"]["status"] = "interrupted"
+        current.run.status = "interrupted"
         result = compare(baseline, current, Thresholds())
         assert result.exit_code == 1
         assert result.regressions()[0] == "the current run is interrupted, not complete"

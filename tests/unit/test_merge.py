@@ -12,21 +12,21 @@ from __future__ import annotations
 import copy
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from packmatrix.cli import main
 from packmatrix.compare import UnusableReport, load_report
-from packmatrix.merge import KIND, cell_text, merge, merge_files, render_markdown
-from packmatrix.report import Report
+from packmatrix.merge import KIND, Merged, cell_text, merge, merge_files, render_markdown
+from packmatrix.results import SCHEMA_VERSION, Report
 
 PLATFORMS = Path(__file__).resolve().parents[1] / "fixtures" / "platforms"
 REPORTS = [PLATFORMS / "linux.json", PLATFORMS / "macos.json", PLATFORMS / "windows.json"]
-SCHEMA_2 = PLATFORMS.parent / "compare" / "schema-2.json"
 
 
 @pytest.fixture(name="merged")
-def _merged() -> Report:
+def _merged() -> Merged:
     return merge_files(REPORTS)
 
 
@@ -34,8 +34,14 @@ def linux() -> Report:
     return load_report(REPORTS[0])
 
 
+def linux_json() -> dict[str, Any]:
+    """The Linux report as it is on disk (schema 1.0)."""
+    loaded: dict[str, Any] = json.loads(REPORTS[0].read_text(encoding="utf-8"))
+    return loaded
+
+
 class TestMergedDocument:
-    def test_platforms_from_each_host(self, merged: Report) -> None:
+    def test_platforms_from_each_host(self, merged: Merged) -> None:
         """Each report is one platform, named from its host's os and arch, in the order given."""
         assert [(item["id"], item["label"]) for item in merged["platforms"]] == [
             ("linux-x86_64", "Linux x86_64"),
@@ -43,11 +49,11 @@ class TestMergedDocument:
             ("windows-amd64", "Windows AMD64"),
         ]
 
-    def test_versioned_and_marked_as_merged(self, merged: Report) -> None:
+    def test_versioned_and_marked_as_merged(self, merged: Merged) -> None:
         """The document carries the schema version and says it is a merged report."""
-        assert (merged["schema_version"], merged["kind"]) == ("1.0", KIND)
+        assert (merged["schema_version"], merged["kind"]) == (SCHEMA_VERSION, KIND)
 
-    def test_every_format_of_every_platform(self, merged: Report) -> None:
+    def test_every_format_of_every_platform(self, merged: Merged) -> None:
         """Formats keep their order; each has an entry per platform that ran it."""
         assert list(merged["formats"]) == [
             "wheel",
@@ -60,23 +66,23 @@ class TestMergedDocument:
         ]
         assert all(len(cells) == 3 for cells in merged["formats"].values())
 
-    def test_status_and_reason_per_platform(self, merged: Report) -> None:
+    def test_status_and_reason_per_platform(self, merged: Merged) -> None:
         """A format a platform can't do is SKIPPED there, with the tool's reason."""
         pex = merged["formats"]["pex"]
         assert (pex["linux-x86_64"]["status"], pex["linux-x86_64"]["reason"]) == ("passed", None)
         assert pex["windows-amd64"]["status"] == "skipped"
         assert pex["windows-amd64"]["reason"] == "pex does not run on Windows"
 
-    def test_figures_carried_unchanged(self, merged: Report) -> None:
+    def test_figures_carried_unchanged(self, merged: Merged) -> None:
         """Every figure of a platform's row is in the merged document as measured."""
-        wheel = next(entry for entry in linux()["formats"] if entry["name"] == "wheel")
+        wheel = next(entry for entry in linux_json()["formats"] if entry["name"] == "wheel")
         assert merged["formats"]["wheel"]["linux-x86_64"]["figures"] == wheel["figures"]
 
     def test_format_not_run_has_no_entry(self) -> None:
         """A format one platform did not run at all is absent under that platform."""
         without_docker = linux()
-        without_docker["formats"] = without_docker["formats"][:-1]
-        without_docker["host"] = {"os": "Linux", "arch": "aarch64"}
+        without_docker.formats = without_docker.formats[:-1]
+        without_docker.host = {"os": "Linux", "arch": "aarch64"}
         merged = merge([("a", linux()), ("b", without_docker)])
         assert list(merged["formats"]["docker"]) == ["linux-x86_64"]
 
@@ -88,7 +94,7 @@ class TestMergedDocument:
             ("linux-x86_64-2", "Linux x86_64 (2)"),
         ]
 
-    def test_document_is_json(self, merged: Report) -> None:
+    def test_document_is_json(self, merged: Merged) -> None:
         """The merged document survives a JSON round trip unchanged."""
         assert json.loads(json.dumps(merged)) == merged
 
@@ -97,15 +103,25 @@ class TestRefused:
     def test_reports_of_different_apps(self) -> None:
         """Reports of two apps make no cross-platform table: one line says which."""
         other = copy.deepcopy(linux())
-        other["app"]["version"] = "2.0.0"
+        other.app["version"] = "2.0.0"
         with pytest.raises(UnusableReport) as caught:
             merge([("a", linux()), ("b", other)])
         assert caught.value.message.startswith("b is sample-app 2.0.0 but a is sample-app 1.0.0")
 
-    def test_other_schema_major(self) -> None:
-        """A report of another schema major is refused, as compare refuses it."""
-        with pytest.raises(UnusableReport, match=r"schema_version 2\.0"):
-            merge_files([REPORTS[0], SCHEMA_2])
+    def test_unknown_schema_major(self, tmp_path: Path) -> None:
+        """A report of a schema major this packmatrix doesn't read is refused, as compare
+        refuses it."""
+        future = tmp_path / "future.json"
+        future.write_text(json.dumps(linux_json() | {"schema_version": "9.0"}), encoding="utf-8")
+        with pytest.raises(UnusableReport, match=r"schema_version 9\.0, this packmatrix reads"):
+            merge_files([REPORTS[0], future])
+
+    def test_reports_of_both_majors(self, tmp_path: Path) -> None:
+        """A report of schema 1.x and one of 2.x are merged alike."""
+        current = tmp_path / "matrix.json"
+        current.write_text(json.dumps(linux().to_json()), encoding="utf-8")
+        both = merge_files([REPORTS[0], current])
+        assert both["formats"]["pex"]["linux-x86_64"] == both["formats"]["pex"]["linux-x86_64-2"]
 
     def test_nothing_to_merge(self) -> None:
         """Merging no report at all is bad input."""
@@ -120,12 +136,12 @@ class TestRefused:
 
 
 class TestMarkdown:
-    def test_columns_are_platforms(self, merged: Report) -> None:
+    def test_columns_are_platforms(self, merged: Merged) -> None:
         """The header has one column per platform."""
         markdown = render_markdown(merged)
         assert "| format | Linux x86_64 | macOS arm64 | Windows AMD64 |" in markdown
 
-    def test_rows_are_formats_with_status_startup_and_size(self, merged: Report) -> None:
+    def test_rows_are_formats_with_status_startup_and_size(self, merged: Merged) -> None:
         """Each cell shows status, warm start median and artifact size."""
         markdown = render_markdown(merged)
         line = next(text for text in markdown.splitlines() if text.startswith("| **pex** |"))
@@ -133,7 +149,7 @@ class TestMarkdown:
             "| **pex** | ✅ PASSED · 0.63 s · 1.9 MB | ✅ PASSED · 0.51 s · 1.9 MB | ⏭ SKIPPED |"
         )
 
-    def test_reasons_listed_below(self, merged: Report) -> None:
+    def test_reasons_listed_below(self, merged: Merged) -> None:
         """Why a format did not pass on a platform is listed under the table."""
         markdown = render_markdown(merged)
         assert "- **pex** on Windows AMD64: SKIPPED: pex does not run on Windows" in markdown
@@ -143,7 +159,7 @@ class TestMarkdown:
         """A platform that did not run the format shows a dash."""
         assert cell_text(None) == "—"
 
-    def test_failed_cell_has_no_startup(self, merged: Report) -> None:
+    def test_failed_cell_has_no_startup(self, merged: Merged) -> None:
         """A format that failed its smoke test has no warm start; its size is still shown."""
         cell = merged["formats"]["pyinstaller-onefile"]["windows-amd64"]
         assert cell_text(cell) == "❌ FAILED · 22.2 MB"
