@@ -9,38 +9,17 @@ from __future__ import annotations
 
 import re
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from packmatrix.checks import Check, parse_check, unknown_keys
 from packmatrix.errors import AppError
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
-
-
-@dataclass(frozen=True, kw_only=True)
-class Check:
-    """One HTTP request of the smoke test and what its answer must contain."""
-
-    name: str
-    path: str
-    status: int = 200
-    content_type: str | None = None
-    contains: tuple[str, ...] = ()
-    json: dict[str, Any] = field(default_factory=dict)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "path": self.path,
-            "status": self.status,
-            "content_type": self.content_type,
-            "contains": list(self.contains),
-            "json": self.json,
-        }
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -56,6 +35,11 @@ class AppSpec:
     checks: tuple[Check, ...]
     build_requires: tuple[str, ...]
     requires_python: str | None
+    hidden_imports: tuple[str, ...] = ()
+    """Modules frozen binaries must bundle although no import statement names them (plugins
+    of third-party packages); the app's own package is always bundled whole."""
+    collect_packages: tuple[str, ...] = ()
+    """Further packages frozen binaries must bundle whole: submodules, data and metadata."""
 
     @property
     def normalized_name(self) -> str:
@@ -71,7 +55,13 @@ class AppSpec:
             "health": self.health,
             "requires_python": self.requires_python,
             "checks": [check.to_json() for check in self.checks],
+            "hidden_imports": list(self.hidden_imports),
+            "collect_packages": list(self.collect_packages),
         }
+
+
+TOOL_KEYS = ("script", "package", "health", "checks", "hidden_imports", "collect_packages")
+"""The keys of ``[tool.packmatrix]``; any other is an error (a typo must not pass silently)."""
 
 
 def normalize(name: str) -> str:
@@ -104,9 +94,13 @@ def load_app(path: Path) -> AppSpec:
     scripts = project.get("scripts", {})
     if not isinstance(scripts, dict):
         raise AppError(f"{pyproject}: [project.scripts] must be a table")
-    tool = data.get("tool", {}).get("packmatrix", {})
+    tools = data.get("tool", {})
+    if not isinstance(tools, dict):
+        raise AppError(f"{pyproject}: 'tool' must be a table")
+    tool = tools.get("packmatrix", {})
     if not isinstance(tool, dict):
         raise AppError(f"{pyproject}: [tool.packmatrix] must be a table")
+    unknown_keys(tool, TOOL_KEYS, f"{pyproject}: [tool.packmatrix]")
 
     script = tool.get("script")
     if script is None:
@@ -117,7 +111,10 @@ def load_app(path: Path) -> AppSpec:
             )
         script = next(iter(scripts))
     if not isinstance(script, str) or script not in scripts:
-        raise AppError(f"{pyproject}: console script {script!r} is not in [project.scripts]")
+        known = ", ".join(sorted(scripts)) or "none"
+        raise AppError(
+            f"{pyproject}: console script {script!r} is not in [project.scripts] (it has: {known})"
+        )
     entry = scripts[script]
     package = tool.get("package") or str(entry).split(":", 1)[0].split(".", 1)[0]
 
@@ -129,9 +126,14 @@ def load_app(path: Path) -> AppSpec:
     raw_checks = tool.get("checks", [])
     if not isinstance(raw_checks, list):
         raise AppError(f"{pyproject}: [[tool.packmatrix.checks]] must be an array of tables")
-    checks.extend(_check(raw, pyproject, index) for index, raw in enumerate(raw_checks, 1))
+    checks.extend(parse_check(raw, pyproject, index) for index, raw in enumerate(raw_checks, 1))
 
-    requires = data.get("build-system", {}).get("requires", ["setuptools>=40.8.0"])
+    build_system = data.get("build-system", {})
+    if not isinstance(build_system, dict):
+        raise AppError(f"{pyproject}: 'build-system' must be a table")
+    requires = build_system.get("requires", ["setuptools>=40.8.0"])
+    if not isinstance(requires, list):
+        raise AppError(f"{pyproject}: [build-system] requires must be a list of strings")
     requires_python = project.get("requires-python")
     return AppSpec(
         root=root,
@@ -143,7 +145,20 @@ def load_app(path: Path) -> AppSpec:
         checks=tuple(checks),
         build_requires=tuple(str(item) for item in requires),
         requires_python=requires_python if isinstance(requires_python, str) else None,
+        hidden_imports=_names(tool, "hidden_imports", pyproject),
+        collect_packages=_names(tool, "collect_packages", pyproject),
     )
+
+
+def _names(tool: dict[str, Any], key: str, source: Path) -> tuple[str, ...]:
+    value = tool.get(key, [])
+    valid = isinstance(value, list) and all(
+        isinstance(item, str) and re.fullmatch(r"[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*", item)
+        for item in value
+    )
+    if not valid:
+        raise AppError(f"{source}: [tool.packmatrix] {key} must be a list of module names")
+    return tuple(value)
 
 
 def _table(data: dict[str, Any], key: str, source: Path) -> dict[str, Any]:
@@ -158,25 +173,3 @@ def _string(data: dict[str, Any], key: str, source: Path) -> str:
     if not isinstance(value, str) or not value:
         raise AppError(f"{source}: [project] needs a '{key}' string")
     return value
-
-
-def _check(raw: Any, source: Path, index: int) -> Check:
-    if not isinstance(raw, dict) or not isinstance(raw.get("path"), str):
-        raise AppError(f"{source}: smoke check #{index} needs a 'path' string")
-    contains = raw.get("contains", [])
-    if isinstance(contains, str):
-        contains = [contains]
-    expected_json = raw.get("json", {})
-    if not isinstance(expected_json, dict):
-        raise AppError(f"{source}: smoke check #{index}: 'json' must be a table of expected fields")
-    status = raw.get("status", 200)
-    if not isinstance(status, int):
-        raise AppError(f"{source}: smoke check #{index}: 'status' must be a number")
-    return Check(
-        name=str(raw.get("name", raw["path"])),
-        path=raw["path"],
-        status=status,
-        content_type=raw.get("content_type"),
-        contains=tuple(str(item) for item in contains),
-        json=expected_json,
-    )

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
+from urllib.parse import urlencode
 
 from packmatrix.errors import AppError
 
@@ -54,8 +55,9 @@ class Check:
         if self.json_body is not None:
             return json.dumps(self.json_body).encode(), {"Content-Type": "application/json"}
         if self.form is not None:
-            text = urlencode(self.form)
-            return text.encode(), {"Content-Type": "application/x-www-form-urlencoded"}
+            return urlencode(self.form).encode(), {
+                "Content-Type": "application/x-www-form-urlencoded"
+            }
         if self.body is not None:
             return self.body.encode(), {}
         return None, {}
@@ -77,12 +79,6 @@ class Check:
         if self.location is not None:
             out["location"] = self.location
         return out
-
-
-def urlencode(form: Mapping[str, str]) -> str:
-    from urllib.parse import urlencode as encode
-
-    return encode(dict(form))
 
 
 def unknown_keys(raw: Mapping[str, Any], allowed: tuple[str, ...], where: str) -> None:

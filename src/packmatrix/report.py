@@ -50,19 +50,6 @@ def save(doc: Report, folder: Path) -> list[Path]:
     return written
 
 
-def load(path: Path) -> dict[str, Any]:
-    """A report's JSON as written (any schema version); one clear line when it isn't one."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ReportError(f"no report at {path}") from None
-    except (OSError, ValueError) as exc:
-        raise ReportError(f"{path} is not a packmatrix report: {exc}") from None
-    if not isinstance(data, dict) or "schema_version" not in data:
-        raise ReportError(f"{path} is not a packmatrix report (no schema_version)")
-    return data
-
-
 def schema() -> dict[str, Any]:
     """The JSON Schema (draft 2020-12) of the report document, shipped with the package."""
     text = resources.files("packmatrix").joinpath("schema/report.schema.json").read_text("utf-8")

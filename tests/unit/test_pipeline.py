@@ -24,6 +24,7 @@ from packmatrix.errors import FormatUnavailable, StepFailed
 from packmatrix.formats.base import Built, Deployment, Running
 from packmatrix.pipeline import run_format, run_matrix
 from packmatrix.records import Portability
+from packmatrix.report_input import read_json
 from packmatrix.results import FormatResult, Report, Status
 
 Stage = str
@@ -167,7 +168,8 @@ class TestEachStage:
     def test_a_format_that_passes(self, ctx: Context) -> None:
         """Every stage runs in order; the row has every figure, the checks and the facts."""
         result, stages = run(ctx, "none")
-        assert result.status is Status.PASSED and result.reason is None
+        assert result.status is Status.PASSED
+        assert result.reason is None
         assert [stage for _, stage in stages] == [
             "build",
             "deploy",
@@ -180,17 +182,22 @@ class TestEachStage:
         ]
         figures = result.figures
         assert figures.artifact_bytes == len(b"fake artifact\n")
-        assert figures.build_seconds is not None and figures.build_seconds.median == 0.5
-        assert figures.startup_cold is not None and figures.startup_cold.n == 1
-        assert figures.startup_warm is not None and figures.startup_warm.n == 3
-        assert figures.rss_bytes is not None and figures.rss_bytes.n == 4
+        assert figures.build_seconds is not None
+        assert figures.build_seconds.median == 0.5
+        assert figures.startup_cold is not None
+        assert figures.startup_cold.n == 1
+        assert figures.startup_warm is not None
+        assert figures.startup_warm.n == 3
+        assert figures.rss_bytes is not None
+        assert figures.rss_bytes.n == 4
         assert [check.ok for check in result.checks] == [True]
         assert result.health == {"status": "ok"}
-        assert result.launch is not None and result.launch.env_extra == {
-            "FAKE_HOME": "<place>/home"
-        }
-        assert result.lock_check is not None and result.lock_check.matches
-        assert result.security is not None and result.security.loopback_only
+        assert result.launch is not None
+        assert result.launch.env_extra == {"FAKE_HOME": "<place>/home"}
+        assert result.lock_check is not None
+        assert result.lock_check.matches
+        assert result.security is not None
+        assert result.security.loopback_only
 
     def test_unavailable_is_skipped(self, ctx: Context) -> None:
         """A format that can't run here is SKIPPED with its reason, and nothing is built."""
@@ -215,14 +222,16 @@ class TestEachStage:
         result, _ = run(ctx, "build")
         assert (result.status, result.reason) == (Status.FAILED, "fake-build failed (exit code 1)")
         assert result.log_tail == "error: no compiler"
-        assert result.figures.artifact_bytes is None and result.build is None
+        assert result.figures.artifact_bytes is None
+        assert result.build is None
 
     def test_deploy_failure(self, ctx: Context) -> None:
         """A deploy failure keeps what the build recorded."""
         result, _ = run(ctx, "deploy")
         assert result.status is Status.FAILED
         assert result.reason == "copying the artifact failed: No space left on device"
-        assert result.build is not None and result.figures.artifact_bytes is not None
+        assert result.build is not None
+        assert result.figures.artifact_bytes is not None
         assert result.figures.startup_cold is None
 
     def test_start_failure(self, ctx: Context) -> None:
@@ -240,7 +249,8 @@ class TestEachStage:
         assert result.status is Status.FAILED
         assert result.reason is not None
         assert result.reason.startswith("smoke test: home page (/): expected HTTP 200, got 500")
-        assert result.figures.startup_cold is not None and result.figures.startup_warm is None
+        assert result.figures.startup_cold is not None
+        assert result.figures.startup_warm is None
         assert len(fmt.launches) == 1
 
     def test_inspect_crash(self, ctx: Context) -> None:
@@ -261,7 +271,7 @@ class TestTheRun:
             ("a", Status.FAILED),
             ("b", Status.PASSED),
         ]
-        written = report.load(tmp_path / "reports" / "matrix.json")
+        written = read_json(tmp_path / "reports" / "matrix.json")
         report.validate(written)
         assert Report.from_json(written).to_json() == written
 
@@ -271,7 +281,7 @@ class TestTheRun:
         reports = tmp_path / "reports"
         with pytest.raises(KeyboardInterrupt):
             run_matrix(app, formats, Options(runs=1), reports, lambda *_: None)
-        written = report.load(reports / "matrix.json")
+        written = read_json(reports / "matrix.json")
         report.validate(written)
         doc = Report.from_json(written)
         assert doc.run.status == "interrupted"

@@ -55,9 +55,9 @@ class TestDiskFull:
                 raise OSError(errno.ENOSPC, "No space left on device")
 
         monkeypatch.setattr(os, "fsync", full_on_the_third)
+        empty = fixture()
+        empty.formats = []
         with pytest.raises(ReportError, match="No space left on device"):
-            empty = fixture()
-            empty.formats = []
             report.save(empty, tmp_path)
         after = {path.name: path.read_bytes() for path in tmp_path.iterdir()}
         assert after["matrix.md"] == before["matrix.md"]  # the old one, whole
