@@ -268,7 +268,11 @@ def main(argv: Sequence[str]) -> int:
     try:
         args = build_parser().parse_args(list(argv) or ["run"])
         logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING)
-        if args.command in (None, "run"):
+        if args.command is None:
+            raise UsageError(
+                "no command: give one of run, compare, merge, base-image (e.g. packmatrix -v run)"
+            )
+        if args.command == "run":
             if getattr(args, "baseline", None):
                 return cmd_run_with_baseline(args, terminal)
             return cmd_run(args, terminal)

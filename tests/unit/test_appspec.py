@@ -45,6 +45,30 @@ class TestAnyApp:
         assert [check.path for check in app.checks] == ["/health"]
         assert app.build_requires == ("setuptools>=40.8.0",)
 
+    def test_a_full_check(self, tmp_path: Path) -> None:
+        """Every request and expectation key is read, with GET and 200 as defaults."""
+        text = MINIMAL + (
+            "[tool.packmatrix]\nhidden_imports = ['plugins.extra']\ncollect_packages = ['x_y']\n"
+            "[[tool.packmatrix.checks]]\nname = 'create'\npath = '/items'\nmethod = 'post'\n"
+            "headers = { X-Token = 'abc' }\njson_body = { name = 'a' }\nstatus = 201\n"
+            "not_contains = 'Traceback'\njson = { 'item.name' = 'a' }\n"
+            "[[tool.packmatrix.checks]]\npath = '/old'\nstatus = 302\nlocation = '/new'\n"
+        )
+        app = load_app(write(tmp_path, text))
+        create, moved = app.checks[1:]
+        assert (create.method, create.headers, create.json_body) == (
+            "POST",
+            {"X-Token": "abc"},
+            {"name": "a"},
+        )
+        assert (create.status, create.not_contains, create.json) == (
+            201,
+            ("Traceback",),
+            {"item.name": "a"},
+        )
+        assert (moved.name, moved.method, moved.location) == ("GET /old", "GET", "/new")
+        assert (app.hidden_imports, app.collect_packages) == (("plugins.extra",), ("x_y",))
+
 
 class TestBadApps:
     @pytest.mark.parametrize(
@@ -58,6 +82,33 @@ class TestBadApps:
             (MINIMAL + '[tool.packmatrix]\nscript = "nope"\n', "'nope' is not in"),
             (MINIMAL + '[tool.packmatrix]\nhealth = "health"\n', "starting with '/'"),
             (MINIMAL + "[[tool.packmatrix.checks]]\nname = 'x'\n", "needs a 'path'"),
+            (
+                MINIMAL + '[tool.packmatrix]\nscript = "nope"\n',
+                "console script 'nope' is not in [project.scripts] (it has: tiny)",
+            ),
+            (
+                MINIMAL + "[tool.packmatrix]\nhelth = '/health'\n",
+                "[tool.packmatrix]: unknown key 'helth' (allowed: script, package, health,",
+            ),
+            (
+                MINIMAL + "[[tool.packmatrix.checks]]\npath = '/'\ncontain = ['x']\n",
+                "smoke check #1: unknown key 'contain' (allowed: name, path, method, headers,",
+            ),
+            (
+                MINIMAL + "[[tool.packmatrix.checks]]\npath = '/'\nbody = 'a'\nform = {a = 'b'}\n",
+                "smoke check #1: give at most one body (form or body)",
+            ),
+            (
+                MINIMAL + "[[tool.packmatrix.checks]]\npath = '/'\nmethod = 'FETCH'\n",
+                "'method' must be one of DELETE, GET, HEAD, OPTIONS, PATCH, POST, PUT",
+            ),
+            (
+                MINIMAL + "[[tool.packmatrix.checks]]\npath = '/'\nstatus = 'ok'\n",
+                "'status' must be an HTTP status number",
+            ),
+            (MINIMAL + "[tool.packmatrix]\nhidden_imports = 'x'\n", "must be a list of module"),
+            ("tool = 3\n" + MINIMAL, "'tool' must be a table"),
+            ("build-system = 3\n" + MINIMAL, "'build-system' must be a table"),
         ],
     )
     def test_one_clear_line(self, tmp_path: Path, text: str | None, message: str) -> None:
