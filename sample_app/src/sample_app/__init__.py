@@ -1,16 +1,23 @@
-"""A small, stateless Flask app: one template, one stylesheet, one JSON route, a health check."""
+"""A small, stateless Flask app with the packaging pitfalls real apps have: a template and a
+stylesheet (package data), a plugin module imported by name at request time, a data file read
+with ``importlib.resources``, its version read with ``importlib.metadata``, and a POST endpoint."""
 
 from __future__ import annotations
 
+import importlib
 import os
 import platform
 import sys
+from importlib import metadata, resources
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, abort, jsonify, redirect, render_template, request
+
+from sample_app.plugins import AVAILABLE
 
 __version__ = "1.0.0"
+DISTRIBUTION = "sample-app"
 
 
 def _running_in_container() -> bool:
@@ -67,5 +74,47 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     def greet() -> Any:
         name = request.args.get("name", "world").strip()[:64] or "world"
         return jsonify(greeting=f"Hello, {name}!", length=len(name))
+
+    @app.get("/api/transform/<name>")
+    def transform(name: str) -> Any:
+        """Load the plugin module named in the URL, as plugin systems do."""
+        if name not in AVAILABLE:
+            abort(404)
+        plugin = importlib.import_module(f"sample_app.plugins.{name}")
+        text = request.args.get("text", "")[:200]
+        return jsonify(plugin=name, result=plugin.transform(text))
+
+    @app.get("/api/quotes")
+    def quotes() -> Any:
+        """A data file of the package, read through importlib.resources."""
+        source = resources.files("sample_app").joinpath("data", "quotes.txt")
+        lines = source.read_text(encoding="utf-8").splitlines()
+        found = [line for line in lines if line.strip() and not line.startswith("#")]
+        return jsonify(count=len(found), first=found[0])
+
+    @app.get("/api/about")
+    def about() -> Any:
+        """The installed distribution's own metadata, through importlib.metadata."""
+        return jsonify(
+            distribution=DISTRIBUTION,
+            version=metadata.version(DISTRIBUTION),
+            requires=sorted(metadata.requires(DISTRIBUTION) or []),
+        )
+
+    @app.post("/api/notes")
+    def add_note() -> Any:
+        """A POST with a JSON body; answers 201 with what it stored (nothing is kept)."""
+        payload = request.get_json(silent=True)
+        if not isinstance(payload, dict) or not isinstance(payload.get("text"), str):
+            return jsonify(error="send a JSON object with a 'text' string"), 400
+        note = {"text": payload["text"][:200], "words": len(payload["text"].split())}
+        return jsonify(created=note), 201
+
+    @app.post("/feedback")
+    def feedback() -> Any:
+        """A form POST that redirects, as a browser form would (POST, then 303 to a page)."""
+        if not request.form.get("message"):
+            abort(400)
+        return redirect("/?thanks=1", code=303)
 
     return app

@@ -1,0 +1,5 @@
+"""The ``reverse`` transform."""
+
+
+def transform(text: str) -> str:
+    return text[::-1]

@@ -1,0 +1,5 @@
+"""The ``upper`` transform."""
+
+
+def transform(text: str) -> str:
+    return text.upper()
