@@ -146,7 +146,7 @@ def run_format(fmt: Format, ctx: Context, progress: Progress) -> FormatResult:
         if result.failed_checks:
             first = result.failed_checks[0]
             result.status = Status.FAILED
-            result.reason = f"smoke test: {first.name} ({first.path}): {first.detail}"
+            result.reason = f"smoke test: {first.name} ({first.request}): {first.detail}"
             result.log_tail = procs.tail(ctx.log_for(fmt.name))
         else:
             result.status = Status.PASSED

@@ -74,14 +74,27 @@ class CheckResult:
     path: str
     ok: bool
     detail: str
+    method: str = "GET"
+
+    @property
+    def request(self) -> str:
+        """``/path``, or ``POST /path`` for any method but GET."""
+        return self.path if self.method == "GET" else f"{self.method} {self.path}"
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "path": self.path, "ok": self.ok, "detail": self.detail}
+        return {
+            "name": self.name,
+            "method": self.method,
+            "path": self.path,
+            "ok": self.ok,
+            "detail": self.detail,
+        }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> CheckResult:
         return cls(
             name=str(data["name"]),
+            method=str(data.get("method") or "GET"),
             path=str(data["path"]),
             ok=bool(data["ok"]),
             detail=str(data["detail"]),

@@ -64,13 +64,25 @@ def run_checks(host: str, port: int, checks: tuple[Check, ...]) -> list[CheckRes
             )
         except (OSError, http.client.HTTPException) as exc:
             results.append(
-                CheckResult(name=check.name, path=check.path, ok=False, detail=f"no answer: {exc}")
+                CheckResult(
+                    name=check.name,
+                    method=check.method,
+                    path=check.path,
+                    ok=False,
+                    detail=f"no answer: {exc}",
+                )
             )
             continue
         problem = judge(check, response)
         detail = problem or f"{response.status} {response.content_type}".strip()
         results.append(
-            CheckResult(name=check.name, path=check.path, ok=problem is None, detail=detail)
+            CheckResult(
+                name=check.name,
+                method=check.method,
+                path=check.path,
+                ok=problem is None,
+                detail=detail,
+            )
         )
     return results
 
