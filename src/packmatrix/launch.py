@@ -87,14 +87,23 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+DEFINITIVE = frozenset({404, 405, 410, 501})
+"""Answers that say the health path is wrong, not that the app is still starting."""
+DEFINITIVE_GRACE = 1.0
+"""Seconds a definitive answer may persist before the start fails (a router still loading)."""
+
+
 def wait_healthy(running: Running, path: str, *, timeout: float) -> float:
     """Poll ``path`` until it answers 200; return seconds since spawn.
 
-    A refused connection is retried after 2 ms; an app that exits or stays unhealthy past
-    ``timeout`` raises StepFailed with the tail of its output.
+    A refused connection is retried after 2 ms. An app that exits fails at once, one whose
+    health path answers 404 or 405 fails within a second (the path is wrong, waiting won't
+    help), and one that stays unhealthy past ``timeout`` fails then; each raises StepFailed
+    with the tail of its output.
     """
     deadline = running.started + timeout
     last_problem = "no answer yet"
+    definitive_since: float | None = None
     while True:
         now = time.perf_counter()
         if now > deadline:
@@ -102,6 +111,7 @@ def wait_healthy(running: Running, path: str, *, timeout: float) -> float:
                 f"not healthy after {timeout:g} s ({last_problem})", log_tail=running.output()
             )
         conn = http.client.HTTPConnection(running.host, running.port, timeout=1.0)
+        status = None
         try:
             conn.request("GET", path)
             status = conn.getresponse().status
@@ -112,6 +122,16 @@ def wait_healthy(running: Running, path: str, *, timeout: float) -> float:
             last_problem = type(exc).__name__
         finally:
             conn.close()
+        if status in DEFINITIVE:
+            definitive_since = definitive_since or now
+            if now - definitive_since >= DEFINITIVE_GRACE:
+                raise StepFailed(
+                    f"the health path {path} answers {status}: set [tool.packmatrix] health to "
+                    "a path the app answers with 200",
+                    log_tail=running.output(),
+                )
+        else:
+            definitive_since = None
         reason = running.exited()
         if reason is not None:
             raise StepFailed(f"the app {reason}", log_tail=running.output())

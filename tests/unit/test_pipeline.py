@@ -28,7 +28,8 @@ from packmatrix.report_input import read_json
 from packmatrix.results import FormatResult, Report, Status
 
 Stage = str
-"""Where the fake fails: unavailable, build, deploy, start, smoke, inspect, interrupt, none."""
+"""Where the fake fails: unavailable, build, deploy, start, health, smoke, inspect, interrupt,
+or none."""
 
 
 class FakeServer:
@@ -118,7 +119,11 @@ class FakeFormat:
         self.launches.append(port)
         home = "<h1>Internal Server Error</h1>" if self.fail_at == "smoke" else "<p>Welcome</p>"
         pages = {
-            "/health": (200, "application/json", json.dumps({"status": "ok"})),
+            "/health" if self.fail_at != "health" else "/healthz": (
+                200,
+                "application/json",
+                json.dumps({"status": "ok"}),
+            ),
             "/": (500 if self.fail_at == "smoke" else 200, "text/html", home),
         }
         server = FakeServer(pages, exits=self.fail_at == "start")
@@ -241,6 +246,16 @@ class TestEachStage:
         assert result.reason == "the app exited with code 3 before answering"
         assert "fake app crashed" in result.log_tail
         assert result.seconds < 2.0  # well inside the startup timeout
+
+    def test_wrong_health_path_fails_fast(self, ctx: Context) -> None:
+        """A health path that answers 404 fails within about a second, naming the key."""
+        result, _ = run(ctx, "health")
+        assert result.status is Status.FAILED
+        assert result.reason == (
+            "the health path /health answers 404: set [tool.packmatrix] health to a path the "
+            "app answers with 200"
+        )
+        assert result.seconds < 1.9  # the startup timeout is 2 s
 
     def test_smoke_failure(self, ctx: Context) -> None:
         """A failed check fails the row, naming the check; warm starts are not measured."""
