@@ -34,6 +34,8 @@ class Metric:
     """The HTML chart it is drawn in, when it is drawn."""
     spread: bool = False
     """Samples with a spread (a ``stats.Stat``) rather than one number."""
+    essential: bool = False
+    """Kept in the terminal's table when it is too narrow for every column."""
 
 
 METRICS: Final[tuple[Metric, ...]] = (
@@ -45,6 +47,7 @@ METRICS: Final[tuple[Metric, ...]] = (
         rule="size",
         column="artifact",
         chart="size",
+        essential=True,
     ),
     Metric(
         key="footprint_bytes",
@@ -83,6 +86,7 @@ METRICS: Final[tuple[Metric, ...]] = (
         column="warm start median (min–max)",
         chart="startup",
         spread=True,
+        essential=True,
     ),
     Metric(
         key="rss_bytes",
