@@ -14,7 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from packmatrix.reproducible import compare, gzip_header, kind_of
+from packmatrix.archive_diff import gzip_header
+from packmatrix.artifacts import kind_of
+from packmatrix.reproducible import compare
 
 STAMP = (2026, 11, 22, 2, 10, 0)
 LATER = (2026, 11, 22, 2, 11, 0)
