@@ -18,8 +18,10 @@ example key ids (``AKIAIOSFODNN7EXAMPLE``, ``AKIAEXAMPLE…``) are not keys.
 from __future__ import annotations
 
 import dataclasses
+import marshal
 import re
-from collections.abc import Iterable
+import types
+from collections.abc import Iterable, Iterator
 from pathlib import Path, PurePosixPath
 
 from packmatrix import artifacts
@@ -65,11 +67,37 @@ def scan_member(member: artifacts.Member) -> list[Finding]:
     by_name = check_name(name)
     findings = [by_name] if by_name else []
     if member.kind == "file" and member.size <= MAX_SCAN_BYTES and not is_test_path(name):
-        findings += scan_contents(name, member.read())
+        findings += scan_contents(name, contents(member))
     if member.hidden_by:
         note = f"; deleted by layer {member.hidden_by}, yet still shipped in this one"
         findings = [dataclasses.replace(f, detail=f.detail + note) for f in findings]
     return findings
+
+
+def contents(member: artifacts.Member) -> bytes:
+    """What the content rules read: the bytes, or for a frozen module its string constants, one
+    a line (marshal puts type bytes right after a string, which would hide a key's end)."""
+    data = member.read()
+    if not isinstance(member.info, artifacts.PyzEntry):
+        return data
+    try:
+        code = marshal.loads(data)
+    except (ValueError, EOFError, TypeError):  # byte code of another Python: scan it raw
+        return data
+    return b"\n".join(_constants(code)) if isinstance(code, types.CodeType) else data
+
+
+def _constants(value: object) -> Iterator[bytes]:
+    if isinstance(value, str):
+        yield value.encode("utf-8", "surrogateescape")
+    elif isinstance(value, bytes):
+        yield value
+    elif isinstance(value, types.CodeType):
+        for const in value.co_consts:
+            yield from _constants(const)
+    elif isinstance(value, tuple | frozenset):
+        for item in value:
+            yield from _constants(item)
 
 
 def scan_names(names: Iterable[str]) -> list[Finding]:

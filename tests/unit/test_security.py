@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import marshal
 import tarfile
 import zipfile
 from pathlib import Path
@@ -13,7 +14,7 @@ from packmatrix import artifacts, security
 from packmatrix.artifacts import members
 from packmatrix.records import Finding
 from packmatrix.security import scan_artifact, scan_contents, scan_names
-from tests.unit.test_artifacts import write_image
+from tests.unit.test_artifacts import pyz_archive, write_image
 from tests.unit.test_reproducible import write_onefile
 
 BODY = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7VJTUt9Us8cKj\n"
@@ -163,6 +164,16 @@ class TestArtifacts:
         )
         assert [m.name for m in members(artifact)] == ["certifi/cacert.pem", "sample_app/.env"]
         assert rules(scan_artifact(artifact)) == [("sample_app/.env", "dotenv")]
+
+    def test_frozen_module(self, tmp_path: Path) -> None:
+        """A key among a frozen module's constants (inside the onefile's PYZ) is found."""
+        code = marshal.dumps(compile("KEY_ID = 'AKIAZ7XQ3JH5KD2LMN4P'\n", "settings.py", "exec"))
+        artifact = write_onefile(
+            tmp_path / "app", {"PYZ.pyz": pyz_archive({"sample_app.settings": (0, code)})}
+        )
+        assert rules(scan_artifact(artifact)) == [
+            ("PYZ.pyz/sample_app/settings.pyc", "aws-access-key")
+        ]
 
     def test_image_layer_deleted_later(self, tmp_path: Path) -> None:
         """A secret a later layer deletes is still found in the layer that ships it."""
