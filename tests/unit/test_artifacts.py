@@ -3,15 +3,9 @@
 from __future__ import annotations
 
 import gzip
-import hashlib
-import io
-import json
-import marshal
 import os
-import struct
 import tarfile
 import zipfile
-import zlib
 from pathlib import Path
 
 import pytest
@@ -26,54 +20,7 @@ from packmatrix.artifacts import (
     open_artifact,
     tree_bytes,
 )
-from tests.unit.test_reproducible import write_onefile, write_sdist, write_zip
-
-
-def tar_bytes(files: dict[str, bytes], *, compress: bool = False) -> bytes:
-    """A tar of ``files`` (a name ending with '/' is a folder), gzip-compressed if asked."""
-    raw = io.BytesIO()
-    with tarfile.open(fileobj=raw, mode="w") as archive:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name.rstrip("/"))
-            if name.endswith("/"):
-                info.type, info.mode = tarfile.DIRTYPE, 0o755
-            else:
-                info.size = len(data)
-            archive.addfile(info, io.BytesIO(data) if not name.endswith("/") else None)
-    return gzip.compress(raw.getvalue(), mtime=0) if compress else raw.getvalue()
-
-
-def write_image(
-    path: Path, layers: list[dict[str, bytes]], *, oci: bool = False, compress: bool = False
-) -> Path:
-    """A tar shaped like ``docker save`` output: a manifest.json, a config and one tar per layer.
-
-    Layers are named ``layer<N>/layer.tar`` (the classic layout) or, with ``oci``,
-    ``blobs/sha256/<digest>`` (the layout of Docker 25 and later)."""
-    files: dict[str, bytes] = {}
-    names = []
-    for index, layer in enumerate(layers):
-        data = tar_bytes(layer, compress=compress)
-        name = (
-            f"blobs/sha256/{hashlib.sha256(data).hexdigest()}" if oci else f"layer{index}/layer.tar"
-        )
-        files[name] = data
-        names.append(name)
-    files["config.json"] = json.dumps({"config": {"Env": ["PATH=/usr/bin"]}}).encode()
-    manifest = [{"Config": "config.json", "RepoTags": ["app:1"], "Layers": names}]
-    files["manifest.json"] = json.dumps(manifest).encode()
-    path.write_bytes(tar_bytes(files))
-    return path
-
-
-def pyz_archive(modules: dict[str, tuple[int, bytes]]) -> bytes:
-    """A PYZ archive: header, zlib-compressed entries, then a marshalled TOC of typed entries."""
-    blobs, toc = b"", []
-    for name, (typecode, data) in modules.items():
-        packed = zlib.compress(data)
-        toc.append((name, (typecode, 12 + len(blobs), len(packed))))
-        blobs += packed
-    return b"PYZ\0" + b"\0" * 4 + struct.pack("!i", 12 + len(blobs)) + blobs + marshal.dumps(toc)
+from tests.unit.builders import pyz, tar_bytes, write_image, write_onefile, write_sdist, write_zip
 
 
 def names(path: Path) -> list[str]:
@@ -202,10 +149,10 @@ class TestTar:
 class TestOnefile:
     def test_toc_and_pyz_modules(self, tmp_path: Path) -> None:
         """A onefile lists its TOC entries; each PYZ is followed by its modules, as .pyc paths."""
-        modules = {"app": (1, b"package"), "app.main": (0, b"module"), "ns": (3, b"")}
-        onefile = write_onefile(
-            tmp_path / "app", {"libz.so.1": b"\x7fELF", "PYZ.pyz": pyz_archive(modules)}
+        modules = pyz(
+            {"app": b"package", "app.main": b"module", "ns": b""}, typecodes={"app": 1, "ns": 3}
         )
+        onefile = write_onefile(tmp_path / "app", {"libz.so.1": b"\x7fELF", "PYZ.pyz": modules})
         with open_artifact(onefile) as artifact:
             found = {m.name: m for m in artifact.members}
             assert list(found) == [

@@ -14,8 +14,7 @@ from packmatrix import artifacts, security
 from packmatrix.artifacts import members
 from packmatrix.records import Finding
 from packmatrix.security import scan_artifact, scan_contents, scan_names
-from tests.unit.test_artifacts import pyz_archive, write_image
-from tests.unit.test_reproducible import write_onefile
+from tests.unit.builders import pyz, write_image, write_onefile
 
 BODY = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7VJTUt9Us8cKj\n"
 PRIVATE_KEY = f"-----BEGIN PRIVATE KEY-----\n{BODY}-----END PRIVATE KEY-----\n".encode()
@@ -168,9 +167,7 @@ class TestArtifacts:
     def test_frozen_module(self, tmp_path: Path) -> None:
         """A key among a frozen module's constants (inside the onefile's PYZ) is found."""
         code = marshal.dumps(compile("KEY_ID = 'AKIAZ7XQ3JH5KD2LMN4P'\n", "settings.py", "exec"))
-        artifact = write_onefile(
-            tmp_path / "app", {"PYZ.pyz": pyz_archive({"sample_app.settings": (0, code)})}
-        )
+        artifact = write_onefile(tmp_path / "app", {"PYZ.pyz": pyz({"sample_app.settings": code})})
         assert rules(scan_artifact(artifact)) == [
             ("PYZ.pyz/sample_app/settings.pyc", "aws-access-key")
         ]
