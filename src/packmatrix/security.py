@@ -2,9 +2,11 @@
 
 Two kinds of rule: by path (``scan_names``: ``.env``, ``.git/``, ``id_rsa``, ``.netrc``, …) and by
 content (``scan_contents``: a PEM private key with its body, an AWS access key id, a token in an
-``.npmrc``). ``members`` lists the (name, reader) pairs of a folder, a zip (wheel, pex), a tar
-(sdist) or a PyInstaller onefile binary (its CArchive TOC, not the modules inside its PYZ), so
-``scan_artifact`` runs both kinds of rule over any artifact.
+``.npmrc``). ``scan_artifact`` runs both over every member ``artifacts.members`` lists, whatever
+the artifact: a folder, a wheel or pex, an sdist, a PyInstaller onefile (its TOC entries and the
+modules inside its PYZ), or a ``docker save`` image (every layer's files, so a secret deleted by a
+later layer is still found, with the layer that ships it). A member over ``MAX_SCAN_BYTES`` is
+checked by name only and never read.
 
 False positives are kept low on purpose: anything under a ``tests/`` (or ``test/``,
 ``testing/``, ``testdata/``, ``examples/``) folder is ignored, since dependencies ship dummy keys
@@ -15,16 +17,15 @@ example key ids (``AKIAIOSFODNN7EXAMPLE``, ``AKIAEXAMPLE…``) are not keys.
 
 from __future__ import annotations
 
-import os
+import dataclasses
+import marshal
 import re
-import tarfile
-import zipfile
-from collections.abc import Callable, Iterable, Iterator
+import types
+from collections.abc import Iterable, Iterator
 from pathlib import Path, PurePosixPath
-from typing import TypedDict
 
-Reader = Callable[[], bytes | None]
-"""A member's bytes, or None when it is larger than MAX_SCAN_BYTES (then it is never read)."""
+from packmatrix import artifacts
+from packmatrix.records import Finding
 
 MAX_SCAN_BYTES = 16 << 20
 """Members larger than this are only checked by name: keys and tokens live in small files."""
@@ -54,25 +55,49 @@ _GITHUB_TOKEN = re.compile(rb"(?<![A-Za-z0-9_])gh[pousr]_[A-Za-z0-9]{36}(?![A-Za
 _PYPI_TOKEN = re.compile(rb"pypi-AgEIcHlwaS5vcmc[A-Za-z0-9_-]{50,}")
 
 
-class Finding(TypedDict):
-    """One thing that must not ship: where, which rule, and why in a few words."""
-
-    path: str
-    rule: str
-    detail: str
-
-
 def scan_artifact(path: Path) -> list[Finding]:
-    """Every finding in an artifact (folder, zip, tar, onefile), by path and by content."""
-    names: list[str] = []
-    findings: list[Finding] = []
-    for name, read in members(path):
-        names.append(name)
-        if not name.endswith("/") and not is_test_path(name):
-            data = read()
-            if data is not None:
-                findings += scan_contents(name, data)
-    return sorted(_unique([*scan_names(names), *findings]), key=lambda f: (f["path"], f["rule"]))
+    """Every finding in an artifact of any kind, by path and by content, sorted by path."""
+    findings = [finding for member in artifacts.members(path) for finding in scan_member(member)]
+    return sorted(_unique(findings), key=lambda f: (f.path, f.rule))
+
+
+def scan_member(member: artifacts.Member) -> list[Finding]:
+    """Findings for one member: by its name, then by its bytes unless it is too big to read."""
+    name = member.name
+    by_name = check_name(name)
+    findings = [by_name] if by_name else []
+    if member.kind == "file" and member.size <= MAX_SCAN_BYTES and not is_test_path(name):
+        findings += scan_contents(name, contents(member))
+    if member.hidden_by:
+        note = f"; deleted by layer {member.hidden_by}, yet still shipped in this one"
+        findings = [dataclasses.replace(f, detail=f.detail + note) for f in findings]
+    return findings
+
+
+def contents(member: artifacts.Member) -> bytes:
+    """What the content rules read: the bytes, or for a frozen module its string constants, one
+    a line (marshal puts type bytes right after a string, which would hide a key's end)."""
+    data = member.read()
+    if not isinstance(member.info, artifacts.PyzEntry):
+        return data
+    try:
+        code = marshal.loads(data)
+    except (ValueError, EOFError, TypeError):  # byte code of another Python: scan it raw
+        return data
+    return b"\n".join(_constants(code)) if isinstance(code, types.CodeType) else data
+
+
+def _constants(value: object) -> Iterator[bytes]:
+    if isinstance(value, str):
+        yield value.encode("utf-8", "surrogateescape")
+    elif isinstance(value, bytes):
+        yield value
+    elif isinstance(value, types.CodeType):
+        for const in value.co_consts:
+            yield from _constants(const)
+    elif isinstance(value, tuple | frozenset):
+        for item in value:
+            yield from _constants(item)
 
 
 def scan_names(names: Iterable[str]) -> list[Finding]:
@@ -166,95 +191,8 @@ def _unique(findings: Iterable[Finding]) -> list[Finding]:
     seen: set[tuple[str, str]] = set()
     kept: list[Finding] = []
     for finding in findings:
-        key = (finding["path"], finding["rule"])
+        key = (finding.path, finding.rule)
         if key not in seen:
             seen.add(key)
             kept.append(finding)
     return kept
-
-
-# Members of an artifact ---------------------------------------------------------------------
-#
-# Each lister is a generator that keeps its archive open while it runs: call a reader before
-# the iteration ends (``list(members(p))`` leaves readers of a closed archive).
-
-
-def members(path: Path) -> Iterator[tuple[str, Reader]]:
-    """(name, reader) for every file of an artifact, whatever its format."""
-    if path.is_dir():
-        return folder_members(path)
-    with path.open("rb") as stream:
-        head = stream.read(4)
-    if head[:2] == b"\x1f\x8b":
-        return tar_members(path)
-    if zipfile.is_zipfile(path):
-        return zip_members(path)
-    listed = onefile_members(path)
-    if listed is not None:
-        return listed
-    if tarfile.is_tarfile(path):
-        return tar_members(path)
-    return iter([(path.name, path.read_bytes)])
-
-
-def folder_members(root: Path) -> Iterator[tuple[str, Reader]]:
-    """Files and symlinks of a folder, by relative POSIX path, sorted; folders end with '/'."""
-    for current, dirs, files in os.walk(root):
-        dirs.sort()
-        here = Path(current)
-        for name in dirs:
-            yield (here / name).relative_to(root).as_posix() + "/", bytes
-        for name in sorted(files):
-            file = here / name
-            rel = file.relative_to(root).as_posix()
-            yield rel, (bytes if file.is_symlink() else _file_reader(file))
-
-
-def _file_reader(file: Path) -> Reader:
-    return lambda: None if file.stat().st_size > MAX_SCAN_BYTES else file.read_bytes()
-
-
-def zip_members(path: Path) -> Iterator[tuple[str, Reader]]:
-    """Members of a zip: a wheel, or a pex (the shebang line before the zip is skipped)."""
-    with zipfile.ZipFile(path) as archive:
-        for info in archive.infolist():
-            yield info.filename, _zip_reader(archive, info)
-
-
-def _zip_reader(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> Reader:
-    return lambda: None if info.file_size > MAX_SCAN_BYTES else archive.read(info)
-
-
-def tar_members(path: Path) -> Iterator[tuple[str, Reader]]:
-    """Members of a tar or tar.gz (an sdist); folders end with '/', links read as empty."""
-    with tarfile.open(path, mode="r:*") as archive:
-        for member in archive:
-            name = member.name + ("/" if member.isdir() else "")
-            yield name, _tar_reader(archive, member)
-
-
-def _tar_reader(archive: tarfile.TarFile, member: tarfile.TarInfo) -> Reader:
-    def read() -> bytes | None:
-        if member.isfile() and member.size > MAX_SCAN_BYTES:
-            return None
-        stream = archive.extractfile(member) if member.isfile() else None
-        return stream.read() if stream else b""
-
-    return read
-
-
-def onefile_members(path: Path) -> Iterator[tuple[str, Reader]] | None:
-    """Entries of a PyInstaller onefile's CArchive TOC, or None when it has none."""
-    try:
-        from PyInstaller.archive.readers import CArchiveReader
-
-        reader = CArchiveReader(str(path))
-    except Exception:  # not installed, or not a onefile: the reader raises several kinds
-        return None
-    names: list[str] = list(reader.toc)
-
-    def entry(name: str) -> Reader:
-        too_big = reader.toc[name][2] > MAX_SCAN_BYTES  # the uncompressed length
-        return lambda: None if too_big else bytes(reader.extract(name))
-
-    return iter([(name, entry(name)) for name in names])

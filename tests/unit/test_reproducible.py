@@ -2,114 +2,25 @@
 
 from __future__ import annotations
 
-import gzip
-import io
-import marshal
 import os
-import struct
-import tarfile
 import zipfile
-import zlib
 from pathlib import Path
 
 import pytest
 
-from packmatrix.reproducible import compare, gzip_header, kind_of
-
-STAMP = (2026, 11, 22, 2, 10, 0)
-LATER = (2026, 11, 22, 2, 11, 0)
-FILES = {"sample_app/__init__.py": b"VERSION = '1'\n", "sample_app/app.py": b"print('hi')\n"}
-
-
-def write_zip(
-    path: Path,
-    files: dict[str, bytes] = FILES,
-    *,
-    stamps: dict[str, tuple[int, int, int, int, int, int]] | None = None,
-    modes: dict[str, int] | None = None,
-    compression: int = zipfile.ZIP_DEFLATED,
-    shebang: bytes = b"",
-) -> Path:
-    """A zip like a wheel (or a pex, with ``shebang``) with fixed timestamps and modes."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for name, data in files.items():
-            info = zipfile.ZipInfo(name, (stamps or {}).get(name, STAMP))
-            info.external_attr = (modes or {}).get(name, 0o100644) << 16
-            info.compress_type = compression
-            archive.writestr(info, data)
-    path.write_bytes(shebang + buffer.getvalue())
-    return path
-
-
-def write_sdist(
-    path: Path,
-    files: dict[str, bytes] = FILES,
-    *,
-    gzip_mtime: int = 1700000000,
-    gzip_name: str = "sample_app-1.0.tar",
-    mtime: int = 1700000000,
-    uid: int = 0,
-    uname: str = "",
-    mode: int = 0o644,
-) -> Path:
-    """A tar.gz like an sdist, every header field fixed unless asked otherwise."""
-    raw = io.BytesIO()
-    with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as archive:
-        for name, data in files.items():
-            info = tarfile.TarInfo(f"sample_app-1.0/{name}")
-            info.size, info.mtime, info.uid, info.uname, info.mode = (
-                len(data),
-                mtime,
-                uid,
-                uname,
-                mode,
-            )
-            archive.addfile(info, io.BytesIO(data))
-    with (
-        path.open("wb") as out,
-        gzip.GzipFile(filename=gzip_name, mode="wb", fileobj=out, mtime=gzip_mtime) as gz,
-    ):
-        gz.write(raw.getvalue())
-    return path
-
-
-def write_onefile(path: Path, entries: dict[str, bytes], *, bootloader: bytes = b"") -> Path:
-    """A fake PyInstaller onefile: an ELF-looking stub with a CArchive (PKG) appended."""
-    blobs, toc = b"", b""
-    for name, data in entries.items():
-        is_pyz = name.endswith(".pyz")
-        packed = data if is_pyz else zlib.compress(data)
-        encoded = name.encode() + b"\0"
-        encoded += b"\0" * (-len(encoded) % 16)
-        toc += struct.pack(
-            "!IIIIBc",
-            18 + len(encoded),
-            len(blobs),
-            len(packed),
-            len(data),
-            0 if is_pyz else 1,
-            b"z" if is_pyz else b"x",
-        )
-        toc += encoded
-        blobs += packed
-    cookie_length = struct.calcsize("!8sIIII64s")
-    length = len(blobs) + len(toc) + cookie_length
-    cookie = struct.pack(
-        "!8sIIII64s", b"MEI\014\013\012\013\016", length, len(blobs), len(toc), 311, b"libpy.so"
-    )
-    path.write_bytes(b"\x7fELF" + (bootloader or b"\0" * 60) + blobs + toc + cookie)
-    return path
-
-
-def pyz(modules: dict[str, bytes]) -> bytes:
-    """A fake PYZ archive: header, zlib-compressed modules, then a marshalled TOC."""
-    blobs, toc = b"", []
-    for name, data in modules.items():
-        packed = zlib.compress(data)
-        toc.append((name, (0, 12 + len(blobs), len(packed))))
-        blobs += packed
-    return b"PYZ\0" + b"\0" * 4 + struct.pack("!i", 12 + len(blobs)) + blobs + marshal.dumps(toc)
+from packmatrix.archive_diff import gzip_header
+from packmatrix.artifacts import kind_of
+from packmatrix.reproducible import compare
+from tests.unit.builders import (
+    FILES,
+    LATER,
+    pyz,
+    tar_bytes,
+    write_image,
+    write_onefile,
+    write_sdist,
+    write_zip,
+)
 
 
 def difference(a: Path, b: Path) -> str | None:
@@ -383,3 +294,29 @@ class TestOnefile:
         assert difference(tmp_path / "a", tmp_path / "b") == (
             "first differing byte at offset 15 of 16"
         )
+
+
+class TestTarsAndImages:
+    def test_plain_tar(self, tmp_path: Path) -> None:
+        """A plain tar is compared member by member, like the tar inside an sdist."""
+        a, b = tmp_path / "a.tar", tmp_path / "b.tar"
+        a.write_bytes(tar_bytes({"pkg/x": b"one"}))
+        b.write_bytes(tar_bytes({"pkg/x": b"two"}))
+        assert kind_of(a) == "tar"
+        assert difference(a, b) == "member pkg/x: different bytes (first at offset 0 of 3)"
+
+    def test_image_layer(self, tmp_path: Path) -> None:
+        """Two images are compared layer by layer; the first differing file names its layer."""
+        base = {"etc/os-release": b"debian"}
+        a = write_image(tmp_path / "a.tar", [base, {"app/run": b"v1"}], oci=True)
+        b = write_image(tmp_path / "b.tar", [base, {"app/run": b"v2"}], oci=True)
+        found = difference(a, b)
+        assert found is not None
+        assert found.startswith("layer 2 (blobs/sha256/")
+        assert found.endswith("): member app/run: different bytes (first at offset 1 of 2)")
+
+    def test_image_layer_count(self, tmp_path: Path) -> None:
+        """An image with one more layer says so first."""
+        a = write_image(tmp_path / "a.tar", [{"x": b"x"}])
+        b = write_image(tmp_path / "b.tar", [{"x": b"x"}, {"y": b"y"}])
+        assert difference(a, b) == "the images have 1 vs 2 layers"

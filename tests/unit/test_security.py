@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import io
+import marshal
 import tarfile
 import zipfile
 from pathlib import Path
 
 import pytest
 
-from packmatrix.security import Finding, members, scan_artifact, scan_contents, scan_names
-from tests.unit.test_reproducible import write_onefile
+from packmatrix import artifacts, security
+from packmatrix.artifacts import members
+from packmatrix.records import Finding
+from packmatrix.security import scan_artifact, scan_contents, scan_names
+from tests.unit.builders import pyz, write_image, write_onefile
 
 BODY = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7VJTUt9Us8cKj\n"
 PRIVATE_KEY = f"-----BEGIN PRIVATE KEY-----\n{BODY}-----END PRIVATE KEY-----\n".encode()
@@ -20,7 +24,7 @@ AWS_KEY = b"aws_access_key_id = AKIAZ7XQ3JH5KD2LMN4P\n"
 
 
 def rules(findings: list[Finding]) -> list[tuple[str, str]]:
-    return [(finding["path"], finding["rule"]) for finding in findings]
+    return [(finding.path, finding.rule) for finding in findings]
 
 
 class TestNames:
@@ -83,7 +87,7 @@ class TestContents:
     def test_secret_in_bytes(self, data: bytes, rule: str, detail: str) -> None:
         """A private key with its body, an AWS key id or a token is found in any file."""
         assert scan_contents("app/config.py", data) == [
-            {"path": "app/config.py", "rule": rule, "detail": detail}
+            Finding(path="app/config.py", rule=rule, detail=detail)
         ]
 
     def test_key_in_json(self) -> None:
@@ -157,8 +161,30 @@ class TestArtifacts:
         artifact = write_onefile(
             tmp_path / "app", {"certifi/cacert.pem": CERTIFICATE, "sample_app/.env": b"A=1\n"}
         )
-        assert [name for name, _ in members(artifact)] == ["certifi/cacert.pem", "sample_app/.env"]
+        assert [m.name for m in members(artifact)] == ["certifi/cacert.pem", "sample_app/.env"]
         assert rules(scan_artifact(artifact)) == [("sample_app/.env", "dotenv")]
+
+    def test_frozen_module(self, tmp_path: Path) -> None:
+        """A key among a frozen module's constants (inside the onefile's PYZ) is found."""
+        code = marshal.dumps(compile("KEY_ID = 'AKIAZ7XQ3JH5KD2LMN4P'\n", "settings.py", "exec"))
+        artifact = write_onefile(tmp_path / "app", {"PYZ.pyz": pyz({"sample_app.settings": code})})
+        assert rules(scan_artifact(artifact)) == [
+            ("PYZ.pyz/sample_app/settings.pyc", "aws-access-key")
+        ]
+
+    def test_image_layer_deleted_later(self, tmp_path: Path) -> None:
+        """A secret a later layer deletes is still found in the layer that ships it."""
+        artifact = write_image(
+            tmp_path / "image.tar",
+            [{"app/.env": b"A=1\n", "app/main.py": AWS_KEY}, {"app/.wh..env": b""}],
+        )
+        findings = scan_artifact(artifact)
+        assert rules(findings) == [
+            ("layer0/layer.tar/app/.env", "dotenv"),
+            ("layer0/layer.tar/app/main.py", "aws-access-key"),
+        ]
+        assert "deleted by layer layer1/layer.tar" in findings[0].detail
+        assert "deleted" not in findings[1].detail
 
     def test_clean_artifact(self, tmp_path: Path) -> None:
         """An artifact with nothing to hide has no findings."""
@@ -171,11 +197,15 @@ class TestLargeMembers:
         self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         """A member over the size limit is checked by name only: its bytes are not loaded."""
-        import zipfile
-
-        from packmatrix import security
-
         monkeypatch.setattr(security, "MAX_SCAN_BYTES", 100)
+        loaded: list[str] = []
+        read = artifacts.Member.read
+
+        def spy(member: artifacts.Member) -> bytes:
+            loaded.append(member.name)
+            return read(member)
+
+        monkeypatch.setattr(artifacts.Member, "read", spy)
         artifact = tmp_path / "a.whl"
         key = (
             b"-----BEGIN RSA PRIVATE KEY-----\n" + b"A" * 200 + b"\n-----END RSA PRIVATE KEY-----\n"
@@ -183,6 +213,5 @@ class TestLargeMembers:
         with zipfile.ZipFile(artifact, "w") as archive:
             archive.writestr("big.bin", key)
             archive.writestr("pkg/.env", b"X=1")
-        readers = dict(members(artifact))
-        assert readers["big.bin"]() is None
-        assert [f["path"] for f in scan_artifact(artifact)] == ["pkg/.env"]
+        assert [f.path for f in scan_artifact(artifact)] == ["pkg/.env"]
+        assert loaded == ["pkg/.env"]

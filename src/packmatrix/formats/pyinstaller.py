@@ -9,29 +9,29 @@ answers its health check but fails on every template (see the broken-artifact te
 from __future__ import annotations
 
 import configparser
+import itertools
 import platform
 import re
 import shutil
 import zipfile
 from importlib import metadata
-from pathlib import Path
-from typing import Any
-
-from PyInstaller.archive.readers import CArchiveReader
+from pathlib import Path, PurePosixPath
 
 from packmatrix import portability
 from packmatrix.appspec import normalize
+from packmatrix.artifacts import Member, iter_tree, open_artifact
 from packmatrix.context import Context
 from packmatrix.errors import StepFailed
-from packmatrix.formats import Built, Deployment, FormatName, iter_tree
+from packmatrix.formats.base import Built, Deployment
 from packmatrix.launch import LocalLaunch
+from packmatrix.records import GlibcFloor, Portability
 
 
 class PyInstallerFormat(LocalLaunch):
     def __init__(self, *, onefile: bool, collect_data: bool = True) -> None:
         self.onefile = onefile
         self.collect_data = collect_data
-        self.name: FormatName = "pyinstaller-onefile" if onefile else "pyinstaller-onedir"
+        self.name = "pyinstaller-onefile" if onefile else "pyinstaller-onedir"
         self.title = "PyInstaller one file" if onefile else "PyInstaller one folder"
 
     def unavailable(self, ctx: Context) -> str | None:
@@ -72,18 +72,19 @@ class PyInstallerFormat(LocalLaunch):
         for name in [ctx.app.name, *(entry.name for entry in ctx.lock)]:
             argv += ["--copy-metadata", name]
         seconds = ctx.run(argv, what="PyInstaller", log=ctx.log_for(self.name), cwd=out)
-        dist = out / "dist"
-        files = [dist / ctx.app.script] if self.onefile else list(iter_tree(dist / ctx.app.script))
+        bundle = out / "dist" / ctx.app.script
+        if self.onefile:
+            return Built(files=[bundle], commands=[*prepare, argv], seconds=seconds)
         return Built(
-            files=files,
+            files=list(iter_tree(bundle)),
             commands=[*prepare, argv],
             seconds=seconds,
-            extra={"dist": dist / ctx.app.script},
+            folder=bundle,
         )
 
     def deploy(self, ctx: Context, built: Built) -> Deployment:
         place = ctx.place(self.name)
-        source: Path = built.extra["dist"]
+        source = built.roots[0]
         target = place / source.name
         if self.onefile:
             shutil.copy2(source, target)
@@ -105,29 +106,43 @@ class PyInstallerFormat(LocalLaunch):
                 else "the folder"
             ),
             commands=[["cp", "-a", str(source), str(target)]],
-            extra={"target": target},
+            target=target,
         )
 
-    def inspect(self, ctx: Context, built: Built, deployment: Deployment) -> dict[str, Any]:
-        target: Path = deployment.extra["target"]
+    def inspect(self, ctx: Context, built: Built, deployment: Deployment) -> Portability:
+        if deployment.target is None:
+            raise ValueError("a PyInstaller deployment names its target")
+        names, floor = read_bundle(deployment.target)
         executable = Path(deployment.argv[0])
-        if self.onefile:
-            blobs = frozen_members(target)
-            floor = portability.glibc_floor_of([(target.name, target.open("rb")), *blobs])
-            names = list(CArchiveReader(str(target)).toc)
-        else:
-            files = list(iter_tree(target))
-            floor = portability.glibc_floor(files)
-            names = [str(path.relative_to(target)) for path in files]
-        return {
-            "needs": f"no Python; {platform.system()} on {platform.machine()}",
-            "requires_python": None,
-            "os_arch": f"linux-{portability.elf_arch(executable)}",
-            "platform_wheels": None,  # no wheels inside: the whole binary is platform-specific
-            "glibc_floor": floor,
-            "distributions": dists_from_names(names),
-            "extension_modules": sorted(n for n in names if ".cpython-" in n and n.endswith(".so")),
-        }
+        return Portability(
+            needs=f"no Python; {platform.system()} on {platform.machine()}",
+            requires_python=None,
+            os_arch=f"linux-{portability.elf_arch(executable)}",
+            platform_wheels=None,  # no wheels inside: the whole binary is platform-specific
+            glibc_floor=floor,
+            distributions=dists_from_names(names),
+            extension_modules=sorted(n for n in names if ".cpython-" in n and n.endswith(".so")),
+        )
+
+
+def read_bundle(target: Path) -> tuple[list[str], GlibcFloor]:
+    """The files a bundle holds (a onefile's TOC, a onedir's tree) and the GLIBC it needs.
+
+    A onedir's floor is read from every file in it; a onefile's from the binary itself and the
+    shared libraries in its TOC."""
+    with open_artifact(target) as artifact:
+        files = [m for m in artifact.members if m.parent is None and m.kind == "file"]
+        onefile = artifact.kind != "folder"
+        libs = [m for m in files if is_shared_lib(m)] if onefile else files
+        blobs = ((PurePosixPath(m.name).name, m.open()) for m in libs)
+        binary = [(target.name, target.open("rb"))] if onefile else []
+        floor = portability.glibc_floor_of(itertools.chain(binary, blobs))
+    return [member.name for member in files], floor
+
+
+def is_shared_lib(member: Member) -> bool:
+    """A shared library, by its name (``libssl.so.3``, ``_ssl.cpython-311-….so``)."""
+    return member.name.endswith(".so") or ".so." in member.name
 
 
 _DIST_INFO = re.compile(r"^(?:_internal/)?([A-Za-z0-9_.]+)-([^/-]+)\.dist-info/METADATA$")
@@ -140,16 +155,6 @@ def dists_from_names(names: list[str]) -> list[str]:
         f"{normalize(match[1])}=={match[2]}" for name in names if (match := _DIST_INFO.search(name))
     }
     return sorted(found)
-
-
-def frozen_members(binary: Path) -> list[tuple[str, Any]]:
-    """The shared libraries inside a onefile binary, read with PyInstaller's own archive reader."""
-    reader = CArchiveReader(str(binary))
-    return [
-        portability.elf_blob(name, reader.extract(name))
-        for name in reader.toc
-        if name.endswith(".so") or ".so." in name
-    ]
 
 
 def build_venv(ctx: Context) -> tuple[Path, list[list[str]]]:

@@ -1,0 +1,79 @@
+"""A real PyInstaller onefile and onedir are read through their CArchive, PYZ and folder."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from packmatrix.artifacts import PyzEntry, TocEntry, kind_of, open_artifact
+from packmatrix.formats.pyinstaller import read_bundle
+from packmatrix.security import scan_artifact
+
+pytestmark = pytest.mark.integration
+
+SETTINGS = "AWS_KEY_ID = 'AKIAZ7XQ3JH5KD2LMN4P'\n"
+SCRIPT = "import json\n\nimport tinysettings\n\nprint(json.dumps(tinysettings.AWS_KEY_ID))\n"
+
+
+@pytest.fixture(scope="module")
+def bundles(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A tiny script frozen both ways (about 10 seconds each)."""
+    work = tmp_path_factory.mktemp("pyinstaller")
+    (work / "tinysettings.py").write_text(SETTINGS, encoding="utf-8")
+    (work / "tiny.py").write_text(SCRIPT, encoding="utf-8")
+    built = {}
+    for mode in ("onefile", "onedir"):
+        argv = [sys.executable, "-m", "PyInstaller", "tiny.py", f"--{mode}", "--noconfirm"]
+        argv += ["--distpath", f"dist-{mode}", "--workpath", f"work-{mode}", "--log-level", "WARN"]
+        subprocess.run(argv, cwd=work, check=True, capture_output=True, timeout=300)
+        built[mode] = work / f"dist-{mode}" / "tiny"
+    return built
+
+
+class TestOnefile:
+    def test_toc_and_modules(self, bundles: dict[str, Path]) -> None:
+        """The TOC lists the shared libraries; the PYZ's modules follow it, the app's among them."""
+        onefile = bundles["onefile"]
+        assert kind_of(onefile) == "carchive"
+        with open_artifact(onefile) as artifact:
+            assert artifact.preamble.startswith(b"\x7fELF")
+            toc = {m.name: m for m in artifact.members if m.parent is None}
+            assert any(name.startswith("libpython") for name in toc)
+            pyz = next(m for m in toc.values() if m.kind == "archive")
+            assert isinstance(pyz.info, TocEntry)
+            assert pyz.info.typecode == "z"
+            modules = {m.path: m for m in artifact.members if m.parent == pyz.name}
+            assert "json/__init__.pyc" in modules
+            settings = modules["tinysettings.pyc"]
+            assert isinstance(settings.info, PyzEntry)
+            assert b"AKIAZ7XQ3JH5KD2LMN4P" in settings.read()
+
+    def test_secret_inside_the_pyz(self, bundles: dict[str, Path]) -> None:
+        """A key in a frozen module's constants is found, named after the module's file."""
+        findings = scan_artifact(bundles["onefile"])
+        assert [(f.path.split("/", 1)[1], f.rule) for f in findings] == [
+            ("tinysettings.pyc", "aws-access-key")
+        ]
+
+    def test_bundle_facts(self, bundles: dict[str, Path]) -> None:
+        """The format reads the TOC names and the GLIBC floor of the binary and its libraries."""
+        names, floor = read_bundle(bundles["onefile"])
+        assert any(".cpython-" in name and name.endswith(".so") for name in names)
+        assert floor.version is not None
+        assert floor.version.startswith("GLIBC_")
+        assert floor.files_scanned > 1
+
+
+class TestOnedir:
+    def test_bundle_facts(self, bundles: dict[str, Path]) -> None:
+        """A onedir is read as a folder: relative names, GLIBC floor over every ELF file."""
+        onedir = bundles["onedir"]
+        assert kind_of(onedir) == "folder"
+        names, floor = read_bundle(onedir)
+        assert "tiny" in names
+        assert any(name.startswith("_internal/libpython") for name in names)
+        assert floor.version is not None
+        assert floor.files_scanned > 1
