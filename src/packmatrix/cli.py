@@ -11,7 +11,7 @@ from pathlib import Path
 from types import FrameType
 from typing import NoReturn
 
-from packmatrix import __version__, baseimage, compare, merge, procs
+from packmatrix import __version__, baseimage, compare, merge, procs, report
 from packmatrix.appspec import load_app
 from packmatrix.console import Terminal
 from packmatrix.context import Options
@@ -66,7 +66,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=7,
         help="warm starts per format, after the cold one (default 7)",
     )
-    run.add_argument("--reports", type=Path, default=Path("reports"), help="report folder")
+    run.add_argument(
+        "--reports",
+        type=Path,
+        default=Path("reports"),
+        metavar="FOLDER",
+        help="where matrix.json, matrix.md and matrix.html are written (default: reports)",
+    )
     run.add_argument(
         "--startup-timeout",
         type=positive_float,
@@ -327,7 +333,8 @@ def cmd_run(args: argparse.Namespace, terminal: Terminal) -> int:
     )
     doc = run_matrix(app, formats, options, args.reports, terminal.progress)
     terminal.table(doc)
-    terminal.line(f"report: {args.reports / 'matrix.md'} and {args.reports / 'matrix.json'}")
+    files = ", ".join(str(args.reports / name) for name in report.FILES)
+    terminal.line(f"reports: {files}")
     if doc.run.workspace:
         terminal.line(f"workspace kept: {doc.run.workspace}")
     failed = [result.name for result in doc.formats if result.status is Status.FAILED]

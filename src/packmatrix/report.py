@@ -25,6 +25,10 @@ from packmatrix.stats import Stat
 from packmatrix.units import command, human_bytes, megabytes, seconds
 
 
+FILES = ("matrix.html", "matrix.md", "matrix.json")
+"""What a run writes to its reports folder (and ``logs/``), the page people open first."""
+
+
 def save(doc: Report, folder: Path) -> list[Path]:
     """Render every file first, then replace them; the previous JSON is kept as *.previous.json.
 

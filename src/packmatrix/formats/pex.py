@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 import shutil
 import sys
-import zipfile
 
 from packmatrix import portability
+from packmatrix.artifacts import open_artifact
 from packmatrix.context import Context
 from packmatrix.formats.base import Built, Deployment
 from packmatrix.launch import LocalLaunch
@@ -71,15 +71,15 @@ class PexFormat(LocalLaunch):
         )
 
     def inspect(self, ctx: Context, built: Built, deployment: Deployment) -> Portability:
-        with zipfile.ZipFile(built.files[0]) as archive:
-            info = json.loads(archive.read("PEX-INFO"))
-            so_files = [
-                portability.elf_blob(name, archive.read(name))
-                for name in archive.namelist()
-                if name.endswith(".so")
+        with open_artifact(built.files[0]) as artifact:
+            shebang = artifact.preamble.split(b"\n", 1)[0].decode(errors="replace").strip()
+            info = json.loads(next(m for m in artifact.members if m.name == "PEX-INFO").read())
+            libraries = [
+                (member.name, member.open())
+                for member in artifact.members
+                if member.kind == "file" and member.name.endswith(".so")
             ]
-        with built.files[0].open("rb") as stream:
-            shebang = stream.readline().decode(errors="replace").strip()
+            floor = portability.glibc_floor_of(libraries)
         dists = [portability.dist_from_wheel_name(name) for name in info.get("distributions", {})]
         constraints = info.get("interpreter_constraints") or []
         return Portability(
@@ -87,7 +87,7 @@ class PexFormat(LocalLaunch):
             requires_python=", ".join(constraints) or None,
             os_arch=portability.os_arch_of_dists(dists),
             platform_wheels=[d["wheel"] for d in dists if d["platform_specific"]],
-            glibc_floor=portability.glibc_floor_of(so_files),
+            glibc_floor=floor,
             distributions=sorted(f"{d['name']}=={d['version']}" for d in dists),
             shebang=shebang,
         )
