@@ -74,7 +74,7 @@ class Terminal:
             status_at = keys.index("status")
             for line in lines[1:]:
                 status = line[status_at]
-                line[status_at] = f"[{STATUS_STYLE.get(status, '')}]{status}[/]"
+                line[status_at] = f"[{STATUS_STYLE.get(status.rstrip('*'), '')}]{status}[/]"
                 table.add_row(*line)
             self.console.print(table)
         else:
@@ -82,6 +82,9 @@ class Terminal:
             for line in lines:
                 cells = (text.ljust(width) for text, width in zip(line, widths, strict=True))
                 self.stream.write("  ".join(cells).rstrip() + "\n")
+        carried = sorted({row.carried_from for row in rows if row.carried_from})
+        if carried:
+            self.line(f"* not built in this run: the row of an earlier run ({', '.join(carried)})")
         if len(keys) < len(HEADERS_BY_KEY):
             self.line("(narrow terminal: build, cold start and memory are in the reports)")
         self._reasons(rows)
@@ -104,7 +107,7 @@ HEADERS_BY_KEY: dict[str, str] = dict(
 
 
 def cells_of(row: Row) -> list[str]:
-    return [row.format, row.status, *row.cells.values(), row.needs]
+    return [row.format, row.status_text, *row.cells.values(), row.needs]
 
 
 def plain_width(lines: list[list[str]]) -> int:

@@ -42,6 +42,7 @@ def run_matrix(
 ) -> Report:
     """Run every format; return the report (already saved)."""
     check_writable(reports)
+    earlier = report.last_report(reports)  # read before anything replaces it
     started = time.time()
     doc = new_report(app, options, started)
     ctx = Context.create(app, options, reports / "logs", run_id=doc.run.id)
@@ -52,8 +53,9 @@ def run_matrix(
         for stale in ctx.logs.glob("*.log"):
             stale.unlink()
         for fmt in formats:
-            doc.formats.append(run_format(fmt, ctx, progress))
+            doc.formats.append(run_format(fmt, ctx, tracked(progress, doc)))
         doc.run.status = "complete"
+        doc.run.in_progress = None
     except BaseException:
         doc.run.status = "interrupted"
         interrupted = True
@@ -61,6 +63,8 @@ def run_matrix(
     finally:
         try:
             finish(doc, ctx, started)
+            if earlier is not None:
+                doc.carry_over(earlier)
             report.save(doc, reports)
         except ReportError as exc:
             if not interrupted:
@@ -69,6 +73,16 @@ def run_matrix(
         finally:
             ctx.close()  # even when the report can't be saved: containers and images go
     return doc
+
+
+def tracked(progress: Progress, doc: Report) -> Progress:
+    """``progress`` that also notes in the report where the run is, for an interrupt."""
+
+    def note(name: str, stage: str) -> None:
+        doc.run.in_progress = f"{name}: {stage}"
+        progress(name, stage)
+
+    return note
 
 
 def new_report(app: AppSpec, options: Options, started: float) -> Report:

@@ -20,10 +20,10 @@ from packmatrix import charts
 from packmatrix.atomic import write_atomic
 from packmatrix.errors import ReportError
 from packmatrix.metrics import COLUMNS, METRICS, Metric
+from packmatrix.report_input import load_report
 from packmatrix.results import SCHEMA_VERSION, FormatResult, Report
 from packmatrix.stats import Stat
 from packmatrix.units import command, human_bytes, megabytes, seconds
-
 
 FILES = ("matrix.html", "matrix.md", "matrix.json")
 """What a run writes to its reports folder (and ``logs/``), the page people open first."""
@@ -43,7 +43,7 @@ def save(doc: Report, folder: Path) -> list[Path]:
         except (jinja2.TemplateError, TypeError, ValueError, KeyError, AttributeError) as exc:
             problems.append(f"could not render {name}: {exc}")
     current = folder / "matrix.json"
-    if current.exists():
+    if current.exists() and keep_as_previous(folder):
         write_atomic(folder / "matrix.previous.json", current.read_text(encoding="utf-8"))
     written = []
     for name, text in rendered.items():
@@ -52,6 +52,28 @@ def save(doc: Report, folder: Path) -> list[Path]:
     if problems:
         raise ReportError(f"{'; '.join(problems)} ({current} was written)")
     return written
+
+
+def keep_as_previous(folder: Path) -> bool:
+    """Whether the matrix.json about to be replaced becomes matrix.previous.json: yes, unless
+    it is an incomplete run and matrix.previous.json holds a complete one (an interrupted run
+    never rotates the last complete report out)."""
+    replaced = last_report(folder)
+    if replaced is None or replaced.complete:
+        return True
+    try:
+        previous = load_report(folder / "matrix.previous.json")
+    except ReportError:
+        return True
+    return not previous.complete
+
+
+def last_report(folder: Path) -> Report | None:
+    """The report a run in ``folder`` would replace, when it is one this packmatrix reads."""
+    try:
+        return load_report(folder / "matrix.json")
+    except ReportError:
+        return None
 
 
 def schema() -> dict[str, Any]:
@@ -87,6 +109,13 @@ class Row:
     """Metric key → text, in ``metrics.COLUMNS`` order (headers: ``HEADERS``)."""
     needs: str
     reason: str
+    carried_from: str | None = None
+    """The earlier run this row comes from, when this run did not build the format."""
+
+    @property
+    def status_text(self) -> str:
+        """The status, with ``*`` when the row comes from an earlier run."""
+        return self.status + ("*" if self.carried_from else "")
 
     @property
     def measured(self) -> bool:
@@ -103,10 +132,10 @@ def metric_text(metric: Metric, value: Stat | int | None) -> str:
 
 
 def table_rows(doc: Report) -> list[Row]:
-    return [table_row(result) for result in doc.formats]
+    return [table_row(result, None if doc.ran(result) else result.run_id) for result in doc.formats]
 
 
-def table_row(result: FormatResult) -> Row:
+def table_row(result: FormatResult, carried_from: str | None = None) -> Row:
     return Row(
         format=result.name,
         status=str(result.status).upper(),
@@ -115,6 +144,7 @@ def table_row(result: FormatResult) -> Row:
         },
         needs=result.portability.summary() if result.portability else "",
         reason=result.reason or "",
+        carried_from=carried_from,
     )
 
 

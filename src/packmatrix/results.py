@@ -73,6 +73,9 @@ class FormatResult:
     reproducible: Reproducibility | None = None
     dockerfile: str | None = None
     image: ImageFacts | None = None
+    run_id: str | None = None
+    """The run that produced this row: the report's own run, or an earlier one whose row was
+    carried over because this run did not build that format."""
 
     def __bool__(self) -> bool:
         return self.status is Status.PASSED
@@ -97,6 +100,7 @@ class FormatResult:
             "checks": [check.to_json() for check in self.checks],
         }
         parts: dict[str, Any] = {
+            "run": self.run_id,
             "build": self.build,
             "artifact": None
             if self.artifact is None
@@ -147,6 +151,7 @@ class FormatResult:
             reproducible=part("reproducible", Reproducibility.from_json),
             dockerfile=data.get("dockerfile"),
             image=part("image", ImageFacts.from_json),
+            run_id=data.get("run"),
         )
 
 
@@ -159,6 +164,8 @@ class RunInfo:
     options: dict[str, Any] = field(default_factory=dict)
     workspace: str | None = None
     """With ``--keep-workspace``: where the run's temporary folder was kept."""
+    in_progress: str | None = None
+    """What the run was doing when it stopped (``pex: build``), for an interrupted run."""
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -170,6 +177,8 @@ class RunInfo:
         }
         if self.workspace is not None:
             out["workspace"] = self.workspace
+        if self.in_progress is not None:
+            out["in_progress"] = self.in_progress
         return out
 
     @classmethod
@@ -181,6 +190,7 @@ class RunInfo:
             status=data.get("status", "complete"),
             options=dict(data.get("options") or {}),
             workspace=data.get("workspace"),
+            in_progress=data.get("in_progress"),
         )
 
 
@@ -208,6 +218,30 @@ class Report:
 
     def result(self, name: str) -> FormatResult | None:
         return next((row for row in self.formats if row.name == name), None)
+
+    def ran(self, row: FormatResult) -> bool:
+        """Whether this run produced ``row`` (not carried over from an earlier run)."""
+        return row.run_id in (None, self.run.id)
+
+    @property
+    def carried(self) -> list[FormatResult]:
+        return [row for row in self.formats if not self.ran(row)]
+
+    def carry_over(self, earlier: Report) -> None:
+        """Keep the rows of ``earlier`` for formats this run did not build, marked with the
+        run they came from, when it is a report of the same app on the same host: a run over
+        some formats updates those rows and loses none of the others."""
+        same = (earlier.app.get("name"), earlier.app.get("version"), host_key(earlier.host))
+        if same != (self.app.get("name"), self.app.get("version"), host_key(self.host)):
+            return
+        names = {row.name for row in self.formats}
+        for row in earlier.formats:
+            if row.name not in names:
+                row.run_id = row.run_id or earlier.run.id
+                self.formats.append(row)
+        order = [row.name for row in earlier.formats]
+        order += [name for name in names if name not in order]
+        self.formats.sort(key=lambda row: order.index(row.name))
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -241,6 +275,11 @@ class Report:
             preparation=dict(data.get("preparation") or {}),
             formats=[FormatResult.from_json(row) for row in data.get("formats") or []],
         )
+
+
+def host_key(host: Mapping[str, Any]) -> tuple[Any, ...]:
+    """What must match for two runs' rows to sit in one table."""
+    return (host.get("os"), host.get("arch"), host.get("python"), host.get("libc"))
 
 
 _VERSION = re.compile(r"(\d+)\.(\d+)")

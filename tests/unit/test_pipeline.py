@@ -311,3 +311,52 @@ class TestTheRun:
 
         result = run_format(GoneEngine(), ctx, lambda *_: None)
         assert (result.status, result.reason) == (Status.SKIPPED, "no Docker engine answers")
+
+
+class TestEarlierReports:
+    """Nothing a user had is lost to a partial or interrupted run."""
+
+    @staticmethod
+    def matrix(app: AppSpec, reports: Path, *formats: FakeFormat) -> Report:
+        return run_matrix(app, list(formats), Options(runs=1), reports, lambda *_: None)
+
+    def test_a_partial_run_updates_its_rows_only(self, app: AppSpec, tmp_path: Path) -> None:
+        """Running one format keeps the other rows of the last report, marked with their run."""
+        reports = tmp_path / "reports"
+        first = self.matrix(app, reports, FakeFormat(name="a"), FakeFormat(name="b"))
+        second = self.matrix(app, reports, FakeFormat("build", name="b"))
+        written = Report.from_json(read_json(reports / "matrix.json"))
+        assert [(row.name, row.status, row.run_id) for row in written.formats] == [
+            ("a", Status.PASSED, first.run.id),
+            ("b", Status.FAILED, None),
+        ]
+        assert [row.name for row in written.carried] == ["a"]
+        assert written.run.id == second.run.id
+        assert read_json(reports / "matrix.previous.json")["run"]["id"] == first.run.id
+        text = (reports / "matrix.md").read_text(encoding="utf-8")
+        assert "| a | PASSED* |" in text
+        assert f"a from `{first.run.id}`" in text
+
+    def test_another_app_is_not_mixed_in(self, app: AppSpec, tmp_path: Path) -> None:
+        """Rows of another app (or version) are never carried into this one's report."""
+        reports = tmp_path / "reports"
+        self.matrix(app, reports, FakeFormat(name="a"))
+        other = AppSpec(**{**app.__dict__, "version": "2.0"})
+        doc = self.matrix(other, reports, FakeFormat(name="b"))
+        assert [row.name for row in doc.formats] == ["b"]
+
+    def test_interrupts_never_rotate_out_the_last_complete_report(
+        self, app: AppSpec, tmp_path: Path
+    ) -> None:
+        """After two interrupted runs, matrix.previous.json still holds the last complete one,
+        and each interrupted report names the step it stopped in."""
+        reports = tmp_path / "reports"
+        complete = self.matrix(app, reports, FakeFormat(name="a"))
+        for _ in range(2):
+            with pytest.raises(KeyboardInterrupt):
+                self.matrix(app, reports, FakeFormat(name="a"), FakeFormat("interrupt", name="b"))
+        assert read_json(reports / "matrix.previous.json")["run"]["id"] == complete.run.id
+        interrupted = Report.from_json(read_json(reports / "matrix.json"))
+        assert interrupted.run.status == "interrupted"
+        assert interrupted.run.in_progress == "b: build"
+        assert "(stopped during b: build)" in (reports / "matrix.md").read_text(encoding="utf-8")
