@@ -33,9 +33,11 @@ from typing import Any, Final, TypedDict
 import docker
 
 from packmatrix import engine
-from packmatrix.debian import DEFAULT_SUITE as DEFAULT_SUITE
 from packmatrix.debian import (
+    DEFAULT_SUITE,
     IMAGE_PATH,
+    SUITE_PYTHON,
+    BaseImageError,
     add_python_links,
     find_debian_mirror,
     find_debootstrap,
@@ -46,10 +48,28 @@ from packmatrix.debian import (
     trim_rootfs,
     write_rootfs_tar,
 )
-from packmatrix.debian import SUITE_PYTHON as SUITE_PYTHON
-from packmatrix.debian import BaseImageError as BaseImageError
-from packmatrix.engine import RunResult as RunResult
+from packmatrix.engine import RunResult
 from packmatrix.errors import StepFailed
+
+__all__ = [  # what callers (``cli``, the tests) import from here, some of it from ``debian``
+    "CONTAINER_LABEL",
+    "DEFAULT_SUITE",
+    "DEFAULT_TAG",
+    "IMAGE_CHANGES",
+    "SUITE_PYTHON",
+    "BaseImageError",
+    "BaseImageInfo",
+    "ImageDescription",
+    "RunResult",
+    "build_base_image",
+    "connect_docker",
+    "default_tag",
+    "describe",
+    "find_debian_mirror",
+    "image_present",
+    "python_for_suite",
+    "run_in_image",
+]
 
 _LOG = logging.getLogger(__name__)
 
