@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import io
+import json
 import os
+import re
+import subprocess
+import tarfile
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -35,3 +41,32 @@ def docker_client() -> Any:
     except Exception as exc:
         require(False, f"no Docker engine answers: {exc}")
     return client
+
+
+TINY_PROGRAMS = ("sh", "cat", "sleep", "true")
+
+
+def tiny_rootfs() -> bytes:
+    """A root file system (a tar) holding a few of this machine's programs and the libraries
+    they load: enough for a container that runs ``sh``, without any registry."""
+    files: dict[str, Path] = {}
+    for program in TINY_PROGRAMS:
+        path = Path("/bin", program)
+        files[f"bin/{program}"] = path
+        ldd = subprocess.run(["ldd", str(path)], capture_output=True, text=True, check=False)
+        for library in re.findall(r"(/\S+) \(0x", ldd.stdout):
+            files[library.lstrip("/")] = Path(library)
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for name, source in files.items():
+            tar.add(source.resolve(), arcname=name)
+    return buffer.getvalue()
+
+
+def import_image(client: Any, rootfs: bytes, *changes: str, tag: str | None = None) -> str:
+    """Import ``rootfs`` as an image (untagged unless ``tag``); its id. Remove it by that id."""
+    repository, _, version = (tag or "").partition(":")
+    answer = client.api.import_image_from_data(
+        rootfs, repository=repository or None, tag=version or None, changes=list(changes)
+    )
+    return str(json.loads(answer.strip().splitlines()[-1])["status"])

@@ -2,12 +2,14 @@
 
 Building takes about a minute and needs root, debootstrap, Debian's package mirror and a Docker
 Engine. An image that already exists is only checked, not rebuilt, unless
-PACKMATRIX_REBUILD_BASE is set.
+PACKMATRIX_REBUILD_BASE is set. What the builder does with a broken image is checked on a tiny
+image made from this machine's own programs, so it needs no build and no registry.
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 from collections.abc import Iterator
 from typing import Any
@@ -15,6 +17,7 @@ from typing import Any
 import docker
 import pytest
 
+from packmatrix import baseimage
 from packmatrix.baseimage import (
     CONTAINER_LABEL,
     DEFAULT_TAG,
@@ -26,6 +29,8 @@ from packmatrix.baseimage import (
     image_present,
     run_in_image,
 )
+from packmatrix.engine import find_image
+from tests.conftest import import_image, tiny_rootfs
 
 pytestmark = [pytest.mark.docker, pytest.mark.integration]
 
@@ -107,4 +112,33 @@ class TestBaseImage:
         assert failed.exit_code == 3
         with pytest.raises(docker.errors.DockerException):
             run_in_image(client, DEFAULT_TAG, ["/no/such/program"])
+        assert _container_ids(client) - containers_before == set()
+
+
+class TestEngine:
+    def test_no_engine_is_one_line_that_says_where(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Without an engine the builder stops with the address it asked and what to do."""
+        monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        with pytest.raises(BaseImageError) as failed:
+            connect_docker(timeout=2)
+        assert str(failed.value) == (
+            "no Docker engine answers at unix:///nonexistent/docker.sock: "
+            "the socket does not exist (start Docker, or set DOCKER_HOST)"
+        )
+
+    def test_a_new_image_that_fails_its_check_is_removed_by_id(
+        self, client: Any, containers_before: set[str]
+    ) -> None:
+        """An image without python3 fails the check; it is removed, and its tag with it, and
+        the check's container is gone too."""
+        tag = f"packmatrix-test/broken-base:{secrets.token_hex(4)}"
+        image_id = import_image(client, tiny_rootfs(), tag=tag)
+        try:
+            with pytest.raises(BaseImageError, match="failed its python3/venv/ssl check"):
+                baseimage._verify_image(client, tag, image_id, "3.11")
+            assert find_image(client, image_id) is None
+            assert not image_present(client, tag)
+        finally:
+            if find_image(client, image_id) is not None:
+                client.images.remove(image_id, force=True)
         assert _container_ids(client) - containers_before == set()

@@ -21,7 +21,9 @@ import pytest
 
 from packmatrix.appspec import load_app
 from packmatrix.context import Options
-from packmatrix.formats.docker import RUN_LABEL, DockerFormat, local_base_tag
+from packmatrix.dockerimage import local_base_tag
+from packmatrix.engine import RUN_LABEL
+from packmatrix.formats.docker import DockerFormat
 from packmatrix.pipeline import run_matrix
 from packmatrix.report import Report
 

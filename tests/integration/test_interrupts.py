@@ -104,7 +104,7 @@ class TestDockerInterrupts:
         self, tmp_path: Path, sig: signal.Signals, wait_for: str, code: int
     ) -> None:
         """Interrupted in the build or while a container runs: nothing of the run stays."""
-        from packmatrix.formats.docker import RUN_LABEL
+        from packmatrix.engine import RUN_LABEL
         from tests.conftest import docker_client
 
         client = docker_client()

@@ -12,7 +12,7 @@ import psutil
 import pytest
 
 from packmatrix.cli import main
-from packmatrix.formats.docker import RUN_LABEL
+from packmatrix.engine import RUN_LABEL
 from tests.conftest import docker_client
 
 pytestmark = [pytest.mark.integration, pytest.mark.soak, pytest.mark.docker]

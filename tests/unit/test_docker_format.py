@@ -1,5 +1,5 @@
-"""The docker format without an engine: the Dockerfile it writes, layer sizes, and what a missing
-engine does to its row."""
+"""The docker format without an engine: the Dockerfile it writes, layer sizes, the deployment it
+hands the pipeline, and the one line a missing engine gives."""
 
 from __future__ import annotations
 
@@ -12,17 +12,23 @@ import pytest
 
 from packmatrix.appspec import load_app
 from packmatrix.context import Context, Options
-from packmatrix.formats.docker import (
-    BaseImage,
-    DockerFormat,
-    gzip_size,
-    layer_sizes,
-    render_dockerfile,
-)
-from packmatrix.pipeline import run_format
+from packmatrix.dockerfile import render_dockerfile
+from packmatrix.dockerimage import gzip_size, layer_sizes
+from packmatrix.formats.base import Built
+from packmatrix.formats.docker import DockerFormat
+from packmatrix.records import BaseImageFacts, Figures, ImageFacts
 
 SAMPLE_APP = Path(__file__).resolve().parents[2] / "sample_app"
 NO_ENGINE = "unix:///nonexistent/docker.sock"
+BASE = BaseImageFacts(
+    tag="python:3.11-slim",
+    id="sha256:" + "0" * 64,
+    ref="python@sha256:" + "1" * 64,
+    bytes=1,
+    os_arch="linux/amd64",
+    python="3.11.9",
+    libc="glibc 2.36",
+)
 
 
 def make_context(tmp_path: Path, options: Options | None = None) -> Context:
@@ -36,18 +42,8 @@ def make_context(tmp_path: Path, options: Options | None = None) -> Context:
 
 @pytest.fixture(name="dockerfile")
 def _dockerfile(tmp_path: Path) -> str:
-    base = BaseImage(
-        tag="python:3.11-slim",
-        id="sha256:" + "0" * 64,
-        ref="python@sha256:" + "1" * 64,
-        size=1,
-        layers=frozenset(),
-        arch="linux/amd64",
-        python="3.11.9",
-        libc="glibc 2.36",
-    )
     return render_dockerfile(
-        make_context(tmp_path), base=base, app_wheel="sample_app-1.0.0-py3-none-any.whl"
+        make_context(tmp_path), base=BASE, app_wheel="sample_app-1.0.0-py3-none-any.whl"
     )
 
 
@@ -119,19 +115,23 @@ class TestNoEngine:
             "the socket does not exist (start Docker, or set DOCKER_HOST)"
         )
 
-    @pytest.mark.parametrize(
-        ("explicit", "status"), [(frozenset(), "skipped"), (frozenset({"docker"}), "failed")]
-    )
-    def test_row_is_skipped_by_default_and_failed_when_asked_for(
-        self,
-        tmp_path: Path,
-        monkeypatch: pytest.MonkeyPatch,
-        explicit: frozenset[str],
-        status: str,
-    ) -> None:
-        """In the default set a missing engine skips the row; named with --formats, it fails."""
-        monkeypatch.setenv("DOCKER_HOST", NO_ENGINE)
-        ctx = make_context(tmp_path, Options(explicit_formats=explicit))
-        entry = run_format(DockerFormat(), ctx, lambda *_: None)
-        assert entry["status"] == status
-        assert entry["reason"].startswith(f"no Docker engine answers at {NO_ENGINE}")
+
+class TestDeploy:
+    def test_names_the_image_and_its_size(self, tmp_path: Path) -> None:
+        """The deployment starts the built image by tag; its footprint is the image's size."""
+        ctx = make_context(tmp_path)
+        built = Built(
+            files=[tmp_path / "image.tar"],
+            commands=[],
+            seconds=1.0,
+            figures=Figures(image_bytes=123_000_000),
+            image=ImageFacts(tag="packmatrix-sample-app:abcd", id="sha256:" + "2" * 64, base=BASE),
+        )
+
+        deployment = DockerFormat().deploy(ctx, built)
+
+        assert deployment.image == "packmatrix-sample-app:abcd"
+        assert deployment.footprint_bytes == 123_000_000
+        assert deployment.argv[-1] == "packmatrix-sample-app:abcd"
+        assert deployment.env == {"HOST": "0.0.0.0", "PORT": "8000"}
+        assert deployment.place.is_dir()

@@ -1,0 +1,100 @@
+"""The docker format's Dockerfile and build context.
+
+The Dockerfile comes from ``templates/Dockerfile.j2``; the build context holds it, a
+``.dockerignore``, the run's locked wheels with their lock, and the app wheel: everything the
+image installs, so the build needs no network. A copy of the Dockerfile goes next to the report.
+"""
+
+from __future__ import annotations
+
+import platform
+import shutil
+import sys
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Final
+
+import jinja2
+
+from packmatrix import __version__
+from packmatrix.atomic import write_atomic
+from packmatrix.context import Context
+from packmatrix.records import BaseImageFacts
+
+PORT: Final = 8000
+"""The port the app listens on inside the container; the engine picks the host port."""
+UID: Final = 10001
+"""The numeric user (and group) the app runs as."""
+USER: Final = "app"
+
+DOCKERIGNORE: Final = """\
+# Only what the Dockerfile copies goes to the engine.
+*
+!wheelhouse/
+!app/
+"""
+
+
+def host_minor() -> str:
+    """The Python the wheelhouse is made for: the one packmatrix runs on."""
+    return f"{sys.version_info.major}.{sys.version_info.minor}"
+
+
+def render_dockerfile(ctx: Context, *, base: BaseImageFacts, app_wheel: str) -> str:
+    """The Dockerfile text for the app, built on ``base`` (named by its pinned reference)."""
+    env = jinja2.Environment(
+        loader=jinja2.FunctionLoader(
+            lambda name: (
+                resources.files("packmatrix")
+                .joinpath("templates")
+                .joinpath(name)
+                .read_text(encoding="utf-8")
+            )
+        ),
+        autoescape=False,
+        keep_trailing_newline=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    return env.get_template("Dockerfile.j2").render(
+        app_name=ctx.app.name,
+        app_version=ctx.app.version,
+        app_wheel=app_wheel,
+        packmatrix_version=__version__,
+        python_minor=host_minor(),
+        platform=f"linux/{platform.machine()}",
+        base_image=base.ref,
+        base_tag=base.tag,
+        uid=UID,
+        user=USER,
+        port=PORT,
+        script=ctx.app.script,
+    )
+
+
+@dataclass(frozen=True)
+class BuildContext:
+    """A build context folder and the text of its Dockerfile."""
+
+    folder: Path
+    dockerfile: str
+
+
+def make_context(ctx: Context, base: BaseImageFacts) -> BuildContext:
+    """The build context: the Dockerfile, .dockerignore, the wheelhouse and the app wheel.
+
+    The Dockerfile is also written next to the report (``<reports>/Dockerfile``).
+    """
+    wheel, _, _ = ctx.app_wheel
+    house = ctx.wheelhouse
+    folder = ctx.out("docker") / "context"
+    (folder / "wheelhouse").mkdir(parents=True)
+    (folder / "app").mkdir()
+    for path in [*sorted(house.glob("*.whl")), house / "requirements.lock"]:
+        shutil.copy2(path, folder / "wheelhouse" / path.name)
+    shutil.copy2(wheel, folder / "app" / wheel.name)
+    dockerfile = render_dockerfile(ctx, base=base, app_wheel=wheel.name)
+    (folder / "Dockerfile").write_text(dockerfile, encoding="utf-8")
+    (folder / ".dockerignore").write_text(DOCKERIGNORE, encoding="utf-8")
+    write_atomic(ctx.logs.parent / "Dockerfile", dockerfile)
+    return BuildContext(folder, dockerfile)
