@@ -19,13 +19,15 @@ from typing import Any
 import docker
 import pytest
 
+from packmatrix import report
 from packmatrix.appspec import load_app
 from packmatrix.context import Options
 from packmatrix.dockerimage import local_base_tag
 from packmatrix.engine import RUN_LABEL
 from packmatrix.formats.docker import DockerFormat
 from packmatrix.pipeline import run_matrix
-from packmatrix.report import Report
+from packmatrix.report_input import read_json
+from packmatrix.results import Report
 
 pytestmark = [pytest.mark.integration, pytest.mark.docker]
 
@@ -87,7 +89,9 @@ def run_docker(app_root: Path, reports: Path, base_image: str | None) -> Run:
     since = int(time.time()) - 1
     doc = run_matrix(load_app(app_root), [DockerFormat()], options, reports, lambda *_: None)
     until = int(time.time()) + 1
-    return Run(doc, doc["formats"][0], reports, doc["run"]["id"], since, until)
+    written = read_json(reports / "matrix.json")
+    report.validate(written)  # every real report matches the shipped schema
+    return Run(doc, written["formats"][0], reports, doc.run.id, since, until)
 
 
 def left_behind(client: Any, run_id: str) -> tuple[list[Any], list[Any]]:

@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 
 from packmatrix import report
-from packmatrix.appspec import AppSpec, Check
+from packmatrix.appspec import AppSpec
+from packmatrix.checks import Check
 from packmatrix.context import Context, Options
 from packmatrix.errors import FormatUnavailable, StepFailed
 from packmatrix.formats.base import Built, Deployment, Running

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.server
 import threading
+from typing import Any
 
 from packmatrix.checks import Check
 from packmatrix.smoke import Response, judge, run_checks
@@ -88,6 +89,13 @@ class TestJudge:
         )
 
 
+BODIES: list[dict[str, Any]] = [
+    {"json_body": {"name": "a"}},
+    {"form": {"name": "a b"}},
+    {"body": "raw"},
+]
+
+
 class TestRequests:
     """Checks are sent to a real server on loopback (a thread of this process)."""
 
@@ -123,9 +131,7 @@ class TestRequests:
                     json={"ok": True},
                     **body,
                 )
-                for index, body in enumerate(
-                    [{"json_body": {"name": "a"}}, {"form": {"name": "a b"}}, {"body": "raw"}]
-                )
+                for index, body in enumerate(BODIES)
             )
             results = run_checks("127.0.0.1", server.server_address[1], checks)
         finally:
