@@ -16,7 +16,9 @@ from packmatrix.dockerfile import render_dockerfile
 from packmatrix.dockerimage import gzip_size, layer_sizes
 from packmatrix.formats.base import Built
 from packmatrix.formats.docker import DockerFormat
+from packmatrix.pipeline import run_format
 from packmatrix.records import BaseImageFacts, Figures, ImageFacts
+from packmatrix.results import Status
 
 SAMPLE_APP = Path(__file__).resolve().parents[2] / "sample_app"
 NO_ENGINE = "unix:///nonexistent/docker.sock"
@@ -114,6 +116,25 @@ class TestNoEngine:
             f"no Docker engine answers at {NO_ENGINE}: "
             "the socket does not exist (start Docker, or set DOCKER_HOST)"
         )
+
+    @pytest.mark.parametrize(
+        ("explicit", "status"),
+        [(frozenset(), Status.SKIPPED), (frozenset({"docker"}), Status.FAILED)],
+    )
+    def test_row_is_skipped_by_default_and_failed_when_asked_for(
+        self,
+        tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch,
+        explicit: frozenset[str],
+        status: Status,
+    ) -> None:
+        """In the default set a missing engine skips the row; named with --formats, it fails."""
+        monkeypatch.setenv("DOCKER_HOST", NO_ENGINE)
+        ctx = make_context(tmp_path, Options(explicit_formats=explicit))
+        result = run_format(DockerFormat(), ctx, lambda *_: None)
+        assert result.status is status
+        assert result.reason is not None
+        assert result.reason.startswith(f"no Docker engine answers at {NO_ENGINE}")
 
 
 class TestDeploy:
