@@ -61,9 +61,10 @@ def compare(
     current_source: str = "current",
 ) -> Comparison:
     """Compare two reports format by format (the current run's order, then formats gone now)."""
-    base_rows = {row.name: row for row in baseline.formats}
-    cur_rows = {row.name: row for row in current.formats}
+    base_rows = {row.name: row for row in baseline.formats if baseline.ran(row)}
+    cur_rows = {row.name: row for row in current.formats if current.ran(row)}
     names = list(cur_rows) + [name for name in base_rows if name not in cur_rows]
+    carried = {row.name for row in current.carried}
     base_side = Side.of(baseline, baseline_source)
     cur_side = Side.of(current, current_source)
     notes = []
@@ -85,7 +86,13 @@ def compare(
         current=cur_side,
         thresholds=thresholds,
         formats=tuple(
-            compare_format(name, base_rows.get(name), cur_rows.get(name), thresholds)
+            compare_format(
+                name,
+                base_rows.get(name),
+                cur_rows.get(name),
+                thresholds,
+                not_run=name in carried or (not current.complete and name not in cur_rows),
+            )
             for name in names
         ),
         notes=tuple(notes),

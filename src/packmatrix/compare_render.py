@@ -46,14 +46,14 @@ def render_markdown(result: Comparison) -> str:
     regressions = result.regressions()
     lines = ["### packmatrix: comparison with the baseline", ""]
     if regressions:
-        lines.append(f"**⚠ {len(regressions)} regression(s)**")
+        lines.append(f"**⚠ {len(regressions)} regression(s)** ({result.headline_counts()})")
         lines.append("")
         shown = regressions[:LISTED_REGRESSIONS]
         lines.extend(f"- ⚠ {md_cell(line)}" for line in shown)
         if len(regressions) > len(shown):
             lines.append(f"- … and {len(regressions) - len(shown)} more in the table")
     else:
-        lines.append(f"**✓ no regression** in {len(result.formats)} format(s)")
+        lines.append(f"**✓ no regression**: {result.headline_counts()}")
     lines.append("")
     for note in result.notes:
         lines.append(f"> ⚠ Note: {note}.")

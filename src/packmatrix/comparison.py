@@ -271,11 +271,13 @@ def _status_json(status: Status | None) -> str | None:
 
 
 def judge_status(
-    baseline: Status | None, current: Status | None, *, strict: bool
+    baseline: Status | None, current: Status | None, *, strict: bool, not_run: bool = False
 ) -> tuple[str, bool]:
     """A short note on how a format's status changed, and whether that is a regression."""
     if baseline is None:
         return "new format", False
+    if current is None and not_run:
+        return "not run this time", False
     if current is None:
         return "missing now", strict
     if baseline is current:
@@ -291,11 +293,17 @@ def compare_format(
     baseline: FormatResult | None,
     current: FormatResult | None,
     thresholds: Thresholds,
+    *,
+    not_run: bool = False,
 ) -> FormatDiff:
+    """``not_run``: the current run did not build this format (a run over some formats, or an
+    interrupted one), so it is not compared and not a regression."""
     # ``is not None``: a row that did not pass is falsy (``FormatResult.__bool__``)
     base_status = baseline.status if baseline is not None else None
     cur_status = current.status if current is not None else None
-    note, is_regression = judge_status(base_status, cur_status, strict=thresholds.strict)
+    note, is_regression = judge_status(
+        base_status, cur_status, strict=thresholds.strict, not_run=not_run
+    )
     figures: tuple[FigureDiff, ...] = ()
     if baseline is not None and current is not None:
         figures = compare_figures(
@@ -360,6 +368,23 @@ class Comparison:
         return [self.incomplete, *lines] if self.incomplete else lines
 
     @property
+    def compared(self) -> int:
+        """Formats in both runs, whose figures were compared."""
+        return sum(
+            1 for diff in self.formats if diff.baseline_status and diff.current_status is not None
+        )
+
+    @property
+    def not_run(self) -> int:
+        """Formats of the baseline the current run did not build."""
+        return sum(1 for diff in self.formats if diff.status_note == "not run this time")
+
+    def headline_counts(self) -> str:
+        """``"7 compared"``, or ``"1 compared, 6 not run"``."""
+        text = f"{self.compared} compared"
+        return f"{text}, {self.not_run} not run" if self.not_run else text
+
+    @property
     def exit_code(self) -> int:
         """0 without a regression, 1 with one."""
         return 1 if self.regressions() else 0
@@ -373,6 +398,8 @@ class Comparison:
             "thresholds": self.thresholds.to_json(),
             "notes": list(self.notes),
             "regressions": self.regressions(),
+            "compared": self.compared,
+            "not_run": self.not_run,
             "formats": [diff.to_json() for diff in self.formats],
         }
 

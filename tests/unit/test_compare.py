@@ -372,11 +372,24 @@ class TestMarkdown:
         assert "✓ improved" in table_line(markdown, "| artifact | 57.4 MB")
         assert table_line(markdown, "| build (info) | 7.507 s").endswith("+100.0 % |  |")
 
+    def test_a_subset_run_says_what_was_not_run(self) -> None:
+        """A run over one format, its other rows carried over, reads "1 compared, 6 not run"."""
+        baseline = load_report(LINUX)
+        current = load_report(LINUX)
+        current.run.id = "a-later-run"
+        for row in current.formats[1:]:
+            row.run_id = baseline.run.id  # carried over from the baseline's run
+        result = compare(baseline, current, Thresholds(strict=True))
+        markdown = render_markdown(result)
+        assert (result.compared, result.not_run, result.exit_code) == (1, 6, 0)
+        assert "**✓ no regression**: 1 compared, 6 not run" in markdown
+        assert "not run this time" in markdown
+
     def test_no_regression_headline(self) -> None:
         """Comparing a run with itself says so at the top."""
         report = load_report(LINUX)
         markdown = render_markdown(compare(report, report, Thresholds()))
-        assert "**✓ no regression** in 7 format(s)" in markdown
+        assert "**✓ no regression**: 7 compared" in markdown
         assert "⚠" not in markdown
 
     def test_failure_reason_stays_in_its_cell(self) -> None:
