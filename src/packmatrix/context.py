@@ -82,11 +82,24 @@ class Context:
     """Run by ``close()``, last added first: what a format must undo outside the workspace."""
     _memo: dict[str, Any] = field(default_factory=dict)
 
+    _scratch: set[Path] = field(default_factory=set)
+
+    def scratch(self, name: str) -> Path:
+        """A folder of the workspace that builds write into (the source copy, the app wheel's
+        folder, a build venv); ``forget_shared_builds`` removes it."""
+        path = self.workdir / name
+        self._scratch.add(path)
+        return path
+
     def forget_shared_builds(self) -> None:
-        """Build the app wheel (and what is made from it) again on next use: the second build of
-        a reproducibility check starts from the source, like the first."""
-        self.__dict__.pop("app_wheel", None)
+        """Start the next build from nothing, as the second build of a reproducibility check
+        must: a fresh copy of the source (no ``build/`` or ``*.egg-info`` of the first build),
+        a new app wheel and new build venvs, at the same paths. The lock stays."""
+        for key in ("app_wheel", "source"):
+            self.__dict__.pop(key, None)
         self._memo.clear()
+        for path in self._scratch:
+            shutil.rmtree(path, ignore_errors=True)
 
     def once(self, key: str, make: Callable[[], T]) -> T:
         """Run a shared, expensive step once per run (the PyInstaller build venv…)."""
@@ -155,7 +168,7 @@ class Context:
     @cached_property
     def source(self) -> Path:
         """A private copy of the app's source tree: builds never write into the user's project."""
-        copy = self.workdir / "source"
+        copy = self.scratch("source")
         shutil.copytree(self.app.root, copy, ignore=IGNORED_SOURCE, symlinks=True)
         return copy
 
@@ -245,7 +258,7 @@ class Context:
     @cached_property
     def app_wheel(self) -> tuple[Path, float, list[str]]:
         """The app's wheel, built once with ``python -m build --wheel``."""
-        dist = self.workdir / "dist-wheel"
+        dist = self.scratch("dist-wheel")
         argv = [sys.executable, "-m", "build", "--wheel", "--outdir", str(dist), str(self.source)]
         seconds = self.run(argv, what="python -m build --wheel", log=self.log_for("wheel"))
         wheels = sorted(dist.glob("*.whl"))

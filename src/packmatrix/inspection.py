@@ -4,10 +4,11 @@ request a second build compared byte for byte."""
 from __future__ import annotations
 
 import shutil
+from typing import Protocol
 
 from packmatrix.appspec import normalize
 from packmatrix.context import Context
-from packmatrix.formats.base import Built, Format
+from packmatrix.formats.base import Built
 from packmatrix.records import LockCheck, Reproducibility, SecurityFacts
 from packmatrix.reproducible import compare
 from packmatrix.security import scan_artifact
@@ -52,7 +53,16 @@ def security_facts(built: Built, listening: list[str]) -> SecurityFacts:
     return SecurityFacts(findings=findings, listening=listening)
 
 
-def check_reproducible(fmt: Format, ctx: Context, built: Built) -> Reproducibility:
+class Builder(Protocol):
+    """What the reproducibility check needs of a format: its name and its build."""
+
+    @property
+    def name(self) -> str: ...
+
+    def build(self, ctx: Context) -> Built: ...
+
+
+def check_reproducible(fmt: Builder, ctx: Context, built: Built) -> Reproducibility:
     """Build the format a second time and compare the bytes (SOURCE_DATE_EPOCH is set)."""
     aside = ctx.workdir / "first-build" / fmt.name
     aside.mkdir(parents=True, exist_ok=True)

@@ -167,7 +167,7 @@ def _build_venv(ctx: Context) -> tuple[Path, list[list[str]]]:
     log = ctx.log_for("prepare")
     requirement = f"pyinstaller=={metadata.version('pyinstaller')}"
     tools = ctx.toolhouse(requirement)
-    python, venv_argv, _ = ctx.make_venv(ctx.workdir / "pyinstaller-venv", log=log)
+    python, venv_argv, _ = ctx.make_venv(ctx.scratch("pyinstaller-venv"), log=log)
     install = ctx.pip(
         "--python",
         str(python),
