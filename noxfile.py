@@ -1,4 +1,5 @@
-"""Sessions of packmatrix: `nox -l` lists them. `nox -s matrix` runs the whole matrix."""
+"""Sessions of packmatrix: `nox -l` lists them. A bare `nox` runs lint, tests and the matrix;
+`nox -s matrix` runs the whole matrix, `nox -s NAME` one format."""
 
 from __future__ import annotations
 
@@ -10,16 +11,18 @@ nox.needs_version = ">=2024.3.2"
 nox.options.default_venv_backend = "venv"
 nox.options.reuse_venv = "yes"
 
-FORMATS = (
-    "wheel",
-    "sdist",
-    "pex",
-    "pex-venv",
-    "pyinstaller-onefile",
-    "pyinstaller-onedir",
-    "docker",
-)
-"""Mirrors packmatrix.formats.FORMAT_NAMES (a unit test keeps them equal)."""
+FORMATS = {
+    "wheel": "a wheel installed into a fresh venv; needs that Python on the target",
+    "sdist": "a source distribution built and installed into a venv; needs Python and a build",
+    "pex": "one self-contained zipapp; needs a Python on the target",
+    "pex-venv": "a pex that unpacks into a venv on first start; needs a Python on the target",
+    "pyinstaller-onefile": "one frozen executable, no Python needed; unpacks itself on every start",
+    "pyinstaller-onedir": "a frozen folder with its executable, no Python needed",
+    "docker": "a slim multi-stage image, run as a container; needs a container engine",
+}
+"""Each format in one line, for `nox -l`; the names mirror packmatrix.registry.FORMAT_NAMES (a
+unit test keeps them equal). Sessions per format are not in the bare `nox`: `matrix` runs them
+all."""
 
 
 def _packmatrix(session: nox.Session, *args: str) -> None:
@@ -33,23 +36,16 @@ def matrix(session: nox.Session) -> None:
     _packmatrix(session, "run")
 
 
-def _engine_answers() -> bool:
-    """Whether a Docker Engine socket is there (the docker session is on by default only then)."""
-    host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
-    return not host.startswith("unix://") or os.path.exists(host.removeprefix("unix://"))
-
-
-def _format_session(name: str) -> None:
+def _format_session(name: str, summary: str) -> None:
     def session_func(session: nox.Session) -> None:
         _packmatrix(session, "run", "--formats", name)
 
-    session_func.__doc__ = f"Only the {name} format: build it, start it, smoke-test it, report."
-    default = name == "docker" and _engine_answers()
-    nox.session(name=name, default=default)(session_func)
+    session_func.__doc__ = f"{summary} (this format only)"
+    nox.session(name=name, default=False)(session_func)
 
 
-for _name in FORMATS:
-    _format_session(_name)
+for _name, _summary in FORMATS.items():
+    _format_session(_name, _summary)
 
 
 @nox.session(name="base-image", default=False)

@@ -35,7 +35,7 @@ class TestFormatSelection:
             if isinstance(node, ast.Assign)
             and any(isinstance(t, ast.Name) and t.id == "FORMATS" for t in node.targets)
         )
-        assert ast.literal_eval(formats) == FORMAT_NAMES
+        assert tuple(ast.literal_eval(formats)) == FORMAT_NAMES
 
 
 class TestBadInput:
