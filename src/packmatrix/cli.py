@@ -19,7 +19,7 @@ from packmatrix.errors import PackmatrixError, UsageError
 from packmatrix.formats.base import Format
 from packmatrix.pipeline import run_matrix
 from packmatrix.registry import FORMAT_NAMES, FORMATS
-from packmatrix.results import Status
+from packmatrix.results import Report, Status
 
 DEFAULT_FORMATS: tuple[str, ...] = FORMAT_NAMES
 
@@ -314,6 +314,13 @@ def _on_sigterm(signum: int, frame: FrameType | None) -> None:
 
 
 def cmd_run(args: argparse.Namespace, terminal: Terminal) -> int:
+    return run(args, terminal)[0]
+
+
+def run(
+    args: argparse.Namespace, terminal: Terminal, baseline: compare.Baseline | None = None
+) -> tuple[int, Report]:
+    """``packmatrix run``: the exit code (1 when a format of this run failed) and the report."""
     app = load_app(args.app)
     named = args.formats is not None  # a format named on the command line must run here
     formats: list[Format] = [FORMATS[name] for name in args.formats or DEFAULT_FORMATS]
@@ -331,34 +338,36 @@ def cmd_run(args: argparse.Namespace, terminal: Terminal) -> int:
         f"packmatrix {__version__}: {app.name} {app.version} from {app.root} → "
         f"{', '.join(fmt.name for fmt in formats)}"
     )
-    doc = run_matrix(app, formats, options, args.reports, terminal.progress)
+    doc = run_matrix(app, formats, options, args.reports, terminal.progress, baseline)
     terminal.table(doc)
     files = ", ".join(str(args.reports / name) for name in report.FILES)
     terminal.line(f"reports: {files}")
     if doc.run.workspace:
         terminal.line(f"workspace kept: {doc.run.workspace}")
-    failed = [result.name for result in doc.formats if result.status is Status.FAILED]
+    failed = [row.name for row in doc.formats if doc.ran(row) and row.status is Status.FAILED]
     if failed:
         terminal.error(f"{len(failed)} format(s) failed: {', '.join(failed)}")
-        return 1
-    return 0
+        return 1, doc
+    return 0, doc
 
 
 def cmd_run_with_baseline(args: argparse.Namespace, terminal: Terminal) -> int:
-    """``run --baseline``: refuse a bad baseline before any work, run, then compare the report
-    just written with it; the worse of the two exit codes wins."""
-    baseline = compare.load_report(args.baseline, role="baseline")
-    code = cmd_run(args, terminal)
-    current = args.reports / "matrix.json"
-    result = compare.compare(
-        baseline,
-        compare.load_report(current, role="current report"),
-        thresholds(args),
-        baseline_source=str(args.baseline),
-        current_source=str(current),
+    """``run --baseline``: refuse a bad baseline before any work (and read it before the run
+    replaces any file), run, and compare; the worse of the two exit codes wins."""
+    source = str(args.baseline)
+    if args.baseline.resolve() == (args.reports / "matrix.json").resolve():
+        source += " (as it was before this run)"
+    baseline = compare.Baseline(
+        compare.load_report(args.baseline, role="baseline"), source, thresholds(args)
     )
-    terminal.stream.write(compare.publish(result))
-    return max(code, result.exit_code)
+    code, doc = run(args, terminal, baseline)
+    if doc.comparison is None:  # pragma: no cover - run_matrix always compares
+        return code
+    markdown = (args.reports / compare.COMPARISON_FILE).read_text(encoding="utf-8")
+    terminal.stream.write(markdown)
+    compare.append_step_summary(markdown)
+    terminal.line(f"comparison: {args.reports / compare.COMPARISON_FILE}")
+    return max(code, 1 if doc.comparison.regressions else 0)
 
 
 def cmd_compare(args: argparse.Namespace, terminal: Terminal) -> int:

@@ -5,13 +5,16 @@ types are in ``comparison``, the Markdown and JSON in ``compare_render``, readin
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
+from packmatrix.atomic import write_atomic
 from packmatrix.compare_render import (
     OUTPUT_FORMATS,
     OutputFormat,
     append_step_summary,
     publish,
+    record,
     render,
     render_markdown,
 )
@@ -32,6 +35,7 @@ from packmatrix.results import Report
 
 __all__ = [
     "OUTPUT_FORMATS",
+    "Baseline",
     "Comparison",
     "FigureDiff",
     "FormatDiff",
@@ -52,6 +56,34 @@ __all__ = [
 ]
 
 
+COMPARISON_FILE = "comparison.md"
+"""``run --baseline`` writes the comparison's Markdown next to the report under this name."""
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """``run --baseline``: the earlier report (read before the run replaces any file), where it
+    came from, and the rules to judge the new run by."""
+
+    report: Report
+    source: str
+    thresholds: Thresholds
+
+    def judge(self, current: Report, reports: Path) -> Comparison:
+        """Compare ``current`` with the baseline; write the Markdown to ``reports`` and keep
+        the comparison in ``current`` (its HTML and Markdown show it)."""
+        result = compare(
+            self.report,
+            current,
+            self.thresholds,
+            baseline_source=self.source,
+            current_source=str(reports / "matrix.json"),
+        )
+        write_atomic(reports / COMPARISON_FILE, render_markdown(result))
+        current.comparison = record(result, markdown_file=COMPARISON_FILE)
+        return result
+
+
 def compare(
     baseline: Report,
     current: Report,
@@ -61,7 +93,7 @@ def compare(
     current_source: str = "current",
 ) -> Comparison:
     """Compare two reports format by format (the current run's order, then formats gone now)."""
-    base_rows = {row.name: row for row in baseline.formats if baseline.ran(row)}
+    base_rows = {row.name: row for row in baseline.formats}
     cur_rows = {row.name: row for row in current.formats if current.ran(row)}
     names = list(cur_rows) + [name for name in base_rows if name not in cur_rows]
     carried = {row.name for row in current.carried}

@@ -18,6 +18,7 @@ from packmatrix.comparison import (
     percent_text,
     value_text,
 )
+from packmatrix.comparison_record import ComparisonRecord, ComparisonRow
 from packmatrix.errors import ReportError
 from packmatrix.units import md_cell
 
@@ -75,6 +76,11 @@ def render_markdown(result: Comparison) -> str:
 
 
 def _format_rows(diff: FormatDiff) -> list[str]:
+    return ["| " + " | ".join(md_cell(cell) for cell in row) + " |" for row in _cells(diff)]
+
+
+def _cells(diff: FormatDiff) -> list[list[str]]:
+    """The table's cells for one format: its status line, then one line per figure."""
     reason = f": {diff.current_reason}" if diff.current_reason else ""
     current = ("missing" if diff.current_status is None else diff.current_status.value).upper()
     rows = [
@@ -101,7 +107,37 @@ def _format_rows(diff: FormatDiff) -> list[str]:
                 VERDICT_TEXT[fig.verdict] if fig.verdict else "",
             ]
         )
-    return ["| " + " | ".join(md_cell(cell) for cell in row) + " |" for row in rows]
+    return rows
+
+
+def record(result: Comparison, *, markdown_file: str | None = None) -> ComparisonRecord:
+    """What the report keeps of a comparison: the same text the Markdown shows."""
+    rows = []
+    for diff in result.formats:
+        for cells in _cells(diff):
+            rows.append(
+                ComparisonRow(
+                    format=diff.name,
+                    figure=cells[1],
+                    baseline=cells[2],
+                    current=cells[3],
+                    delta=cells[4],
+                    change=cells[5],
+                    verdict=cells[6],
+                    regression=cells[6].startswith("⚠"),
+                )
+            )
+    return ComparisonRecord(
+        baseline_run=result.baseline.run_id,
+        baseline_source=result.baseline.source,
+        rules=result.thresholds.describe(),
+        compared=result.compared,
+        not_run=result.not_run,
+        regressions=result.regressions(),
+        notes=list(result.notes),
+        rows=rows,
+        markdown_file=markdown_file,
+    )
 
 
 def append_step_summary(markdown: str, environ: Mapping[str, str] | None = None) -> Path | None:

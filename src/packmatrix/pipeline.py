@@ -18,6 +18,7 @@ from pathlib import Path
 from packmatrix import __version__, procs, report
 from packmatrix.appspec import AppSpec
 from packmatrix.atomic import check_writable
+from packmatrix.compare import Baseline
 from packmatrix.context import Context, Options, clean_environ, host_facts
 from packmatrix.errors import FormatUnavailable, ReportError, StepFailed
 from packmatrix.formats.base import Built, Deployment, Format
@@ -39,8 +40,10 @@ def run_matrix(
     options: Options,
     reports: Path,
     progress: Progress,
+    baseline: Baseline | None = None,
 ) -> Report:
-    """Run every format; return the report (already saved)."""
+    """Run every format; return the report (already saved). With a ``baseline``, the run is
+    compared with it and the comparison is part of the report (and ``comparison.md``)."""
     check_writable(reports)
     earlier = report.last_report(reports)  # read before anything replaces it
     started = time.time()
@@ -65,6 +68,8 @@ def run_matrix(
             finish(doc, ctx, started)
             if earlier is not None:
                 doc.carry_over(earlier)
+            if baseline is not None:
+                baseline.judge(doc, reports)
             report.save(doc, reports)
         except ReportError as exc:
             if not interrupted:

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
+from packmatrix.comparison_record import ComparisonRecord
 from packmatrix.records import (
     ArtifactFile,
     CheckResult,
@@ -210,6 +211,8 @@ class Report:
     lock: list[dict[str, str]] = field(default_factory=list)
     preparation: dict[str, Any] = field(default_factory=dict)
     formats: list[FormatResult] = field(default_factory=list)
+    comparison: ComparisonRecord | None = None
+    """With ``run --baseline``: this run compared with the baseline."""
     schema_version: str = SCHEMA_VERSION
 
     @property
@@ -256,7 +259,7 @@ class Report:
             "lock": self.lock,
             "preparation": self.preparation,
             "formats": [row.to_json() for row in self.formats],
-        }
+        } | ({"comparison": self.comparison.to_json()} if self.comparison else {})
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Report:
@@ -274,6 +277,9 @@ class Report:
             lock=list(data.get("lock") or []),
             preparation=dict(data.get("preparation") or {}),
             formats=[FormatResult.from_json(row) for row in data.get("formats") or []],
+            comparison=ComparisonRecord.from_json(data["comparison"])
+            if isinstance(data.get("comparison"), Mapping)
+            else None,
         )
 
 

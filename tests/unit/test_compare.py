@@ -23,9 +23,10 @@ from typing import Any
 
 import pytest
 
-from packmatrix import cli
+from packmatrix import cli, report
 from packmatrix.cli import main
 from packmatrix.compare import (
+    Baseline,
     Comparison,
     Thresholds,
     UnusableReport,
@@ -38,6 +39,7 @@ from packmatrix.compare import (
     render_markdown,
 )
 from packmatrix.records import Figures
+from packmatrix.report_input import read_json
 from packmatrix.results import SCHEMA_VERSION, FormatResult, Report, RunInfo, Status
 from packmatrix.stats import Stat
 
@@ -510,16 +512,27 @@ class TestCommandLine:
 class TestRunWithBaseline:
     @pytest.fixture(name="fake_run")
     def _fake_run(self, monkeypatch: pytest.MonkeyPatch) -> list[int]:
-        """`run` replaced by one that writes the Linux fixture as its report; returns the
-        exit code it will give (append to set it) and records nothing else."""
+        """The pipeline replaced by one that takes the Linux fixture as the run's report (a
+        format failed when 1 is appended), compares it and saves it as the real one does."""
         codes: list[int] = []
 
-        def fake_cmd_run(args: argparse.Namespace, terminal: object) -> int:
-            args.reports.mkdir(parents=True, exist_ok=True)
-            (args.reports / "matrix.json").write_bytes(LINUX.read_bytes())
-            return codes[0] if codes else 0
+        def fake_run_matrix(
+            app: object,
+            formats: object,
+            options: object,
+            reports: Path,
+            progress: object,
+            baseline: Baseline | None = None,
+        ) -> Report:
+            doc = load_report(LINUX)
+            if codes and codes[0]:
+                doc.formats[0].status = Status.FAILED
+            if baseline is not None:
+                baseline.judge(doc, reports)
+            report.save(doc, reports)
+            return doc
 
-        monkeypatch.setattr(cli, "cmd_run", fake_cmd_run)
+        monkeypatch.setattr(cli, "run_matrix", fake_run_matrix)
         return codes
 
     def test_bad_baseline_is_refused_before_any_work(
@@ -537,7 +550,43 @@ class TestRunWithBaseline:
         """All formats passed but the baseline was better: exit 1, with the comparison printed."""
         argv = ["run", "--baseline", str(DOCTORED), "--reports", str(tmp_path)]
         assert main(argv) == 1
-        assert "**⚠ 2 regression(s)**" in capsys.readouterr().out
+        out = capsys.readouterr().out
+        assert "**⚠ 2 regression(s)** (7 compared)" in out
+        assert f"comparison: {tmp_path / 'comparison.md'}" in out
+
+    def test_the_comparison_is_kept_in_the_reports(
+        self, tmp_path: Path, fake_run: list[int]
+    ) -> None:
+        """comparison.md is written next to the report, and the JSON, Markdown and HTML
+        reports hold the comparison too."""
+        main(["run", "--baseline", str(DOCTORED), "--reports", str(tmp_path)])
+        assert (
+            (tmp_path / "comparison.md")
+            .read_text(encoding="utf-8")
+            .startswith("### packmatrix: comparison with the baseline")
+        )
+        written = read_json(tmp_path / "matrix.json")
+        report.validate(written)
+        assert written["comparison"]["compared"] == 7
+        assert len(written["comparison"]["regressions"]) == 2
+        assert "## Compared with the baseline: ⚠ 2 regression(s)" in (
+            tmp_path / "matrix.md"
+        ).read_text(encoding="utf-8")
+        html = (tmp_path / "matrix.html").read_text(encoding="utf-8")
+        assert 'id="comparison-table"' in html
+
+    def test_baseline_that_is_the_report_being_replaced(
+        self, tmp_path: Path, fake_run: list[int]
+    ) -> None:
+        """--baseline reports/matrix.json is read before the run replaces it, and named so."""
+        (tmp_path / "matrix.json").write_bytes(DOCTORED.read_bytes())
+        assert (
+            main(["run", "--baseline", str(tmp_path / "matrix.json"), "--reports", str(tmp_path)])
+            == 1
+        )
+        comparison = read_json(tmp_path / "matrix.json")["comparison"]
+        assert comparison["baseline_source"].endswith("matrix.json (as it was before this run)")
+        assert len(comparison["regressions"]) == 2
 
     def test_failed_format_still_fails_without_regression(
         self, tmp_path: Path, fake_run: list[int]
