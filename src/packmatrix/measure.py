@@ -37,7 +37,10 @@ def measure(
         memory, processes = running.memory()  # sampled as in the warm starts: once healthy
         rss.append(memory)
         result.checks = smoke.run_checks(running.host, running.port, ctx.app.checks)
-        result.health = health_payload(running.host, running.port, health)
+        result.health = shown(
+            health_payload(running.host, running.port, health),
+            {str(deployment.place): "<place>", str(ctx.workdir): "$WORK"},
+        )
         figures.processes = processes
         figures.footprint_bytes = (
             tree_bytes(deployment.footprint) if deployment.footprint else deployment.footprint_bytes
@@ -62,6 +65,20 @@ def settle() -> None:
     unpacked (a pex cache, a onefile extraction) doesn't land inside the next measurement."""
     if hasattr(os, "sync"):
         os.sync()
+
+
+def shown(value: Any, places: dict[str, str]) -> Any:
+    """``value`` (JSON) with each folder of ``places`` written as the report writes it in
+    commands: ``<place>`` for the artifact's folder, ``$WORK`` for the run's workspace."""
+    if isinstance(value, str):
+        for folder, name in places.items():
+            value = value.replace(folder, name)
+        return value
+    if isinstance(value, list):
+        return [shown(item, places) for item in value]
+    if isinstance(value, dict):
+        return {key: shown(item, places) for key, item in value.items()}
+    return value
 
 
 def health_payload(host: str, port: int, path: str) -> Any:

@@ -184,8 +184,11 @@ def run_format(fmt: Format, ctx: Context, progress: Progress) -> FormatResult:
 
 
 def record_build(result: FormatResult, built: Built, ctx: Context) -> None:
+    def name(path: Path) -> str:  # a folder artifact's files by their path in it
+        return str(path.relative_to(built.folder)) if built.folder else path.name
+
     files = [
-        ArtifactFile(name=path.name, bytes=path.stat().st_size, sha256=file_sha256(path))
+        ArtifactFile(name=name(path), bytes=path.stat().st_size, sha256=file_sha256(path))
         for path in built.files
     ]
     result.build = Commands(commands=[ctx.shown(argv) for argv in built.commands])

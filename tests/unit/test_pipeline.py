@@ -123,7 +123,7 @@ class FakeFormat:
             "/health" if self.fail_at != "health" else "/healthz": (
                 200,
                 "application/json",
-                json.dumps({"status": "ok"}),
+                json.dumps({"status": "ok", "cwd": f"{deployment.place}/app"}),
             ),
             "/": (500 if self.fail_at == "smoke" else 200, "text/html", home),
         }
@@ -197,7 +197,7 @@ class TestEachStage:
         assert figures.rss_bytes is not None
         assert figures.rss_bytes.n == 4
         assert [check.ok for check in result.checks] == [True]
-        assert result.health == {"status": "ok"}
+        assert result.health == {"status": "ok", "cwd": "<place>/app"}  # as commands show it
         assert result.launch is not None
         assert result.launch.env_extra == {"FAKE_HOME": "<place>/home"}
         assert result.lock_check is not None
