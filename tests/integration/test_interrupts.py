@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -24,12 +23,13 @@ def run_and_signal(
     tmp_path: Path, formats: str, wait_for: str, sig: signal.Signals
 ) -> tuple[int, set[int], str]:
     """Start a matrix, send ``sig`` once ``wait_for`` shows in its output; return what's left."""
-    temp_before = set(Path(tempfile.gettempdir()).glob("packmatrix-*"))
+    private_tmp = tmp_path / "tmp"  # the run's own TMPDIR: other processes' folders don't count
+    private_tmp.mkdir()
     argv = [
         sys.executable, "-m", "packmatrix", "run", "--app", str(REPO / "sample_app"),
         "--formats", formats, "--runs", "20", "--reports", str(tmp_path / "reports"),
     ]  # fmt: skip
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "200"}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "200", "TMPDIR": str(private_tmp)}
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
     seen: set[int] = set()
     output = ""
@@ -53,7 +53,7 @@ def run_and_signal(
             proc.kill()
             proc.wait()
     alive = {pid for pid in seen if psutil.pid_exists(pid) and _not_zombie(pid)}
-    leftovers = set(Path(tempfile.gettempdir()).glob("packmatrix-*")) - temp_before
+    leftovers = set(private_tmp.iterdir())
     assert leftovers == set(), f"temp folders left: {leftovers}"
     return code, alive, output
 
