@@ -7,6 +7,7 @@ script, the package whose data files must be shipped, the health path and the sm
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import sys
 from dataclasses import dataclass
@@ -15,6 +16,8 @@ from typing import Any
 
 from packmatrix.checks import Check, parse_check, unknown_keys
 from packmatrix.errors import AppError
+from packmatrix.launcher import Launcher, Target
+from packmatrix.names import normalize
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -35,6 +38,12 @@ class AppSpec:
     checks: tuple[Check, ...]
     build_requires: tuple[str, ...]
     requires_python: str | None
+    wsgi: Target | None = None
+    """``[tool.packmatrix] wsgi``: the WSGI object to serve; packmatrix generates a launcher."""
+    prepare: tuple[Target, ...] = ()
+    """Callables run once in the artifact's own process before it serves."""
+    entry: Target | None = None
+    """The app's own console script's target, when it has one."""
     hidden_imports: tuple[str, ...] = ()
     """Modules frozen binaries must bundle although no import statement names them (plugins
     of third-party packages); the app's own package is always bundled whole."""
@@ -44,6 +53,19 @@ class AppSpec:
     @property
     def normalized_name(self) -> str:
         return normalize(self.name)
+
+    @property
+    def launcher(self) -> Launcher | None:
+        """The launcher packmatrix generates, when the app needs one (``wsgi`` or ``prepare``)."""
+        if self.wsgi is None and not self.prepare:
+            return None
+        return Launcher(
+            app_name=self.name,
+            app_version=self.version,
+            wsgi=self.wsgi,
+            entry=None if self.wsgi else self.entry,
+            prepare=self.prepare,
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -55,18 +77,24 @@ class AppSpec:
             "health": self.health,
             "requires_python": self.requires_python,
             "checks": [check.to_json() for check in self.checks],
+            "wsgi": str(self.wsgi) if self.wsgi else None,
+            "prepare": [str(step) for step in self.prepare],
             "hidden_imports": list(self.hidden_imports),
             "collect_packages": list(self.collect_packages),
         }
 
 
-TOOL_KEYS = ("script", "package", "health", "checks", "hidden_imports", "collect_packages")
+TOOL_KEYS = (
+    "script",
+    "wsgi",
+    "prepare",
+    "package",
+    "health",
+    "checks",
+    "hidden_imports",
+    "collect_packages",
+)
 """The keys of ``[tool.packmatrix]``; any other is an error (a typo must not pass silently)."""
-
-
-def normalize(name: str) -> str:
-    """PEP 503 normalized distribution name."""
-    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def load_app(path: Path) -> AppSpec:
@@ -102,21 +130,23 @@ def load_app(path: Path) -> AppSpec:
         raise AppError(f"{pyproject}: [tool.packmatrix] must be a table")
     unknown_keys(tool, TOOL_KEYS, f"{pyproject}: [tool.packmatrix]")
 
+    wsgi = _target(tool, "wsgi", pyproject, allow_call=True)
+    prepare = _targets(tool, "prepare", pyproject)
     script = tool.get("script")
-    if script is None:
-        if len(scripts) != 1:
-            raise AppError(
-                f"{pyproject}: name the console script to start in [tool.packmatrix] script = '…'"
-                f" (found {len(scripts)} in [project.scripts])"
-            )
-        script = next(iter(scripts))
-    if not isinstance(script, str) or script not in scripts:
-        known = ", ".join(sorted(scripts)) or "none"
+    if wsgi is not None and script is not None:
         raise AppError(
-            f"{pyproject}: console script {script!r} is not in [project.scripts] (it has: {known})"
+            f"{pyproject}: [tool.packmatrix] has both script and wsgi: pick one (script starts "
+            "the app's own console script, wsgi serves a WSGI object with a generated launcher)"
         )
-    entry = scripts[script]
-    package = tool.get("package") or str(entry).split(":", 1)[0].split(".", 1)[0]
+    entry = None
+    if wsgi is None:
+        script = _script(script, scripts, pyproject)
+        entry = Target.parse(str(scripts[script]).split("[")[0], key="script", allow_call=False)
+        package = tool.get("package") or entry.module.split(".")[0]
+    else:
+        package = tool.get("package") or wsgi.module.split(".")[0]
+    if not isinstance(package, str) or not package.isidentifier():
+        raise AppError(f"{pyproject}: [tool.packmatrix] package must be an import name")
 
     health = tool.get("health", "/health")
     if not isinstance(health, str) or not health.startswith("/"):
@@ -135,18 +165,71 @@ def load_app(path: Path) -> AppSpec:
     if not isinstance(requires, list):
         raise AppError(f"{pyproject}: [build-system] requires must be a list of strings")
     requires_python = project.get("requires-python")
-    return AppSpec(
+    spec = AppSpec(
         root=root,
         name=name,
         version=version,
-        script=script,
-        package=str(package),
+        script=script or "",
+        package=package,
         health=health,
         checks=tuple(checks),
         build_requires=tuple(str(item) for item in requires),
         requires_python=requires_python if isinstance(requires_python, str) else None,
+        wsgi=wsgi,
+        prepare=prepare,
+        entry=entry,
         hidden_imports=_names(tool, "hidden_imports", pyproject),
         collect_packages=_names(tool, "collect_packages", pyproject),
+    )
+    launcher = spec.launcher
+    return dataclasses.replace(spec, script=launcher.script) if launcher else spec
+
+
+def _script(script: Any, scripts: dict[str, Any], source: Path) -> str:
+    """The console script to start: the one named, or the only one."""
+    if script is None:
+        if not scripts:
+            raise AppError(
+                f"{source}: no console script to start: name the app's WSGI object in "
+                "[tool.packmatrix] wsgi = 'package.module:app' (or 'package:create_app()'), "
+                "and packmatrix generates a launcher; `packmatrix init` prints a starter table"
+            )
+        if len(scripts) != 1:
+            raise AppError(
+                f"{source}: name the console script to start in [tool.packmatrix] script = '…'"
+                f" (found {len(scripts)} in [project.scripts]: {', '.join(sorted(scripts))})"
+            )
+        script = next(iter(scripts))
+    if not isinstance(script, str) or script not in scripts:
+        known = ", ".join(sorted(scripts)) or "none"
+        raise AppError(
+            f"{source}: console script {script!r} is not in [project.scripts] (it has: {known})"
+        )
+    return script
+
+
+def _target(tool: dict[str, Any], key: str, source: Path, *, allow_call: bool) -> Target | None:
+    value = tool.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise AppError(f"{source}: [tool.packmatrix] {key} must be a string")
+    try:
+        return Target.parse(value, key=key, allow_call=allow_call)
+    except AppError as exc:
+        raise AppError(f"{source}: {exc.message}") from None
+
+
+def _targets(tool: dict[str, Any], key: str, source: Path) -> tuple[Target, ...]:
+    value = tool.get(key, [])
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise AppError(f"{source}: [tool.packmatrix] {key} must be a list of 'module:function'")
+    return tuple(
+        target
+        for item in value
+        if (target := _target({key: item}, key, source, allow_call=False)) is not None
     )
 
 

@@ -25,8 +25,9 @@ from typing import Any, TypeVar, cast
 import psutil
 
 from packmatrix import procs
-from packmatrix.appspec import AppSpec, normalize
+from packmatrix.appspec import AppSpec
 from packmatrix.errors import AppError, StepFailed
+from packmatrix.names import normalize
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

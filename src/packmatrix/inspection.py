@@ -6,9 +6,9 @@ from __future__ import annotations
 import shutil
 from typing import Protocol
 
-from packmatrix.appspec import normalize
 from packmatrix.context import Context
 from packmatrix.formats.base import Built
+from packmatrix.names import normalize
 from packmatrix.records import LockCheck, Reproducibility, SecurityFacts
 from packmatrix.reproducible import compare
 from packmatrix.security import scan_artifact

@@ -78,7 +78,17 @@ class TestBadApps:
             ("", "no [project] table"),
             ("[project\nname=", "is not valid TOML"),
             ('[project]\nname = "x"\n', "static 'version'"),
-            ('[project]\nname = "x"\nversion = "1"\n', "name the console script"),
+            ('[project]\nname = "x"\nversion = "1"\n', "no console script to start: name the"),
+            (
+                '[project]\nname = "x"\nversion = "1"\n[project.scripts]\na = "x:a"\nb = "x:b"\n',
+                "name the console script to start in [tool.packmatrix] script = '…' (found 2",
+            ),
+            (
+                MINIMAL + "[tool.packmatrix]\nscript = 'tiny'\nwsgi = 'tiny_app:app'\n",
+                "has both script and wsgi: pick one",
+            ),
+            (MINIMAL + "[tool.packmatrix]\nwsgi = 'tiny_app'\n", "is not of the form"),
+            (MINIMAL + "[tool.packmatrix]\nprepare = ['db:init()']\n", "is not of the form"),
             (MINIMAL + '[tool.packmatrix]\nscript = "nope"\n', "'nope' is not in"),
             (MINIMAL + '[tool.packmatrix]\nhealth = "health"\n', "starting with '/'"),
             (MINIMAL + "[[tool.packmatrix.checks]]\nname = 'x'\n", "needs a 'path'"),
@@ -88,7 +98,7 @@ class TestBadApps:
             ),
             (
                 MINIMAL + "[tool.packmatrix]\nhelth = '/health'\n",
-                "[tool.packmatrix]: unknown key 'helth' (allowed: script, package, health,",
+                "[tool.packmatrix]: unknown key 'helth' (allowed: script, wsgi, prepare, package,",
             ),
             (
                 MINIMAL + "[[tool.packmatrix.checks]]\npath = '/'\ncontain = ['x']\n",

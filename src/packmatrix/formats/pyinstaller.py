@@ -18,12 +18,12 @@ from importlib import metadata
 from pathlib import Path, PurePosixPath
 
 from packmatrix import portability
-from packmatrix.appspec import normalize
 from packmatrix.artifacts import Member, iter_tree, open_artifact
 from packmatrix.context import Context
 from packmatrix.errors import StepFailed
 from packmatrix.formats.base import Built, Deployment
 from packmatrix.launch import LocalLaunch
+from packmatrix.names import normalize
 from packmatrix.records import GlibcFloor, Portability
 
 
