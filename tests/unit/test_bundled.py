@@ -18,6 +18,7 @@ from packmatrix.bundled import (
 )
 from packmatrix.context import Context, Options
 from packmatrix.formats.pyinstaller import PyInstallerFormat, app_packages
+from packmatrix.inspection import lock_check
 from tests.unit.builders import pyz, write_onefile, write_zip
 
 SAMPLE_APP = Path(__file__).resolve().parents[2] / "sample_app"
@@ -91,6 +92,25 @@ class TestTrace:
         """waitress's metadata may be copied in, but with no module of it bundled it is absent."""
         traced = trace([Module("my_app", 1), Module("fastlib", 1)], [], wheels)
         assert "waitress==3.0.2" not in traced.pins(wheels)
+
+    def test_the_lock_check_then_says_missing(self, tmp_path: Path) -> None:
+        """Traced pins are what the lock check compares: a locked distribution left out of the
+        bundle is reported missing by name."""
+        ctx = Context(
+            app=load_app(SAMPLE_APP), options=Options(), workdir=tmp_path / "w", logs=tmp_path
+        )
+        house = tmp_path / "w" / "wheelhouse"
+        house.mkdir(parents=True)
+        flask = wheel(house, "flask-3.1.3-py3-none-any.whl", ["flask/__init__.py"])
+        waitress = wheel(house, "waitress-3.0.2-py3-none-any.whl", ["waitress/__init__.py"])
+        wheels = [read_wheel(flask), read_wheel(waitress)]
+        pins = trace([Module("flask", 1)], [], wheels).pins(wheels)
+        check = lock_check(ctx, pins)
+        assert (check.matches, check.missing, check.detail) == (
+            False,
+            ["waitress"],
+            "missing waitress",
+        )
 
     def test_build_tools_are_told_apart(self, wheels: list[WheelFiles]) -> None:
         """Modules PyInstaller's hooks pull from the build venv map to the build tool's wheel."""
