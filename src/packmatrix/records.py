@@ -205,6 +205,9 @@ class Portability:
     """``name==version`` read from the artifact; None when it lists none (no lock check)."""
     shebang: str | None = None
     extension_modules: list[str] | None = None
+    build_tools: list[str] | None = None
+    """Frozen binaries: what is inside besides the app, its lock and the standard library (the
+    build tools' own code, pulled in by PyInstaller's hooks); not part of the lock check."""
     runs_as: str | None = None
     base_image: str | None = None
     base_image_id: str | None = None

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from packmatrix.artifacts import PyzEntry, TocEntry, kind_of, open_artifact
+from packmatrix.bundled import Module, pyz_modules
 from packmatrix.formats.pyinstaller import read_bundle
 from packmatrix.security import scan_artifact
 
@@ -77,3 +78,13 @@ class TestOnedir:
         assert any(name.startswith("_internal/libpython") for name in names)
         assert floor.version is not None
         assert floor.files_scanned > 1
+
+
+class TestBundledModules:
+    def test_pyz_modules_of_both_kinds(self, bundles: dict[str, Path]) -> None:
+        """The PYZ is inside the onefile and inside the onedir's executable: both list the
+        script's own module and the packages it imports."""
+        for executable in (bundles["onefile"], bundles["onedir"] / "tiny"):
+            modules = pyz_modules(executable)
+            assert Module("tinysettings", 0) in modules, executable
+            assert Module("json", 1) in modules, executable

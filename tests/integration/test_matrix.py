@@ -17,7 +17,7 @@ from packmatrix.context import Options
 from packmatrix.formats.pyinstaller import PyInstallerFormat
 from packmatrix.pipeline import run_matrix
 from packmatrix.registry import FORMAT_NAMES
-from packmatrix.results import Status
+from packmatrix.results import FormatResult, Status
 
 pytestmark = pytest.mark.integration
 
@@ -142,6 +142,19 @@ class TestPortability:
         assert all(len(dep["sha256"]) == 64 for dep in matrix["lock"])
 
 
+class TestFrozenLockCheck:
+    @pytest.mark.parametrize("name", ["pyinstaller-onefile", "pyinstaller-onedir"])
+    def test_lock_check_reads_the_bundled_modules(self, matrix: dict[str, Any], name: str) -> None:
+        """Every locked distribution's modules are inside, at the locked version; PyInstaller's
+        build tools pulled in by its hooks are listed apart, not as lock findings."""
+        row = entry(matrix, name)
+        locked = sorted(f"{dep['name']}=={dep['version']}" for dep in matrix["lock"])
+        assert row["lock_check"]["matches"] is True, row["lock_check"]
+        assert row["portability"]["distributions"] == sorted([*locked, "sample-app==1.0.0"])
+        tools = {pin.split("==")[0] for pin in row["portability"]["build_tools"]}
+        assert tools <= {"setuptools", "packaging", "pyinstaller", "altgraph"}, tools
+
+
 class TestReportFiles:
     def test_markdown_has_table_and_commands(self, matrix: dict[str, Any]) -> None:
         """matrix.md opens with the comparison table and shows each exact build command."""
@@ -152,7 +165,7 @@ class TestReportFiles:
             assert f"| {name} | PASSED |" in table
         assert "-m build --wheel" in text
         assert "-m pex" in text
-        assert "--collect-data sample_app" in text
+        assert "--collect-submodules sample_app --collect-data sample_app" in text
 
     def test_nothing_left_running(self, matrix: dict[str, Any]) -> None:
         """After the run no child of this test process is alive and no temp folder remains."""
@@ -161,22 +174,39 @@ class TestReportFiles:
         assert matrix["_new_temp"] == set()
 
 
+def run_broken(tmp_path: Path, broken: PyInstallerFormat) -> FormatResult:
+    doc = run_matrix(
+        load_app(REPO / "sample_app"), [broken], Options(runs=1), tmp_path, lambda *_: None
+    )
+    return doc.formats[0]
+
+
 class TestBrokenArtifact:
     def test_frozen_binary_without_templates_fails_the_smoke_test(self, tmp_path: Path) -> None:
-        """Built without --collect-data, the binary is healthy but its page is a 500."""
-        broken = PyInstallerFormat(onefile=False, collect_data=False)
-        doc = run_matrix(
-            load_app(REPO / "sample_app"),
-            [broken],
-            Options(runs=1),
-            tmp_path,
-            lambda name, stage: None,
-        )
-        row = doc.formats[0]
+        """Built without --collect-data, the binary is healthy but every data file is missing."""
+        row = run_broken(tmp_path, PyInstallerFormat(onefile=False, collect_data=False))
         assert row.status is Status.FAILED
         assert row.reason is not None
         assert row.reason.startswith("smoke test: template renders (/): expected HTTP 200, got 500")
         failing = [check.name for check in row.failed_checks]
-        assert failing == ["template renders", "static file served"]
+        assert failing == [
+            "template renders",
+            "static file served",
+            "data file via importlib.resources",
+        ]
         assert next(c for c in row.checks if c.path == "/health").ok
         assert "TemplateNotFound" in row.log_tail
+
+    def test_frozen_binary_without_submodules_fails_the_plugin(self, tmp_path: Path) -> None:
+        """Built without --collect-submodules, the plugin imported by name is missing: a 500
+        whose ModuleNotFoundError is in the row's log."""
+        row = run_broken(tmp_path, PyInstallerFormat(onefile=False, collect_submodules=False))
+        assert row.status is Status.FAILED
+        assert row.reason is not None
+        assert row.reason.startswith(
+            "smoke test: plugin loaded by name (/api/transform/upper?text=matrix): "
+            "expected HTTP 200, got 500"
+        )
+        assert [check.name for check in row.failed_checks] == ["plugin loaded by name"]
+        assert next(c for c in row.checks if c.path == "/health").ok
+        assert "ModuleNotFoundError: No module named 'sample_app.plugins.upper'" in row.log_tail

@@ -1,9 +1,16 @@
 """PyInstaller: a frozen binary that needs no Python on the target, as one file or one folder.
 
 The binary is built in a private venv holding exactly the locked wheels plus PyInstaller, from a
-tiny launcher that calls the app's console-script entry point. The app package's data files
-(templates, static) are collected with ``--collect-data``: without it a frozen Flask app still
-answers its health check but fails on every template (see the broken-artifact test).
+tiny launcher that calls the app's console-script entry point. PyInstaller bundles only what
+import statements name, so the app's own packages are shipped whole: every submodule
+(``--collect-submodules``: a plugin imported by name at request time), every data file
+(``--collect-data``: templates, static files) and the app's metadata (``--copy-metadata``).
+Without them a frozen app still answers its health check but fails on the pages that need them
+(see the broken-artifact tests). The app's ``[tool.packmatrix]`` adds ``hidden_imports`` and
+``collect_packages`` for third-party code that loads modules by name.
+
+The lock check reads what was bundled, not the copied metadata: every module in the PYZ and
+every extension module is traced to the wheel it came from (:mod:`packmatrix.bundled`).
 """
 
 from __future__ import annotations
@@ -11,13 +18,12 @@ from __future__ import annotations
 import configparser
 import itertools
 import platform
-import re
 import shutil
 import zipfile
 from importlib import metadata
 from pathlib import Path, PurePosixPath
 
-from packmatrix import portability
+from packmatrix import bundled, portability
 from packmatrix.artifacts import Member, iter_tree, open_artifact
 from packmatrix.context import Context
 from packmatrix.errors import StepFailed
@@ -28,9 +34,14 @@ from packmatrix.records import GlibcFloor, Portability
 
 
 class PyInstallerFormat(LocalLaunch):
-    def __init__(self, *, onefile: bool, collect_data: bool = True) -> None:
+    def __init__(
+        self, *, onefile: bool, collect_data: bool = True, collect_submodules: bool = True
+    ) -> None:
+        """``collect_data`` and ``collect_submodules`` are switched off only by the tests of a
+        broken artifact."""
         self.onefile = onefile
         self.collect_data = collect_data
+        self.collect_submodules = collect_submodules
         self.name = "pyinstaller-onefile" if onefile else "pyinstaller-onedir"
         self.title = "PyInstaller one file" if onefile else "PyInstaller one folder"
 
@@ -65,12 +76,7 @@ class PyInstallerFormat(LocalLaunch):
             "--log-level",
             "WARN",
         ]
-        if self.collect_data:
-            argv += ["--collect-data", ctx.app.package]
-        # Ship every locked distribution's metadata: importlib.metadata works frozen, and the
-        # report can read from the binary itself which distributions (and versions) it holds.
-        for name in [ctx.app.name, *(entry.name for entry in ctx.lock)]:
-            argv += ["--copy-metadata", name]
+        argv += self.bundle_options(ctx)
         seconds = ctx.run(argv, what="PyInstaller", log=ctx.log_for(self.name), cwd=out)
         bundle = out / "dist" / ctx.app.script
         if self.onefile:
@@ -81,6 +87,24 @@ class PyInstallerFormat(LocalLaunch):
             seconds=seconds,
             folder=bundle,
         )
+
+    def bundle_options(self, ctx: Context) -> list[str]:
+        """What PyInstaller must bundle beyond what import statements name: the app's packages
+        whole, its hidden imports and extra packages, every locked distribution's metadata."""
+        options = []
+        for package in app_packages(ctx):
+            if self.collect_submodules:
+                options += ["--collect-submodules", package]
+            if self.collect_data:
+                options += ["--collect-data", package]
+        for module in ctx.app.hidden_imports:
+            options += ["--hidden-import", module]
+        for package in ctx.app.collect_packages:
+            options += ["--collect-all", package]
+        # Metadata too: importlib.metadata works frozen (the app reads its own version).
+        for name in [ctx.app.name, *(entry.name for entry in ctx.lock)]:
+            options += ["--copy-metadata", name]
+        return options
 
     def deploy(self, ctx: Context, built: Built) -> Deployment:
         place = ctx.place(self.name)
@@ -114,14 +138,22 @@ class PyInstallerFormat(LocalLaunch):
             raise ValueError("a PyInstaller deployment names its target")
         names, floor = read_bundle(deployment.target)
         executable = Path(deployment.argv[0])
+        app = bundled.read_wheel(ctx.app_wheel[0])
+        locked = [bundled.read_wheel(ctx.wheelhouse / entry.filename) for entry in ctx.lock]
+        tools = [bundled.read_wheel(path) for path in sorted(toolhouse(ctx).glob("*.whl"))]
+        ours = {wheel.name for wheel in [app, *locked]}
+        tools = [wheel for wheel in tools if wheel.name not in ours]
+        modules = bundled.pyz_modules(executable)
+        traced = bundled.trace(modules, bundled.extension_files(names), [app, *locked, *tools])
         return Portability(
             needs=f"no Python; {platform.system()} on {platform.machine()}",
             requires_python=None,
             os_arch=f"linux-{portability.elf_arch(executable)}",
             platform_wheels=None,  # no wheels inside: the whole binary is platform-specific
             glibc_floor=floor,
-            distributions=dists_from_names(names),
+            distributions=traced.pins([app, *locked]),
             extension_modules=sorted(n for n in names if ".cpython-" in n and n.endswith(".so")),
+            build_tools=[*traced.pins(tools), *traced.unknown],
         )
 
 
@@ -145,18 +177,6 @@ def is_shared_lib(member: Member) -> bool:
     return member.name.endswith(".so") or ".so." in member.name
 
 
-_DIST_INFO = re.compile(r"^(?:_internal/)?([A-Za-z0-9_.]+)-([^/-]+)\.dist-info/METADATA$")
-"""Top-level dist-info folders only: copies vendored inside a package are not distributions."""
-
-
-def dists_from_names(names: list[str]) -> list[str]:
-    """``name==version`` of every ``*.dist-info/METADATA`` among the bundled files."""
-    found = {
-        f"{normalize(match[1])}=={match[2]}" for name in names if (match := _DIST_INFO.search(name))
-    }
-    return sorted(found)
-
-
 def build_venv(ctx: Context) -> tuple[Path, list[list[str]]]:
     """A venv with the locked wheels and PyInstaller, shared by both PyInstaller rows."""
     return ctx.once("pyinstaller-venv", lambda: _build_venv(ctx))
@@ -165,8 +185,8 @@ def build_venv(ctx: Context) -> tuple[Path, list[list[str]]]:
 def _build_venv(ctx: Context) -> tuple[Path, list[list[str]]]:
     wheel, _, _ = ctx.app_wheel
     log = ctx.log_for("prepare")
-    requirement = f"pyinstaller=={metadata.version('pyinstaller')}"
-    tools = ctx.toolhouse(requirement)
+    requirement = pyinstaller_requirement()
+    tools = toolhouse(ctx)
     python, venv_argv, _ = ctx.make_venv(ctx.scratch("pyinstaller-venv"), log=log)
     install = ctx.pip(
         "--python",
@@ -184,6 +204,25 @@ def _build_venv(ctx: Context) -> tuple[Path, list[list[str]]]:
         install, what="installing the app and PyInstaller into the build venv", log=log
     )
     return python, [venv_argv, install]
+
+
+def pyinstaller_requirement() -> str:
+    """The PyInstaller packmatrix runs with, pinned for the build venv."""
+    return f"pyinstaller=={metadata.version('pyinstaller')}"
+
+
+def toolhouse(ctx: Context) -> Path:
+    """The wheels of PyInstaller and what it needs (the build tools of the build venv)."""
+    return ctx.toolhouse(pyinstaller_requirement())
+
+
+def app_packages(ctx: Context) -> list[str]:
+    """The app's import packages: the one it names first, then any other its wheel installs."""
+    wheel, _, _ = ctx.app_wheel
+    found = bundled.read_wheel(wheel)
+    packages = {path.split("/", 1)[0] for path in found.files if "/" in path}
+    others = sorted((found.top_level & packages) - {ctx.app.package})
+    return [ctx.app.package, *others]
 
 
 def launcher_source(ctx: Context) -> str:
