@@ -15,8 +15,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from packmatrix.appspec import normalize
 from packmatrix.artifacts import PYZ_NAMESPACE, PYZ_PACKAGE, PyzEntry, members
+from packmatrix.names import normalize
 
 ONEDIR_ROOT = "_internal/"
 """Where a onedir keeps everything but its executable (PyInstaller 6)."""

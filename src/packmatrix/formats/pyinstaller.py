@@ -29,7 +29,6 @@ from packmatrix.context import Context
 from packmatrix.errors import StepFailed
 from packmatrix.formats.base import Built, Deployment
 from packmatrix.launch import LocalLaunch
-from packmatrix.names import normalize
 from packmatrix.records import GlibcFloor, Portability
 
 
