@@ -31,6 +31,7 @@ from typing import Final
 from packmatrix.baseimage import BaseImageError, build_base_image, default_tag
 from packmatrix.debian import IMAGE_PATH, SUITE_PYTHON
 from packmatrix.errors import FormatUnavailable, StepFailed
+from packmatrix.hostpython import SUITE_GLIBC, HostPython, find_host_python
 
 TAG_ENV: Final = "PACKMATRIX_LOCAL_BASE_IMAGE"
 """Another tag for the local base image: only for tests, which build a throw-away one."""
@@ -49,6 +50,8 @@ class Host:
 
     which: Callable[[str], str | None] = field(default=_which)
     euid: Callable[[], int] = field(default=os.geteuid)
+    python: Callable[[], HostPython | str] = field(default=find_host_python)
+    """The host's interpreter to copy into the image, for a Python no suite ships."""
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,8 @@ class Build:
     tag: str
     suite: str
     note: str
+    host_python: HostPython | None = None
+    """Copy this interpreter into the image instead of Debian's python3."""
 
 
 @dataclass(frozen=True)
@@ -82,43 +87,93 @@ def suite_for(minor: str) -> str | None:
     return next((suite for suite, python in SUITE_PYTHON.items() if python == minor), None)
 
 
-def local_tag(minor: str) -> str | None:
-    """The local base image's tag for Python ``minor`` (``TAG_ENV`` when a test sets it)."""
-    suite = suite_for(minor)
+def local_tag(minor: str, suite: str | None = None) -> str | None:
+    """The local base image's tag for Python ``minor`` (``TAG_ENV`` when a test sets it): from
+    the suite that ships it, else from ``suite`` with the host's own interpreter."""
+    suite = suite_for(minor) or suite
     if suite is None:
         return None
-    return os.environ.get(TAG_ENV) or default_tag(suite)
+    return os.environ.get(TAG_ENV) or f"packmatrix/python:{minor}-{suite}-slim"
 
 
 def decide(official: str, minor: str, *, present: Callable[[str], bool], host: Host) -> Decision:
     """What to do when ``official`` can't be had: use, build or give up on the local image."""
     suite = suite_for(minor)
-    tag = local_tag(minor)
-    if suite is None or tag is None:
-        shipped = ", ".join(f"{python} ({suite})" for suite, python in SUITE_PYTHON.items())
-        return Missing(
-            f"no base image: {official} can't be pulled, and no Debian suite ships Python "
-            f"{minor} to build one from (they ship {shipped}) — pass --base-image with Python "
-            f"{minor}, or run packmatrix with one of those Pythons"
-        )
+    if suite is None:
+        return _decide_host_python(official, minor, present=present, host=host)
+    tag = local_tag(minor) or default_tag(suite)
     if present(tag):
         return Use(tag)
-    if host.which("debootstrap") is None:
-        return Missing(
-            f"no base image: {official} can't be pulled and debootstrap is not installed — "
-            "apt-get install debootstrap, or pass --base-image"
-        )
-    if host.euid() != 0:
-        return Missing(
-            f"no base image: {official} can't be pulled and building {tag} with debootstrap "
-            "needs root — run `sudo nox -s base-image` once, or pass --base-image"
-        )
+    if problem := _cannot_build(official, tag, host):
+        return Missing(problem)
     return Build(
         tag,
         suite,
         f"{official} can't be pulled (no registry answers): building a local base image "
         f"{tag} with debootstrap, once (about {BUILD_MINUTES} minutes); later runs reuse it",
     )
+
+
+def _decide_host_python(
+    official: str, minor: str, *, present: Callable[[str], bool], host: Host
+) -> Decision:
+    """A Python no suite ships: the local image made from the host's own interpreter."""
+    for candidate in SUITE_GLIBC:
+        tag = local_tag(minor, candidate)
+        if tag is not None and present(tag):
+            return Use(tag)
+    shipped = ", ".join(f"{python} ({suite})" for suite, python in SUITE_PYTHON.items())
+    remedy = (
+        f"pass --base-image with Python {minor}, or run packmatrix with a Python Debian ships "
+        f"({shipped})"
+    )
+    found = host.python()
+    if isinstance(found, str):
+        return Missing(
+            f"no base image: {official} can't be pulled, no Debian suite ships Python {minor}, "
+            f"and {found} — {remedy}"
+        )
+    tag = local_tag(minor, found.suite) or ""
+    if problem := _cannot_build(official, tag, host):
+        return Missing(problem)
+    return Build(
+        tag,
+        found.suite,
+        f"{official} can't be pulled (no registry answers) and no Debian suite ships Python "
+        f"{minor}: building a local base image {tag} from Debian {found.suite} and this "
+        f"host's Python {found.version} ({found.prefix}) with debootstrap, once (about "
+        f"{BUILD_MINUTES} minutes); later runs reuse it",
+        found,
+    )
+
+
+def _cannot_build(official: str, tag: str, host: Host) -> str | None:
+    if host.which("debootstrap") is None:
+        return (
+            f"no base image: {official} can't be pulled and debootstrap is not installed — "
+            "apt-get install debootstrap, or pass --base-image"
+        )
+    if host.euid() != 0:
+        return (
+            f"no base image: {official} can't be pulled and building {tag} with debootstrap "
+            "needs root — run `sudo nox -s base-image` once, or pass --base-image"
+        )
+    return None
+
+
+def requested(suite: str | None, minor: str) -> Build:
+    """What ``packmatrix base-image`` builds: ``suite``'s Python when given; else the suite that
+    ships the host's Python; else the host's own interpreter, on the suite it needs."""
+    chosen = suite or suite_for(minor)
+    if chosen is not None:
+        return Build(default_tag(chosen), chosen, "")
+    found = find_host_python()
+    if isinstance(found, str):
+        raise BaseImageError(
+            f"no Debian suite ships Python {minor} and {found}: pass --suite to build one "
+            "with the suite's own Python"
+        )
+    return Build(f"packmatrix/python:{minor}-{found.suite}-slim", found.suite, "", found)
 
 
 def missing(reason: str, *, explicit: bool) -> Exception:
@@ -170,7 +225,7 @@ def build_once(
         if present(plan.tag):
             return f"the local {plan.tag} (built by another run just now) was used"
         started = time.perf_counter()
-        build_base_image(tag=plan.tag, suite=plan.suite, log=log)
+        build_base_image(tag=plan.tag, suite=plan.suite, log=log, host_python=plan.host_python)
         seconds = time.perf_counter() - started
     return f"the local {plan.tag} was built for it with debootstrap ({seconds:.0f} s) and used"
 

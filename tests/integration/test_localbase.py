@@ -2,7 +2,8 @@
 and leaves it in the engine for the next run.
 
 Builds into a throw-away tag (``PACKMATRIX_LOCAL_BASE_IMAGE``), so the shared base image is not
-touched; removes it at the end. Needs a Docker Engine, debootstrap, root and a Debian mirror
+touched; removes it at the end. Under a Python no Debian suite ships (3.10, 3.12) the image is
+made from the host's own interpreter. Needs a Docker Engine, debootstrap, root and a Debian mirror
 (about two minutes); without them the tests skip, with ``CI=true`` they fail.
 """
 
@@ -23,7 +24,7 @@ from packmatrix.appspec import load_app
 from packmatrix.context import Context, Options
 from packmatrix.dockerimage import ResolvedBase, resolve_base
 from packmatrix.engine import Engine, find_image
-from packmatrix.localbase import TAG_ENV, suite_for
+from packmatrix.localbase import TAG_ENV
 from tests.conftest import docker_client, require
 
 pytestmark = [pytest.mark.integration, pytest.mark.docker]
@@ -54,7 +55,6 @@ def _tag(client: Any) -> Iterator[str]:
     """A throw-away local base tag, set for the module; the image is removed at the end."""
     require(os.geteuid() == 0, "building a base image needs root")
     require(os.path.exists("/usr/sbin/debootstrap"), "debootstrap is not installed")
-    require(suite_for(MINOR) is not None, f"no Debian suite ships Python {MINOR}")
     if find_image(client, f"python:{MINOR}-slim") is not None:
         pytest.skip(f"python:{MINOR}-slim is here: the local base image is never needed")
     tag = f"packmatrix-test/python:{MINOR}-auto-{secrets.token_hex(3)}"
@@ -113,7 +113,8 @@ class TestFirstRun:
         notes = [line for line in first.progress if "debootstrap" in line]
         assert len(notes) == 1
         assert f"python:{MINOR}-slim can't be pulled" in notes[0]
-        assert f"building a local base image {tag} with debootstrap, once" in notes[0]
+        assert f"building a local base image {tag} " in notes[0]
+        assert "with debootstrap, once" in notes[0]
         assert "later runs reuse it" in notes[0]
 
     def test_the_runs_cleanup_keeps_it(self, first: Resolved) -> None:

@@ -13,6 +13,7 @@ from typing import IO
 import pytest
 
 from packmatrix.errors import FormatUnavailable, StepFailed
+from packmatrix.hostpython import HostPython, find_host_python, oldest_suite
 from packmatrix.localbase import (
     TAG_ENV,
     Build,
@@ -23,17 +24,31 @@ from packmatrix.localbase import (
     decide,
     lock_path,
     missing,
+    requested,
 )
 
 OFFICIAL = "python:3.11-slim"
 LOCAL = "packmatrix/python:3.11-bookworm-slim"
 
 
-def host(*, debootstrap: bool = True, root: bool = True) -> Host:
-    """A machine with or without debootstrap, as root or not."""
+PYENV_312 = HostPython(
+    prefix=Path("/root/.pyenv/versions/3.12.1"),
+    minor="3.12",
+    version="3.12.1",
+    suite="bookworm",
+    libraries=(Path("/lib/x86_64-linux-gnu/libffi.so.8"),),
+)
+"""What ``find_host_python`` found for pyenv's 3.12.1 on this machine (floor GLIBC_2.35)."""
+
+
+def host(
+    *, debootstrap: bool = True, root: bool = True, python: HostPython | str = PYENV_312
+) -> Host:
+    """A machine with or without debootstrap, as root or not, with a Python to copy or not."""
     return Host(
         which=lambda name: "/usr/sbin/debootstrap" if debootstrap else None,
         euid=lambda: 0 if root else 1000,
+        python=lambda: python,
     )
 
 
@@ -77,13 +92,38 @@ class TestDecision:
         assert "sudo nox -s base-image" in plan.reason
         assert "\n" not in plan.reason
 
+    def test_another_python_is_copied_from_the_host(self) -> None:
+        """3.12, which no suite ships: the image is made from the host's own interpreter, on
+        the suite its glibc needs."""
+        plan = decide("python:3.12-slim", "3.12", present=lambda tag: False, host=host())
+        assert isinstance(plan, Build)
+        assert (plan.tag, plan.suite, plan.host_python) == (
+            "packmatrix/python:3.12-bookworm-slim",
+            "bookworm",
+            PYENV_312,
+        )
+        assert "this host's Python 3.12.1 (/root/.pyenv/versions/3.12.1)" in plan.note
+
+    def test_another_python_built_before_is_used(self) -> None:
+        """Whatever suite it was built on, without looking at the host's interpreter again."""
+        plan = decide(
+            "python:3.12-slim",
+            "3.12",
+            present=lambda tag: tag == "packmatrix/python:3.12-trixie-slim",
+            host=host(python="never asked"),
+        )
+        assert plan == Use("packmatrix/python:3.12-trixie-slim")
+
     @pytest.mark.parametrize("minor", ["3.10", "3.12"])
-    def test_a_python_no_suite_ships_names_the_ones_that_are(self, minor: str) -> None:
-        """3.10 or 3.12: no Debian suite to build from; the reason names the version and the
-        supported ones."""
-        plan = decide(f"python:{minor}-slim", minor, present=lambda tag: False, host=host())
+    def test_a_python_that_cant_be_copied_names_the_ones_debian_ships(self, minor: str) -> None:
+        """3.10 or 3.12 and an interpreter that can't be copied: the reason names the version,
+        why, and the supported ones."""
+        why = f"this host's Python {minor}.0 is not a CPython installation under /usr"
+        plan = decide(
+            f"python:{minor}-slim", minor, present=lambda tag: False, host=host(python=why)
+        )
         assert isinstance(plan, Missing)
-        assert f"ships Python {minor}" in plan.reason
+        assert f"no Debian suite ships Python {minor}, and {why}" in plan.reason
         assert "3.9 (bullseye), 3.11 (bookworm), 3.13 (trixie)" in plan.reason
         assert "--base-image" in plan.reason
 
@@ -94,6 +134,23 @@ class TestDecision:
         plan = decide(OFFICIAL, "3.11", present=lambda tag: tag == LOCAL, host=host())
         assert isinstance(plan, Build)
         assert plan.tag == "packmatrix-test/python:throwaway"
+
+
+class TestBaseImageCommand:
+    @pytest.mark.parametrize(
+        ("suite", "minor", "tag"),
+        [
+            (None, "3.11", "packmatrix/python:3.11-bookworm-slim"),
+            (None, "3.9", "packmatrix/python:3.9-bullseye-slim"),
+            ("trixie", "3.11", "packmatrix/python:3.13-trixie-slim"),
+        ],
+    )
+    def test_builds_the_image_this_python_needs(
+        self, suite: str | None, minor: str, tag: str
+    ) -> None:
+        """``packmatrix base-image`` without ``--suite``: the suite that ships this Python."""
+        plan = requested(suite, minor)
+        assert (plan.tag, plan.host_python) == (tag, None)
 
 
 class TestOutcome:
@@ -151,3 +208,30 @@ class TestOneBuildAtATime:
             / "packmatrix"
             / "base-image-packmatrix_python_3.11-bookworm-slim.lock"
         )
+
+
+class TestHostPython:
+    @pytest.mark.parametrize(
+        ("floor", "suite"),
+        [
+            (None, "bullseye"),
+            ("GLIBC_2.28", "bullseye"),
+            ("GLIBC_2.35", "bookworm"),
+            ("GLIBC_2.38", "trixie"),
+            ("GLIBC_2.42", None),
+        ],
+    )
+    def test_the_oldest_suite_whose_glibc_is_enough(
+        self, floor: str | None, suite: str | None
+    ) -> None:
+        """Bullseye has glibc 2.31, bookworm 2.36, trixie 2.41."""
+        assert oldest_suite(floor) == suite
+
+    def test_finds_the_interpreter_it_runs_on(self) -> None:
+        """The running CPython: its prefix, version, and a suite its binaries run on."""
+        found = find_host_python()
+        assert isinstance(found, HostPython), found
+        assert found.executable.is_file()
+        assert (found.stdlib / "os.py").is_file()
+        assert found.suite in ("bullseye", "bookworm", "trixie")
+        assert all(path.is_absolute() for path in found.libraries)
