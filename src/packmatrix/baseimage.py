@@ -14,6 +14,9 @@ cannot reach a registry we make an equivalent one ourselves, from Debian package
 4. tar the root file system and import it with the Docker SDK;
 5. run a throw-away container to check that python3, venv and ssl work.
 
+For a Python no suite ships, step 1 leaves Python out and step 3 copies the host's own
+interpreter into ``/usr/local`` instead (``packmatrix.hostpython``).
+
 Steps 1–3 are ``packmatrix.debian``'s; everything that talks to the engine goes
 through ``packmatrix.engine``. It needs root (debootstrap creates device nodes
 and chroots) and a running Docker Engine. Problems a person can fix raise

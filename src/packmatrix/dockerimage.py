@@ -142,7 +142,7 @@ def _local_base(
             note = f"{official} is not available and can't be pulled, so " + localbase.build_once(
                 plan, present=present, log=lambda line: _log_line(ctx, line)
             )
-        except BaseImageError as exc:
+        except (BaseImageError, OSError) as exc:  # OSError: a full disk, an unwritable cache
             _log_line(ctx, str(exc))
             raise localbase.missing(
                 localbase.build_failed(plan, official, exc), explicit=explicit

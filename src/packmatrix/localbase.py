@@ -230,9 +230,9 @@ def build_once(
     return f"the local {plan.tag} was built for it with debootstrap ({seconds:.0f} s) and used"
 
 
-def build_failed(plan: Build, official: str, exc: BaseImageError) -> str:
+def build_failed(plan: Build, official: str, exc: Exception) -> str:
     """One line for a build that failed: its first line and the remedy."""
-    first = str(exc).splitlines()[0]
+    first = (str(exc).splitlines() or [type(exc).__name__])[0]
     return (
         f"no base image: {official} can't be pulled and building {plan.tag} failed: {first} "
         "(more in logs/docker.log) — fix that and run `nox -s base-image`, or pass --base-image"

@@ -12,6 +12,7 @@ from typing import IO
 
 import pytest
 
+from packmatrix.debian import BaseImageError
 from packmatrix.errors import FormatUnavailable, StepFailed
 from packmatrix.hostpython import HostPython, find_host_python, oldest_suite
 from packmatrix.localbase import (
@@ -20,6 +21,7 @@ from packmatrix.localbase import (
     Host,
     Missing,
     Use,
+    build_failed,
     build_once,
     decide,
     lock_path,
@@ -151,6 +153,31 @@ class TestBaseImageCommand:
         """``packmatrix base-image`` without ``--suite``: the suite that ships this Python."""
         plan = requested(suite, minor)
         assert (plan.tag, plan.host_python) == (tag, None)
+
+
+class TestBuildFailed:
+    @pytest.mark.parametrize(
+        ("error", "first"),
+        [
+            (
+                BaseImageError(
+                    "debootstrap failed (exit code 1): check that http://deb.example/debian is "
+                    "reachable and serves 'bookworm'",
+                    log_tail="E: Failed getting release file\nE: more\n",
+                ),
+                "debootstrap failed (exit code 1)",
+            ),
+            (OSError(28, "No space left on device"), "[Errno 28] No space left on device"),
+        ],
+    )
+    def test_one_line_with_the_remedy(self, error: Exception, first: str) -> None:
+        """Debootstrap failing or a full disk: the first line of why, then what to do."""
+        reason = build_failed(Build(LOCAL, "bookworm", "note"), OFFICIAL, error)
+        assert "\n" not in reason
+        assert reason.startswith(
+            f"no base image: {OFFICIAL} can't be pulled and building {LOCAL} failed: {first}"
+        )
+        assert reason.endswith("run `nox -s base-image`, or pass --base-image")
 
 
 class TestOutcome:
