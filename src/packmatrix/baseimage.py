@@ -14,6 +14,9 @@ cannot reach a registry we make an equivalent one ourselves, from Debian package
 4. tar the root file system and import it with the Docker SDK;
 5. run a throw-away container to check that python3, venv and ssl work.
 
+For a Python no suite ships, step 1 leaves Python out and step 3 copies the host's own
+interpreter into ``/usr/local`` instead (``packmatrix.hostpython``).
+
 Steps 1–3 are ``packmatrix.debian``'s; everything that talks to the engine goes
 through ``packmatrix.engine``. It needs root (debootstrap creates device nodes
 and chroots) and a running Docker Engine. Problems a person can fix raise
@@ -32,10 +35,11 @@ from typing import Any, Final, TypedDict
 
 import docker
 
-from packmatrix import engine
+from packmatrix import engine, hostpython
 from packmatrix.debian import (
     DEFAULT_SUITE,
     IMAGE_PATH,
+    PACKAGES,
     SUITE_PYTHON,
     BaseImageError,
     add_python_links,
@@ -50,6 +54,7 @@ from packmatrix.debian import (
 )
 from packmatrix.engine import RunResult
 from packmatrix.errors import StepFailed
+from packmatrix.hostpython import HostPython
 
 __all__ = [  # what callers (``cli``, the tests) import from here, some of it from ``debian``
     "CONTAINER_LABEL",
@@ -137,16 +142,18 @@ def build_base_image(
     mirror: str | None = None,
     workdir: Path | None = None,
     log: Callable[[str], None] = _LOG.info,
+    host_python: HostPython | None = None,
 ) -> BaseImageInfo:
     """Bootstrap Debian *suite* with Python, import it as *tag*, and check it.
 
-    *python* (e.g. ``"3.11"``) is only checked against what *suite* ships.
+    *python* (e.g. ``"3.11"``) is only checked against what *suite* ships. With *host_python*
+    the suite is bootstrapped without Python and that interpreter is copied in instead.
     *mirror* defaults to the Debian mirror apt uses here; the temporary root
     file system goes under *workdir* (default: the system temp dir) and is
     always removed. Progress lines go to *log*.
     """
     started = time.perf_counter()
-    python = python_for_suite(suite, python)
+    python = python_for_suite(suite, python) if host_python is None else host_python.minor
     debootstrap = find_debootstrap()
     require_root()
     mirror = mirror or find_debian_mirror()
@@ -157,10 +164,18 @@ def build_base_image(
         try:
             rootfs = scratch / "rootfs"
             log(f"debootstrap {suite} from {mirror} into {rootfs} (about a minute)")
-            run_debootstrap(debootstrap, suite, rootfs, mirror, scratch / "debootstrap.log")
+            packages = PACKAGES if host_python is None else hostpython.PACKAGES
+            run_debootstrap(
+                debootstrap, suite, rootfs, mirror, scratch / "debootstrap.log", packages
+            )
             log("trimming docs, man pages, locales, apt lists and caches")
             trim_rootfs(rootfs)
-            add_python_links(rootfs)
+            if host_python is None:
+                add_python_links(rootfs)
+            else:
+                log(f"copying Python {host_python.version} from {host_python.prefix}")
+                added = hostpython.install(host_python, rootfs)
+                log(f"and the libraries it needs that {suite} lacks: {_names(added)}")
             tar_path = scratch / "rootfs.tar"
             log(f"writing {tar_path}")
             write_rootfs_tar(rootfs, tar_path)
@@ -184,6 +199,10 @@ def build_base_image(
         seconds=seconds,
         python_version=python_version,
     )
+
+
+def _names(paths: Sequence[Path]) -> str:
+    return ", ".join(path.name for path in paths) or "none"
 
 
 def _import_rootfs(client: Any, tar_path: Path, tag: str) -> str:

@@ -11,7 +11,7 @@ from pathlib import Path
 from types import FrameType
 from typing import NoReturn
 
-from packmatrix import __version__, baseimage, compare, merge, procs, report
+from packmatrix import __version__, baseimage, compare, localbase, merge, procs, report
 from packmatrix.appspec import load_app
 from packmatrix.console import Terminal
 from packmatrix.context import Options
@@ -155,22 +155,31 @@ def add_base_image_command(commands: argparse._SubParsersAction[_Parser]) -> Non
     base.add_argument(
         "--suite",
         choices=sorted(baseimage.SUITE_PYTHON),
-        default=baseimage.DEFAULT_SUITE,
-        help="Debian release",
+        help="Debian release, with its own Python (default: the one that ships this Python; "
+        "for a Python none ships, this Python copied into the oldest suite it runs on)",
     )
-    base.add_argument("--tag", help=f"image tag (default: {baseimage.default_tag()})")
+    base.add_argument(
+        "--tag",
+        help="image tag (default: packmatrix/python:X.Y-SUITE-slim, e.g. "
+        f"{baseimage.default_tag()})",
+    )
     base.add_argument(
         "--if-missing", action="store_true", help="do nothing when the tag already exists"
     )
 
 
 def cmd_base_image(args: argparse.Namespace, terminal: Terminal) -> int:
-    tag = args.tag or baseimage.default_tag(args.suite)
+    plan = localbase.requested(args.suite, f"{sys.version_info.major}.{sys.version_info.minor}")
+    tag = args.tag or plan.tag
     if args.if_missing and baseimage.image_present(baseimage.connect_docker(), tag):
         terminal.line(f"base image {tag} is already there")
         return 0
-    terminal.line(f"building {tag} from Debian {args.suite} (about a minute)…")
-    info = baseimage.build_base_image(tag=tag, suite=args.suite, log=terminal.line)
+    python = plan.host_python
+    source = f" and this host's Python {python.version}" if python else ""
+    terminal.line(f"building {tag} from Debian {plan.suite}{source} (about 2 minutes)…")
+    info = baseimage.build_base_image(
+        tag=tag, suite=plan.suite, log=terminal.line, host_python=python
+    )
     terminal.line(
         f"built {info.tag} ({info.image_id[:19]}): {info.size_bytes / 1e6:.0f} MB, "
         f"Python {info.python_version}, in {info.seconds:.0f} s"

@@ -81,6 +81,9 @@ class Context:
     run_id: str = field(default_factory=lambda: secrets.token_hex(4))
     cleanups: list[Callable[[], None]] = field(default_factory=list)
     """Run by ``close()``, last added first: what a format must undo outside the workspace."""
+    progress: Callable[[str, str], None] = field(default=lambda name, stage: None)
+    """progress(format name, stage): a step inside a format the user should see (the pipeline
+    sets it to the terminal's progress lines)."""
     _memo: dict[str, Any] = field(default_factory=dict)
 
     _scratch: set[Path] = field(default_factory=set)

@@ -167,7 +167,12 @@ def require_root() -> None:
 
 
 def run_debootstrap(
-    debootstrap: str, suite: str, rootfs: Path, mirror: str, log_path: Path
+    debootstrap: str,
+    suite: str,
+    rootfs: Path,
+    mirror: str,
+    log_path: Path,
+    packages: tuple[str, ...] = PACKAGES,
 ) -> None:
     """Run debootstrap as a tracked child with its own process group.
 
@@ -178,7 +183,7 @@ def run_debootstrap(
     argv = [
         debootstrap,
         "--variant=minbase",
-        f"--include={','.join(PACKAGES)}",
+        f"--include={','.join(packages)}",
         suite,
         str(rootfs),
         mirror,

@@ -25,8 +25,8 @@ from typing import IO, Any, Final
 
 import docker
 
-from packmatrix import procs
-from packmatrix.baseimage import SUITE_PYTHON, default_tag
+from packmatrix import localbase, procs
+from packmatrix.baseimage import BaseImageError, default_tag
 from packmatrix.context import Context
 from packmatrix.dockerfile import PORT, host_minor
 from packmatrix.engine import Engine, find_or_pull, why
@@ -44,8 +44,8 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 def local_base_tag(minor: str) -> str | None:
     """The base image ``packmatrix base-image`` builds for this Python, if a suite ships it."""
-    suites = [suite for suite, python in SUITE_PYTHON.items() if python == minor]
-    return default_tag(suites[0]) if suites else None
+    suite = localbase.suite_for(minor)
+    return default_tag(suite) if suite else None
 
 
 # -- the base image ---------------------------------------------------------------------------
@@ -64,34 +64,29 @@ _PROBE: Final = (
 )
 
 
-def resolve_base(ctx: Context, eng: Engine) -> ResolvedBase:
-    """The base image to build on: present, else pulled, else the local packmatrix one.
+def resolve_base(ctx: Context, eng: Engine, host: localbase.Host | None = None) -> ResolvedBase:
+    """The base image to build on: present, else pulled, else the local packmatrix one, built
+    here once when it is missing and can be (``localbase``).
 
     Its Python must be the host's minor version: the wheelhouse is built for it.
     """
     minor = host_minor()
     official = f"python:{minor}-slim"
     tag = ctx.options.base_image or official
-    local = local_base_tag(minor)
-    local_image = eng.find_image(local) if local else None
-    note = None
     image, problem = find_or_pull(eng.client, tag)
+    note = None
     if problem:
-        with ctx.log_for("docker").open("a", encoding="utf-8") as out:
-            out.write(problem + "\n")
-    if image is None and not ctx.options.base_image and local and local_image is not None:
-        note = f"{official} is not available and can't be pulled, so the local {local} was used"
-        log.info(note)
-        image, tag = local_image, local
-    if image is None:
-        if local_image is not None:
-            fix = f"pass `--base-image {local}`"
-        else:
-            fix = "build a local one with `nox -s base-image` (or `packmatrix base-image`)"
-            fix += f" and pass `--base-image {local}`" if local else ""
+        _log_line(ctx, problem)
+    if image is None and ctx.options.base_image:
+        local = localbase.local_tag(minor)
+        fix = f" (or the local {local}: `nox -s base-image`)" if local else ""
         raise StepFailed(
-            f"base image {tag} is not available and can't be pulled: {fix}", log_tail=problem
+            f"base image {tag} is not available and can't be pulled: pass a --base-image the "
+            f"engine has{fix}, or none to use {official}",
+            log_tail=problem,
         )
+    if image is None:
+        image, tag, note = _local_base(ctx, eng, official, minor, host or localbase.Host())
     result = eng.run_once(str(image.id), ["python3", "-c", _PROBE])
     try:
         facts = json.loads(result.output.strip().splitlines()[-1])
@@ -124,6 +119,45 @@ def resolve_base(ctx: Context, eng: Engine) -> ResolvedBase:
         ),
         layers=frozenset(image.attrs.get("RootFS", {}).get("Layers", [])),
     )
+
+
+def _local_base(
+    ctx: Context, eng: Engine, official: str, minor: str, host: localbase.Host
+) -> tuple[Any, str, str]:
+    """The local base image, built now when it is missing and can be; else the row's outcome
+    (SKIPPED, or FAILED when ``--formats`` named docker)."""
+    explicit = "docker" in ctx.options.explicit_formats
+
+    def present(tag: str) -> bool:
+        return eng.find_image(tag) is not None
+
+    plan = localbase.decide(official, minor, present=present, host=host)
+    if isinstance(plan, localbase.Missing):
+        raise localbase.missing(plan.reason, explicit=explicit)
+    note = f"{official} is not available and can't be pulled, so the local {plan.tag} was used"
+    if isinstance(plan, localbase.Build):
+        ctx.progress("docker", f"base image: {plan.note}")
+        _log_line(ctx, plan.note)
+        try:
+            note = f"{official} is not available and can't be pulled, so " + localbase.build_once(
+                plan, present=present, log=lambda line: _log_line(ctx, line)
+            )
+        except (BaseImageError, OSError) as exc:  # OSError: a full disk, an unwritable cache
+            _log_line(ctx, str(exc))
+            raise localbase.missing(
+                localbase.build_failed(plan, official, exc), explicit=explicit
+            ) from None
+        ctx.progress("docker", "build")
+    image = eng.find_image(plan.tag)
+    if image is None:
+        raise StepFailed(f"the local base image {plan.tag} vanished from the engine")
+    log.info(note)
+    return image, plan.tag, note
+
+
+def _log_line(ctx: Context, line: str) -> None:
+    with ctx.log_for("docker").open("a", encoding="utf-8") as out:
+        out.write(line.rstrip("\n") + "\n")
 
 
 def pinned(image: Any, tag: str) -> str:

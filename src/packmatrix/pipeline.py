@@ -49,6 +49,7 @@ def run_matrix(
     started = time.time()
     doc = new_report(app, options, started)
     ctx = Context.create(app, options, reports / "logs", run_id=doc.run.id)
+    ctx.progress = progress
     if options.keep_workspace:
         doc.run.workspace = str(ctx.workdir)
     interrupted = False
