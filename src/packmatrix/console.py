@@ -51,7 +51,8 @@ class Terminal:
         stage_text = f"[{style}]{stage.upper()}[/]" if style else escape(stage)
         notes = []
         if previous is not None:
-            notes.append(f"{previous[0]} took {now - previous[1]:.1f}s")
+            step = previous[0].split(":")[0]  # "base image: building …" took …
+            notes.append(f"{step} took {now - previous[1]:.1f}s")
         if style:
             notes.append(f"{now - first:.1f}s in all")
         note = f" [dim]({'; '.join(notes)})[/]" if notes else ""

@@ -53,3 +53,11 @@ class TestProgress:
         assert build.split()[1:] == ["wheel", "build"]
         assert re.search(r"wheel\s+deploy \(build took \d+\.\ds\)$", deploy)
         assert re.search(r"wheel\s+PASSED \(deploy took \d+\.\ds; \d+\.\ds in all\)$", passed)
+
+    def test_a_long_step_is_named_by_its_head(self) -> None:
+        """A step with a note ("base image: building …") is named by its head in the next line."""
+        out = io.StringIO()
+        terminal = Terminal(out, width=200)
+        terminal.progress("docker", "base image: building packmatrix/python:3.11 (2 minutes)")
+        terminal.progress("docker", "deploy")
+        assert re.search(r"docker\s+deploy \(base image took \d+\.\ds\)$", out.getvalue())
