@@ -16,6 +16,7 @@ import subprocess
 import sys
 import sysconfig
 import tempfile
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -99,7 +100,7 @@ class Context:
         """Start the next build from nothing, as the second build of a reproducibility check
         must: a fresh copy of the source (no ``build/`` or ``*.egg-info`` of the first build),
         a new app wheel and new build venvs, at the same paths. The lock stays."""
-        for key in ("app_wheel", "source"):
+        for key in ("app_wheel", "source", "launcher_wheel"):
             self.__dict__.pop(key, None)
         self._memo.clear()
         for path in self._scratch:
@@ -271,13 +272,38 @@ class Context:
         return wheels[0], seconds, argv
 
     @cached_property
+    def launcher_wheel(self) -> Path | None:
+        """The wheel of the launcher packmatrix generates (``wsgi``/``prepare``), or None."""
+        launcher = self.app.launcher
+        if launcher is None:
+            return None
+        stamp = time.gmtime(max(int(self.source_date_epoch), 315532800))  # zip: 1980 or later
+        when = (stamp.tm_year, stamp.tm_mon, stamp.tm_mday, stamp.tm_hour, stamp.tm_min, 0)
+        return launcher.write_wheel(self.scratch("launcher"), date_time=when)
+
+    @property
+    def own_wheels(self) -> list[Path]:
+        """The app's wheel, and its generated launcher's when there is one: what every format
+        installs on top of the locked dependencies."""
+        wheel, _, _ = self.app_wheel
+        return [wheel] if self.launcher_wheel is None else [wheel, self.launcher_wheel]
+
+    @property
+    def own_names(self) -> set[str]:
+        """Normalized names of the app's own distributions (never part of the lock)."""
+        launcher = self.app.launcher
+        own = {self.app.normalized_name}
+        return own | {launcher.distribution} if launcher else own
+
+    @cached_property
     def wheelhouse(self) -> Path:
         """The app's runtime dependencies as wheels: one exact, hashed set for every format."""
-        wheel, _, _ = self.app_wheel
         house = self.workdir / "wheelhouse"
-        self._fill(house, [str(wheel)], what="the wheelhouse of the app's dependencies")
-        for own in house.glob(f"{normalize(self.app.name).replace('-', '_')}-*.whl"):
-            own.unlink()
+        own = [str(wheel) for wheel in self.own_wheels]
+        self._fill(house, own, what="the wheelhouse of the app's dependencies")
+        for path in house.glob("*.whl"):
+            if normalize(path.name.split("-")[0]) in self.own_names:
+                path.unlink()
         lock = house / "requirements.lock"
         lock.write_text(
             "".join(f"{e.name}=={e.version} --hash=sha256:{e.sha256}\n" for e in self.lock),
@@ -303,11 +329,10 @@ class Context:
     def lock(self) -> list[LockEntry]:
         """The exact dependency set of this run, read from the wheelhouse (empty before it)."""
         house = self.workdir / "wheelhouse"
-        own = normalize(self.app.name)
         entries = []
         for path in sorted(house.glob("*.whl")):
             name, version = path.name.split("-")[:2]
-            if normalize(name) == own:
+            if normalize(name) in self.own_names:
                 continue
             digest = hashlib.sha256(path.read_bytes()).hexdigest()
             entries.append(LockEntry(normalize(name), version, path.name, digest))

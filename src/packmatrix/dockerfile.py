@@ -41,7 +41,7 @@ def host_minor() -> str:
     return f"{sys.version_info.major}.{sys.version_info.minor}"
 
 
-def render_dockerfile(ctx: Context, *, base: BaseImageFacts, app_wheel: str) -> str:
+def render_dockerfile(ctx: Context, *, base: BaseImageFacts, app_wheels: list[str]) -> str:
     """The Dockerfile text for the app, built on ``base`` (named by its pinned reference)."""
     env = jinja2.Environment(
         loader=jinja2.FunctionLoader(
@@ -59,7 +59,7 @@ def render_dockerfile(ctx: Context, *, base: BaseImageFacts, app_wheel: str) -> 
     return env.get_template("Dockerfile.j2").render(
         app_name=ctx.app.name,
         app_version=ctx.app.version,
-        app_wheel=app_wheel,
+        app_wheels=app_wheels,
         packmatrix_version=__version__,
         python_minor=host_minor(),
         platform=f"linux/{platform.machine()}",
@@ -85,15 +85,15 @@ def make_context(ctx: Context, base: BaseImageFacts) -> BuildContext:
 
     The Dockerfile is also written next to the report (``<reports>/Dockerfile``).
     """
-    wheel, _, _ = ctx.app_wheel
     house = ctx.wheelhouse
     folder = ctx.out("docker") / "context"
     (folder / "wheelhouse").mkdir(parents=True)
     (folder / "app").mkdir()
     for path in [*sorted(house.glob("*.whl")), house / "requirements.lock"]:
         shutil.copy2(path, folder / "wheelhouse" / path.name)
-    shutil.copy2(wheel, folder / "app" / wheel.name)
-    dockerfile = render_dockerfile(ctx, base=base, app_wheel=wheel.name)
+    for wheel in ctx.own_wheels:
+        shutil.copy2(wheel, folder / "app" / wheel.name)
+    dockerfile = render_dockerfile(ctx, base=base, app_wheels=[w.name for w in ctx.own_wheels])
     (folder / "Dockerfile").write_text(dockerfile, encoding="utf-8")
     (folder / ".dockerignore").write_text(DOCKERIGNORE, encoding="utf-8")
     write_atomic(ctx.logs.parent / "Dockerfile", dockerfile)

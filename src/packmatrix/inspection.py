@@ -18,11 +18,10 @@ def lock_check(ctx: Context, distributions: list[str] | None) -> LockCheck:
     """Compare the distributions read from the artifact with the run's lock."""
     if distributions is None:
         return LockCheck(checked=False, matches=None, detail="the artifact lists no distributions")
-    own = ctx.app.normalized_name
     found = {}
     for item in distributions:
         name, _, version = item.partition("==")
-        if normalize(name) != own:
+        if normalize(name) not in ctx.own_names:  # the app, and the launcher packmatrix made
             found[normalize(name)] = version
     locked = {entry.name: entry.version for entry in ctx.lock}
     missing = sorted(set(locked) - set(found))

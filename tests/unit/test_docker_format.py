@@ -45,7 +45,7 @@ def make_context(tmp_path: Path, options: Options | None = None) -> Context:
 @pytest.fixture(name="dockerfile")
 def _dockerfile(tmp_path: Path) -> str:
     return render_dockerfile(
-        make_context(tmp_path), base=BASE, app_wheel="sample_app-1.0.0-py3-none-any.whl"
+        make_context(tmp_path), base=BASE, app_wheels=["sample_app-1.0.0-py3-none-any.whl"]
     )
 
 

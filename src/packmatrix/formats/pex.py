@@ -30,13 +30,12 @@ class PexFormat(LocalLaunch):
         return None
 
     def build(self, ctx: Context) -> Built:
-        wheel, _, _ = ctx.app_wheel
         out = ctx.out(self.name) / f"{ctx.app.script}.pex"
         argv = [
             sys.executable,
             "-m",
             "pex",
-            str(wheel),
+            *map(str, ctx.own_wheels),
             "--no-pypi",
             "--find-links",
             str(ctx.wheelhouse),

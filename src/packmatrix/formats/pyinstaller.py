@@ -137,20 +137,20 @@ class PyInstallerFormat(LocalLaunch):
             raise ValueError("a PyInstaller deployment names its target")
         names, floor = read_bundle(deployment.target)
         executable = Path(deployment.argv[0])
-        app = bundled.read_wheel(ctx.app_wheel[0])
+        own = [bundled.read_wheel(path) for path in ctx.own_wheels]
         locked = [bundled.read_wheel(ctx.wheelhouse / entry.filename) for entry in ctx.lock]
         tools = [bundled.read_wheel(path) for path in sorted(toolhouse(ctx).glob("*.whl"))]
-        ours = {wheel.name for wheel in [app, *locked]}
+        ours = {wheel.name for wheel in [*own, *locked]}
         tools = [wheel for wheel in tools if wheel.name not in ours]
         modules = bundled.pyz_modules(executable)
-        traced = bundled.trace(modules, bundled.extension_files(names), [app, *locked, *tools])
+        traced = bundled.trace(modules, bundled.extension_files(names), [*own, *locked, *tools])
         return Portability(
             needs=f"no Python; {platform.system()} on {platform.machine()}",
             requires_python=None,
             os_arch=f"linux-{portability.elf_arch(executable)}",
             platform_wheels=None,  # no wheels inside: the whole binary is platform-specific
             glibc_floor=floor,
-            distributions=traced.pins([app, *locked]),
+            distributions=traced.pins([*own, *locked]),
             extension_modules=sorted(n for n in names if ".cpython-" in n and n.endswith(".so")),
             build_tools=[*traced.pins(tools), *traced.unknown],
         )
@@ -182,7 +182,6 @@ def build_venv(ctx: Context) -> tuple[Path, list[list[str]]]:
 
 
 def _build_venv(ctx: Context) -> tuple[Path, list[list[str]]]:
-    wheel, _, _ = ctx.app_wheel
     log = ctx.log_for("prepare")
     requirement = pyinstaller_requirement()
     tools = toolhouse(ctx)
@@ -196,7 +195,7 @@ def _build_venv(ctx: Context) -> tuple[Path, list[list[str]]]:
         str(ctx.wheelhouse),
         "--find-links",
         str(tools),
-        str(wheel),
+        *map(str, ctx.own_wheels),
         requirement,
     )
     ctx.prepared_seconds["PyInstaller build venv"] = ctx.run(
@@ -225,16 +224,15 @@ def app_packages(ctx: Context) -> list[str]:
 
 
 def launcher_source(ctx: Context) -> str:
-    """A launcher script that calls the app's console-script entry point, read from its wheel."""
-    wheel, _, _ = ctx.app_wheel
-    with zipfile.ZipFile(wheel) as archive:
-        name = next(
-            (n for n in archive.namelist() if n.endswith(".dist-info/entry_points.txt")), None
-        )
-        parser = configparser.ConfigParser(delimiters=("=",))
-        parser.optionxform = str  # type: ignore[assignment,method-assign]
-        if name:
-            parser.read_string(archive.read(name).decode())
+    """A launcher script that calls the app's console-script entry point, read from its wheel
+    (or from the launcher's wheel packmatrix generated)."""
+    parser = configparser.ConfigParser(delimiters=("=",))
+    parser.optionxform = str  # type: ignore[assignment,method-assign]
+    for wheel in ctx.own_wheels:
+        with zipfile.ZipFile(wheel) as archive:
+            for name in archive.namelist():
+                if name.endswith(".dist-info/entry_points.txt"):
+                    parser.read_string(archive.read(name).decode())
     try:
         target = parser["console_scripts"][ctx.app.script].strip()
     except KeyError:

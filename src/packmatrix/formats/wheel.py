@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from packmatrix import portability
 from packmatrix.context import Context
 from packmatrix.formats.base import Built, Deployment
@@ -17,25 +19,27 @@ class WheelFormat(LocalLaunch):
         return None
 
     def build(self, ctx: Context) -> Built:
-        wheel, seconds, argv = ctx.app_wheel
-        return Built(files=[wheel], commands=[argv], seconds=seconds)
+        _, seconds, argv = ctx.app_wheel
+        return Built(files=ctx.own_wheels, commands=[argv], seconds=seconds)
 
     def deploy(self, ctx: Context, built: Built) -> Deployment:
-        return install_into_venv(ctx, self.name, str(built.files[0]))
+        return install_into_venv(ctx, self.name, *map(str, built.files))
 
     def inspect(self, ctx: Context, built: Built, deployment: Deployment) -> Portability:
         return venv_portability(ctx, deployment)
 
 
-def install_into_venv(ctx: Context, name: str, requirement: str) -> Deployment:
-    """A fresh venv outside the source tree, the app installed from local files only."""
+def install_into_venv(ctx: Context, name: str, *requirements: str) -> Deployment:
+    """A fresh venv outside the source tree, the app installed from local files only (with its
+    generated launcher, when it has one)."""
     place = ctx.place(name)
     log = ctx.log_for(name)
     venv = place / "venv"
     python, venv_argv, venv_seconds = ctx.make_venv(venv, log=log)
     finds = ["--find-links", str(ctx.wheelhouse), "--find-links", str(ctx.buildhouse)]
-    install = ctx.pip("--python", str(python), "install", "--no-index", *finds, requirement)
-    install_seconds = ctx.run(install, what=f"pip install {requirement}", log=log)
+    install = ctx.pip("--python", str(python), "install", "--no-index", *finds, *requirements)
+    what = f"pip install {' '.join(Path(item).name for item in requirements)}"
+    install_seconds = ctx.run(install, what=what, log=log)
     return Deployment(
         place=place,
         argv=[str(venv / "bin" / ctx.app.script)],
