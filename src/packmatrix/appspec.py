@@ -32,6 +32,8 @@ class AppSpec:
     root: Path
     name: str
     version: str
+    """The static version, or ``DYNAMIC`` until the built wheel says (``dynamic = ["version"]``,
+    setuptools-scm, hatch-vcs, flit reading ``__version__``)."""
     script: str
     package: str
     health: str
@@ -84,6 +86,9 @@ class AppSpec:
         }
 
 
+DYNAMIC = "(dynamic)"
+"""The version of an app whose version is computed by its build backend, until it is built."""
+
 TOOL_KEYS = (
     "script",
     "wsgi",
@@ -117,8 +122,13 @@ def load_app(path: Path) -> AppSpec:
     project = _table(data, "project", pyproject)
     name = _string(project, "name", pyproject)
     version = project.get("version")
-    if not isinstance(version, str):
-        raise AppError(f"{pyproject}: [project] needs a static 'version' string")
+    dynamic = project.get("dynamic", [])
+    if version is None and isinstance(dynamic, list) and "version" in dynamic:
+        version = DYNAMIC  # read from the built wheel's metadata
+    if not isinstance(version, str) or not version:
+        raise AppError(
+            f"{pyproject}: [project] needs a 'version' string, or 'version' in its dynamic list"
+        )
     scripts = project.get("scripts", {})
     if not isinstance(scripts, dict):
         raise AppError(f"{pyproject}: [project.scripts] must be a table")

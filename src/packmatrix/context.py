@@ -6,6 +6,8 @@ app's source is copied into it first, so builds never write into the user's proj
 
 from __future__ import annotations
 
+import dataclasses
+import email.parser
 import hashlib
 import logging
 import os
@@ -17,6 +19,7 @@ import sys
 import sysconfig
 import tempfile
 import time
+import zipfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -269,6 +272,9 @@ class Context:
         wheels = sorted(dist.glob("*.whl"))
         if len(wheels) != 1:
             raise StepFailed(f"python -m build made {len(wheels)} wheels, expected 1")
+        built = wheel_version(wheels[0])
+        if self.app.version != built:  # a dynamic version: the build backend decided it
+            self.app = dataclasses.replace(self.app, version=built)
         return wheels[0], seconds, argv
 
     @cached_property
@@ -375,6 +381,14 @@ def clean_environ(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     }
     env.update(extra or {})
     return env
+
+
+def wheel_version(wheel: Path) -> str:
+    """The ``Version`` in a wheel's METADATA."""
+    with zipfile.ZipFile(wheel) as archive:
+        name = next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
+        message = email.parser.BytesParser().parsebytes(archive.read(name), headersonly=True)
+    return str(message["Version"])
 
 
 def base_interpreter() -> Path:

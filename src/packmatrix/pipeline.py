@@ -26,7 +26,7 @@ from packmatrix.inspection import check_reproducible, lock_check, security_facts
 from packmatrix.measure import Progress, measure
 from packmatrix.records import ArtifactFile, Commands, Figures, LaunchRecord
 from packmatrix.reproducible import file_sha256
-from packmatrix.results import FormatResult, Report, RunInfo, Status
+from packmatrix.results import FormatResult, LauncherRecord, Report, RunInfo, Status
 from packmatrix.stats import Stat
 
 log = logging.getLogger(__name__)
@@ -116,6 +116,16 @@ def new_report(app: AppSpec, options: Options, started: float) -> Report:
 
 def finish(doc: Report, ctx: Context, started: float) -> None:
     doc.run.seconds = time.time() - started
+    doc.app = ctx.app.to_json()  # a dynamic version is known once the app is built
+    launcher = ctx.app.launcher
+    if launcher is not None:
+        doc.launcher = LauncherRecord(
+            distribution=launcher.distribution,
+            script=launcher.script,
+            wsgi=str(launcher.wsgi) if launcher.wsgi else None,
+            prepare=[str(step) for step in launcher.prepare],
+            source=launcher.source(),
+        )
     doc.lock = [entry.to_json() for entry in ctx.lock]
     doc.preparation = {
         "seconds": {key: round(value, 3) for key, value in ctx.prepared_seconds.items()},

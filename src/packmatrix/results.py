@@ -156,6 +156,37 @@ class FormatResult:
         )
 
 
+@dataclass(frozen=True, kw_only=True)
+class LauncherRecord:
+    """The launcher packmatrix generated for an app without a serving script (or with prepare
+    steps), as the report shows it."""
+
+    distribution: str
+    script: str
+    wsgi: str | None
+    prepare: list[str]
+    source: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "distribution": self.distribution,
+            "script": self.script,
+            "wsgi": self.wsgi,
+            "prepare": self.prepare,
+            "source": self.source,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> LauncherRecord:
+        return cls(
+            distribution=str(data["distribution"]),
+            script=str(data["script"]),
+            wsgi=data.get("wsgi"),
+            prepare=list(data.get("prepare") or []),
+            source=str(data["source"]),
+        )
+
+
 @dataclass(kw_only=True)
 class RunInfo:
     id: str
@@ -213,6 +244,8 @@ class Report:
     formats: list[FormatResult] = field(default_factory=list)
     comparison: ComparisonRecord | None = None
     """With ``run --baseline``: this run compared with the baseline."""
+    launcher: LauncherRecord | None = None
+    """The launcher packmatrix generated, when the app needed one."""
     schema_version: str = SCHEMA_VERSION
 
     @property
@@ -259,7 +292,11 @@ class Report:
             "lock": self.lock,
             "preparation": self.preparation,
             "formats": [row.to_json() for row in self.formats],
-        } | ({"comparison": self.comparison.to_json()} if self.comparison else {})
+        } | {
+            key: value.to_json()
+            for key, value in (("comparison", self.comparison), ("launcher", self.launcher))
+            if value is not None
+        }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Report:
@@ -279,6 +316,9 @@ class Report:
             formats=[FormatResult.from_json(row) for row in data.get("formats") or []],
             comparison=ComparisonRecord.from_json(data["comparison"])
             if isinstance(data.get("comparison"), Mapping)
+            else None,
+            launcher=LauncherRecord.from_json(data["launcher"])
+            if isinstance(data.get("launcher"), Mapping)
             else None,
         )
 

@@ -77,7 +77,10 @@ class TestBadApps:
             (None, "does not exist"),
             ("", "no [project] table"),
             ("[project\nname=", "is not valid TOML"),
-            ('[project]\nname = "x"\n', "static 'version'"),
+            (
+                '[project]\nname = "x"\n',
+                "needs a 'version' string, or 'version' in its dynamic list",
+            ),
             ('[project]\nname = "x"\nversion = "1"\n', "no console script to start: name the"),
             (
                 '[project]\nname = "x"\nversion = "1"\n[project.scripts]\na = "x:a"\nb = "x:b"\n',
