@@ -313,7 +313,17 @@ def _on_sigterm(signum: int, frame: FrameType | None) -> None:
     raise Terminated()
 
 
+def refuse_unsupported_platform() -> None:
+    """``run`` starts and ends children as POSIX process groups: Linux and macOS only."""
+    if sys.platform == "win32":
+        raise UsageError(
+            "packmatrix run does not support Windows yet (Linux and macOS only); "
+            "compare and merge work everywhere"
+        )
+
+
 def cmd_run(args: argparse.Namespace, terminal: Terminal) -> int:
+    refuse_unsupported_platform()
     app = load_app(args.app)
     named = args.formats is not None  # a format named on the command line must run here
     formats: list[Format] = [FORMATS[name] for name in args.formats or DEFAULT_FORMATS]
@@ -347,6 +357,7 @@ def cmd_run(args: argparse.Namespace, terminal: Terminal) -> int:
 def cmd_run_with_baseline(args: argparse.Namespace, terminal: Terminal) -> int:
     """``run --baseline``: refuse a bad baseline before any work, run, then compare the report
     just written with it; the worse of the two exit codes wins."""
+    refuse_unsupported_platform()
     baseline = compare.load_report(args.baseline, role="baseline")
     code = cmd_run(args, terminal)
     current = args.reports / "matrix.json"
