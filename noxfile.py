@@ -77,5 +77,13 @@ def benchmark(session: nox.Session) -> None:
     session.run("python", "benchmarks/stopwatch.py", *session.posargs)
 
 
+@nox.session(default=False)
+def fixtures(session: nox.Session) -> None:
+    """Regenerate tests/fixtures/{reports,platforms}/*.json from real packmatrix runs (minutes;
+    needs the Docker Engine and another CPython for the merge pair)."""
+    session.install(".")
+    session.run("python", "scripts/regenerate_fixtures.py", *session.posargs)
+
+
 if os.environ.get("CI"):
     nox.options.error_on_missing_interpreters = True

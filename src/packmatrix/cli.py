@@ -322,6 +322,15 @@ def _on_sigterm(signum: int, frame: FrameType | None) -> None:
     raise Terminated()
 
 
+def refuse_unsupported_platform() -> None:
+    """``run`` starts and ends children as POSIX process groups: Linux and macOS only."""
+    if sys.platform == "win32":
+        raise UsageError(
+            "packmatrix run does not support Windows yet (Linux and macOS only); "
+            "compare and merge work everywhere"
+        )
+
+
 def cmd_run(args: argparse.Namespace, terminal: Terminal) -> int:
     return run(args, terminal)[0]
 
@@ -330,6 +339,7 @@ def run(
     args: argparse.Namespace, terminal: Terminal, baseline: compare.Baseline | None = None
 ) -> tuple[int, Report]:
     """``packmatrix run``: the exit code (1 when a format of this run failed) and the report."""
+    refuse_unsupported_platform()
     app = load_app(args.app)
     named = args.formats is not None  # a format named on the command line must run here
     formats: list[Format] = [FORMATS[name] for name in args.formats or DEFAULT_FORMATS]
@@ -363,6 +373,7 @@ def run(
 def cmd_run_with_baseline(args: argparse.Namespace, terminal: Terminal) -> int:
     """``run --baseline``: refuse a bad baseline before any work (and read it before the run
     replaces any file), run, and compare; the worse of the two exit codes wins."""
+    refuse_unsupported_platform()
     source = str(args.baseline)
     if args.baseline.resolve() == (args.reports / "matrix.json").resolve():
         source += " (as it was before this run)"

@@ -1,4 +1,4 @@
-"""Static portability facts, read from the artifacts themselves."""
+"""Static portability facts, read from the artifacts themselves: ELF on Linux, Mach-O on macOS."""
 
 from __future__ import annotations
 
@@ -6,8 +6,10 @@ import contextlib
 import email.parser
 import io
 import re
+import struct
 import subprocess
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TypedDict
 
@@ -160,3 +162,132 @@ def elf_arch(path: Path) -> str | None:
             return str(ELFFile(stream).get_machine_arch())
     except (ELFError, OSError):
         return None
+
+
+# Mach-O (macOS): what the ELF readers above tell on Linux, read with struct from the load
+# commands: the architecture and the minimum macOS a binary asks for (there is no glibc floor).
+_MACHO_THIN = {
+    b"\xcf\xfa\xed\xfe": ("<", 32),  # MH_CIGAM_64: 64-bit, little-endian (every Mac since 2006)
+    b"\xce\xfa\xed\xfe": ("<", 28),
+    b"\xfe\xed\xfa\xcf": (">", 32),
+    b"\xfe\xed\xfa\xce": (">", 28),
+}
+_MACHO_FAT = b"\xca\xfe\xba\xbe"  # universal binary: big-endian table of thin binaries
+_CPU_ARCH_ABI64 = 0x01000000
+_CPU_TYPES = {7: "i386", 7 | _CPU_ARCH_ABI64: "x86_64", 12: "arm", 12 | _CPU_ARCH_ABI64: "arm64"}
+_LC_VERSION_MIN_MACOSX = 0x24
+_LC_BUILD_VERSION = 0x32
+_PLATFORM_MACOS = 1
+
+
+@dataclass(frozen=True)
+class MachOSlice:
+    """One architecture of a Mach-O file and the oldest macOS it runs on (None if unsaid)."""
+
+    arch: str
+    min_macos: str | None
+
+
+def is_macho(head: bytes) -> bool:
+    return head[:4] in _MACHO_THIN or head[:4] == _MACHO_FAT
+
+
+def macho_slices(data: bytes) -> list[MachOSlice]:
+    """Every architecture in a Mach-O file (one, or several in a universal binary); empty if
+    ``data`` is not Mach-O (a Java class file shares the universal magic: it has no slices)."""
+    if data[:4] == _MACHO_FAT:
+        (count,) = struct.unpack_from(">I", data, 4)
+        slices = []
+        for index in range(min(count, 16)):
+            _cpu, _sub, offset, size, _align = struct.unpack_from(">iiIII", data, 8 + 20 * index)
+            thin = _thin_slice(data[offset : offset + size])
+            if thin is not None:
+                slices.append(thin)
+        return slices
+    thin = _thin_slice(data)
+    return [thin] if thin is not None else []
+
+
+def _thin_slice(data: bytes) -> MachOSlice | None:
+    layout = _MACHO_THIN.get(data[:4])
+    if layout is None:
+        return None
+    order, header_size = layout
+    try:
+        cpu, _sub, _filetype, ncmds, _size = struct.unpack_from(f"{order}iiiII", data, 4)
+        offset, min_macos = header_size, None
+        for _ in range(ncmds):
+            cmd, cmdsize = struct.unpack_from(f"{order}II", data, offset)
+            if cmd == _LC_BUILD_VERSION:
+                platform, minos = struct.unpack_from(f"{order}II", data, offset + 8)
+                if platform == _PLATFORM_MACOS:
+                    min_macos = _macos_version(minos)
+            elif cmd == _LC_VERSION_MIN_MACOSX:
+                (version,) = struct.unpack_from(f"{order}I", data, offset + 8)
+                min_macos = _macos_version(version)
+            if cmdsize < 8:
+                break
+            offset += cmdsize
+    except struct.error:
+        return None
+    return MachOSlice(arch=_CPU_TYPES.get(cpu, f"cpu-{cpu:#x}"), min_macos=min_macos)
+
+
+def _macos_version(packed: int) -> str:
+    """Mach-O packs X.Y.Z as xxxx.yy.zz nibbles; the patch is left out when it is 0."""
+    major, minor, patch = packed >> 16, (packed >> 8) & 0xFF, packed & 0xFF
+    return f"{major}.{minor}.{patch}" if patch else f"{major}.{minor}"
+
+
+@dataclass(frozen=True)
+class MacOSFloor:
+    """The macOS counterpart of the glibc floor: the oldest macOS every binary runs on."""
+
+    version: str | None
+    needed_by: str | None
+    arches: list[str]
+    files_scanned: int
+
+
+def macos_floor_of(blobs: Iterable[tuple[str, IO[bytes]]]) -> MacOSFloor:
+    """The highest minimum macOS over every Mach-O file, which file asks for it, and the
+    architectures every scanned file has (a universal2 set has both)."""
+    best: tuple[int, ...] | None = None
+    needed_by: str | None = None
+    arches: set[str] | None = None
+    scanned = 0
+    for name, stream in blobs:
+        with stream:
+            data = stream.read()
+        slices = macho_slices(data)
+        if not slices:
+            continue
+        scanned += 1
+        here = {item.arch for item in slices}
+        arches = here if arches is None else arches & here
+        for item in slices:
+            if item.min_macos is None:
+                continue
+            version = tuple(int(part) for part in item.min_macos.split("."))
+            if best is None or version > best:
+                best, needed_by = version, name
+    return MacOSFloor(
+        version=".".join(map(str, best)) if best else None,
+        needed_by=needed_by,
+        arches=sorted(arches or ()),
+        files_scanned=scanned,
+    )
+
+
+def binary_os_arch(path: Path) -> str | None:
+    """'linux-x64' for an ELF executable, 'macos-arm64' (or 'macos-arm64+x86_64' for a
+    universal binary) for a Mach-O one; None for anything else."""
+    arch = elf_arch(path)
+    if arch is not None:
+        return f"linux-{arch}"
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    slices = macho_slices(data)
+    return "macos-" + "+".join(sorted({item.arch for item in slices})) if slices else None

@@ -3,6 +3,10 @@
 Every child gets its own session (process group), so ending it ends everything it spawned too
 (a PyInstaller onefile binary is two processes; a pex re-executes itself). Nothing is ever
 ended by name: only the groups recorded here.
+
+POSIX only (Linux, macOS): sessions, ``killpg`` and ``pthread_sigmask`` have no Windows
+equivalent here, so ``packmatrix run`` refuses Windows before any child is started
+(``cli.refuse_unsupported_platform``).
 """
 
 from __future__ import annotations

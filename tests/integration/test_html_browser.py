@@ -8,7 +8,6 @@ and its whole process group ended when it is done or times out.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import re
 import shutil
@@ -22,10 +21,10 @@ import pytest
 
 from packmatrix import report
 from packmatrix.results import Report
+from tests.unit.real_reports import sample
 
 pytestmark = pytest.mark.integration
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "reports"
 WIDTH, HEIGHT = 1400, 2000
 TIMEOUT = 90.0
 
@@ -44,8 +43,8 @@ def _chromium() -> str:
 
 @pytest.fixture(name="page")
 def _page(tmp_path: Path) -> tuple[Report, Path]:
-    """The mixed report (passed, failed, skipped, docker) saved the way a run saves it."""
-    doc = Report.from_json(json.loads((FIXTURES / "mixed.json").read_text(encoding="utf-8")))
+    """The real mixed report (passed, failed, skipped) saved the way a run saves it."""
+    doc = Report.from_json(sample("mixed"))
     report.save(doc, tmp_path / "reports")
     return doc, tmp_path / "reports" / "matrix.html"
 

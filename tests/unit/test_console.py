@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import io
-import json
 import re
-from pathlib import Path
 
 from packmatrix.console import Terminal
 from packmatrix.results import Report
-
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "reports"
+from tests.unit.real_reports import sample
 
 
 def doc() -> Report:
-    return Report.from_json(json.loads((FIXTURES / "venv-pex.json").read_text(encoding="utf-8")))
+    """A real run's report (wheel, sdist, pex, pex-venv)."""
+    return Report.from_json(sample("venv-pex"))
 
 
 class TestTable:

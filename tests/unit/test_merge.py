@@ -1,10 +1,10 @@
 """`packmatrix merge`: the reports of several platforms in one document and one table.
 
-Fixtures ``fixtures/platforms/{linux,macos,windows}.json`` are one real Linux report (/tmp/r1 and
-/tmp/r2 put together, with a docker row derived from the wheel row) and two derived from it with
-another host and the statuses those runners give: on macOS docker is SKIPPED (no engine); on
-Windows pex and pex-venv are SKIPPED ("pex does not run on Windows"), docker is SKIPPED and
-pyinstaller-onefile FAILED its smoke test.
+Fixtures (real runs, see tests/unit/real_reports.py): ``fixtures/platforms/linux.json`` is the
+sample app in all seven formats on the host's CPython 3.11; ``linux-other-python.json`` is the
+sample app as wheel, pex and docker run by packmatrix on another CPython of the same host with
+no Docker Engine reachable: wheel passed, pex FAILED to build there, docker FAILED (named, no
+engine). Both hosts are Linux x86_64, so the second platform is numbered.
 """
 
 from __future__ import annotations
@@ -20,9 +20,11 @@ from packmatrix.cli import main
 from packmatrix.compare import UnusableReport, load_report
 from packmatrix.merge import KIND, Merged, cell_text, merge, merge_files, render_markdown
 from packmatrix.results import SCHEMA_VERSION, Report
+from tests.unit.real_reports import LINUX, OTHER_PYTHON, previous_major, raw
+from tests.unit.real_reports import REPORTS as SAMPLES
 
-PLATFORMS = Path(__file__).resolve().parents[1] / "fixtures" / "platforms"
-REPORTS = [PLATFORMS / "linux.json", PLATFORMS / "macos.json", PLATFORMS / "windows.json"]
+REPORTS = [LINUX, OTHER_PYTHON]
+OTHER = "linux-x86_64-2"
 
 
 @pytest.fixture(name="merged")
@@ -35,19 +37,21 @@ def linux() -> Report:
 
 
 def linux_json() -> dict[str, Any]:
-    """The Linux report as it is on disk (schema 1.0)."""
-    loaded: dict[str, Any] = json.loads(REPORTS[0].read_text(encoding="utf-8"))
-    return loaded
+    """The Linux report as it is on disk."""
+    return raw(LINUX)
 
 
 class TestMergedDocument:
     def test_platforms_from_each_host(self, merged: Merged) -> None:
-        """Each report is one platform, named from its host's os and arch, in the order given."""
+        """Each report is one platform, named from its host's os and arch, in the order given;
+        the host facts that tell two Linux x86_64 hosts apart are kept."""
         assert [(item["id"], item["label"]) for item in merged["platforms"]] == [
             ("linux-x86_64", "Linux x86_64"),
-            ("darwin-arm64", "macOS arm64"),
-            ("windows-amd64", "Windows AMD64"),
+            (OTHER, "Linux x86_64 (2)"),
         ]
+        pythons = [item["python"] for item in merged["platforms"]]
+        assert pythons == [raw(path)["host"]["python"] for path in REPORTS]
+        assert pythons[0] != pythons[1]
 
     def test_versioned_and_marked_as_merged(self, merged: Merged) -> None:
         """The document carries the schema version and says it is a merged report."""
@@ -64,27 +68,35 @@ class TestMergedDocument:
             "pyinstaller-onedir",
             "docker",
         ]
-        assert all(len(cells) == 3 for cells in merged["formats"].values())
+        assert {name: len(cells) for name, cells in merged["formats"].items()} == {
+            "wheel": 2,
+            "sdist": 1,
+            "pex": 2,
+            "pex-venv": 1,
+            "pyinstaller-onefile": 1,
+            "pyinstaller-onedir": 1,
+            "docker": 2,
+        }
 
     def test_status_and_reason_per_platform(self, merged: Merged) -> None:
-        """A format a platform can't do is SKIPPED there, with the tool's reason."""
-        pex = merged["formats"]["pex"]
-        assert (pex["linux-x86_64"]["status"], pex["linux-x86_64"]["reason"]) == ("passed", None)
-        assert pex["windows-amd64"]["status"] == "skipped"
-        assert pex["windows-amd64"]["reason"] == "pex does not run on Windows"
+        """A format that could not run on a platform has its status there, with the tool's
+        reason."""
+        docker = merged["formats"]["docker"]
+        assert (docker["linux-x86_64"]["status"], docker["linux-x86_64"]["reason"]) == (
+            "passed",
+            None,
+        )
+        assert docker[OTHER]["status"] == "failed"
+        assert docker[OTHER]["reason"].startswith("no Docker engine answers at unix:///nonexistent")
 
     def test_figures_carried_unchanged(self, merged: Merged) -> None:
         """Every figure of a platform's row is in the merged document as measured."""
         wheel = next(entry for entry in linux_json()["formats"] if entry["name"] == "wheel")
         assert merged["formats"]["wheel"]["linux-x86_64"]["figures"] == wheel["figures"]
 
-    def test_format_not_run_has_no_entry(self) -> None:
+    def test_format_not_run_has_no_entry(self, merged: Merged) -> None:
         """A format one platform did not run at all is absent under that platform."""
-        without_docker = linux()
-        without_docker.formats = without_docker.formats[:-1]
-        without_docker.host = {"os": "Linux", "arch": "aarch64"}
-        merged = merge([("a", linux()), ("b", without_docker)])
-        assert list(merged["formats"]["docker"]) == ["linux-x86_64"]
+        assert list(merged["formats"]["sdist"]) == ["linux-x86_64"]
 
     def test_same_platform_twice_is_numbered(self) -> None:
         """Two reports of one os and arch (two Ubuntu releases, say) both stay, numbered."""
@@ -118,9 +130,9 @@ class TestRefused:
 
     def test_reports_of_both_majors(self, tmp_path: Path) -> None:
         """A report of schema 1.x and one of 2.x are merged alike."""
-        current = tmp_path / "matrix.json"
-        current.write_text(json.dumps(linux().to_json()), encoding="utf-8")
-        both = merge_files([REPORTS[0], current])
+        old = tmp_path / "old.json"
+        old.write_text(json.dumps(previous_major(linux_json())), encoding="utf-8")
+        both = merge_files([old, REPORTS[0]])
         assert both["formats"]["pex"]["linux-x86_64"] == both["formats"]["pex"]["linux-x86_64-2"]
 
     def test_nothing_to_merge(self) -> None:
@@ -139,30 +151,31 @@ class TestMarkdown:
     def test_columns_are_platforms(self, merged: Merged) -> None:
         """The header has one column per platform."""
         markdown = render_markdown(merged)
-        assert "| format | Linux x86_64 | macOS arm64 | Windows AMD64 |" in markdown
+        assert "| format | Linux x86_64 | Linux x86_64 (2) |" in markdown
 
     def test_rows_are_formats_with_status_startup_and_size(self, merged: Merged) -> None:
         """Each cell shows status, warm start median and artifact size."""
         markdown = render_markdown(merged)
         line = next(text for text in markdown.splitlines() if text.startswith("| **pex** |"))
-        assert line == (
-            "| **pex** | ✅ PASSED · 0.63 s · 1.9 MB | ✅ PASSED · 0.51 s · 1.9 MB | ⏭ SKIPPED |"
-        )
+        assert line == "| **pex** | ✅ PASSED · 1.26 s · 1.9 MB | ❌ FAILED |"
 
     def test_reasons_listed_below(self, merged: Merged) -> None:
         """Why a format did not pass on a platform is listed under the table."""
         markdown = render_markdown(merged)
-        assert "- **pex** on Windows AMD64: SKIPPED: pex does not run on Windows" in markdown
-        assert "- **pyinstaller-onefile** on Windows AMD64: FAILED: smoke test:" in markdown
+        assert "- **pex** on Linux x86_64 (2): FAILED: pex failed (exit code 1)" in markdown
+        assert "- **docker** on Linux x86_64 (2): FAILED: no Docker engine answers" in markdown
 
     def test_cell_of_a_format_not_run(self) -> None:
         """A platform that did not run the format shows a dash."""
         assert cell_text(None) == "—"
 
     def test_failed_cell_has_no_startup(self, merged: Merged) -> None:
-        """A format that failed its smoke test has no warm start; its size is still shown."""
-        cell = merged["formats"]["pyinstaller-onefile"]["windows-amd64"]
-        assert cell_text(cell) == "❌ FAILED · 22.2 MB"
+        """A format that failed its smoke test has no warm start; its size is still shown. One
+        that failed before building has neither."""
+        mixed = merge([("mixed", load_report(SAMPLES / "mixed.json"))])
+        cell = mixed["formats"]["pyinstaller-onefile"]["linux-x86_64"]
+        assert cell_text(cell) == "❌ FAILED · 22.3 MB"
+        assert cell_text(merged["formats"]["pex"][OTHER]) == "❌ FAILED"
 
 
 class TestCommandLine:

@@ -6,7 +6,6 @@ import errno
 import json
 import os
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -14,14 +13,12 @@ from packmatrix import report
 from packmatrix.atomic import write_atomic
 from packmatrix.errors import ReportError
 from packmatrix.results import Report
-
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "reports"
+from tests.unit.real_reports import sample
 
 
 def fixture() -> Report:
-    """A real run's report (schema 1.x on disk), read into the typed model."""
-    data: dict[str, Any] = json.loads((FIXTURES / "venv-pex.json").read_text(encoding="utf-8"))
-    return Report.from_json(data)
+    """A real run's report (tests/fixtures/reports/venv-pex.json), read into the typed model."""
+    return Report.from_json(sample("venv-pex"))
 
 
 class TestDiskFull:

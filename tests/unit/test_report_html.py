@@ -16,14 +16,21 @@ from packmatrix import charts, report, units
 from packmatrix.records import BaseImageFacts, Figures, ImageFacts
 from packmatrix.results import FormatResult, Report, Status
 from packmatrix.stats import Stat
+from tests.unit.real_reports import LINUX, raw, sample
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "reports"
 HOSTILE = "<script>alert('x')</script>"
 
 
 def load(name: str) -> Report:
-    """A fixture (schema 1.0 JSON) read into the typed report, as ``packmatrix`` reads one."""
-    return Report.from_json(json.loads((FIXTURES / f"{name}.json").read_text(encoding="utf-8")))
+    """A real report (tests/fixtures/reports, see real_reports.py) read into the typed report,
+    as ``packmatrix`` reads one: venv-pex, pyinstaller, or mixed (plugin-app: four passed, the
+    two PyInstaller formats failed their smoke test, docker skipped)."""
+    return Report.from_json(sample(name))
+
+
+def linux() -> Report:
+    """The real report of all seven formats, docker included (passed)."""
+    return Report.from_json(raw(LINUX))
 
 
 def result(doc: Report, name: str) -> FormatResult:
@@ -156,19 +163,21 @@ class TestDocument:
         assert "<link" not in html
         assert "url(" not in html
         assert "@import" not in html
-        assert re.findall(r"https?://[^\s\"'<]+", html) == ["http://www.w3.org/2000/svg"] * 2
+        urls = re.findall(r"https?://[^\s\"'<]+", html)
+        external = [url for url in urls if not url.startswith("http://127.0.0.1:")]
+        assert external == ["http://www.w3.org/2000/svg"] * 2  # the rest: the app under test
         assert html.startswith("<!doctype html>")
 
     def test_header(self, mixed: Report, mixed_html: list[Element]) -> None:
         """The header names the app, the run id, the host and the run's status."""
         html = html_of(mixed)
-        assert '<h1>sample-app <span class="version">1.0.0</span></h1>' in html
+        assert '<h1>plugin-app <span class="version">1.0.0</span></h1>' in html
         assert mixed.run.id in html
-        assert "Linux 6.18.44-fc-v595 · x86_64" in html
+        assert f"Linux {mixed.host['release']} · x86_64" in html
         (status,) = select(mixed_html, "span", id="run-status")
-        assert status.text == "interrupted"
+        assert status.text == "complete"
         counts = {el.attrs["data-count"]: el.text for el in mixed_html if "data-count" in el.attrs}
-        assert counts == {"passed": "3 passed", "failed": "2 failed", "skipped": "1 skipped"}
+        assert counts == {"passed": "4 passed", "failed": "2 failed", "skipped": "1 skipped"}
 
     @pytest.mark.parametrize("name", ["venv-pex", "pyinstaller", "mixed"])
     def test_rows_are_the_table_rows(self, name: str) -> None:
@@ -207,25 +216,30 @@ class TestDocument:
             } | {"needs": row.needs}
 
     def test_skipped_and_early_failures_show_their_reason(self, mixed_html: list[Element]) -> None:
-        """A row without figures spans its reason over the figure columns; no empty cells."""
-        for name in ("docker", "pyinstaller-onedir"):
-            cells = [el for el in select(mixed_html, "td") if f"row-{name}" in el.parents]
-            assert len(cells) == 3
-            assert cells[2].attrs["colspan"] == "7"
+        """A row without figures spans its reason over the figure columns; no empty cells. A
+        failed row that has figures shows them."""
+        cells = [el for el in select(mixed_html, "td") if "row-docker" in el.parents]
+        assert len(cells) == 3
+        assert cells[2].attrs["colspan"] == "7"
         (skipped,) = select(mixed_html, "li", data_format="docker")
-        assert "Cannot connect to the Docker daemon" in skipped.text
+        assert "no Docker engine answers at unix:///nonexistent/docker.sock" in skipped.text
+        failed = [el for el in select(mixed_html, "td") if "row-pyinstaller-onedir" in el.parents]
+        assert "colspan" not in failed[2].attrs
 
     def test_failed_format_details(self, mixed: Report, mixed_html: list[Element]) -> None:
         """A failed format shows its reason, its log tail and which smoke check failed."""
-        (section,) = select(mixed_html, "section", data_format="pex")
+        (section,) = select(mixed_html, "section", data_format="pyinstaller-onefile")
         assert section.attrs["data-status"] == "failed"
-        assert "got 500: <h1>Internal Server Error</h1>" in section.text
+        assert "expected HTTP 200, got 500: <!doctype html>" in section.text
         (log,) = [
-            el for el in select(mixed_html, "pre", class_="log") if "format-pex" in el.parents
+            el
+            for el in select(mixed_html, "pre", class_="log")
+            if "format-pyinstaller-onefile" in el.parents
         ]
-        assert log.text == mixed.formats[1].log_tail
+        assert log.text == result(mixed, "pyinstaller-onefile").log_tail
+        assert "ModuleNotFoundError: No module named 'plugin_app_plugins'" in log.text
         failing = select(mixed_html, "tr", data_ok="false")
-        assert [el.attrs["data-check"] for el in failing] == ["template renders"]
+        assert [el.attrs["data-check"] for el in failing] == ["plugin loaded by name"] * 2
 
     def test_format_details(self, mixed: Report, mixed_html: list[Element]) -> None:
         """Build and deploy commands, figures with their spread, checks and health are shown."""
@@ -241,32 +255,40 @@ class TestDocument:
             if "data-figure" in el.attrs and "format-wheel" in el.parents
         ]
         assert figures == ["build_seconds", "startup.cold", "startup.warm", "rss_bytes"]
-        assert "0.166 s" in text  # warm median
-        assert "0.168 s" in text  # warm max
+        warm = wheel.figures.startup_warm
+        assert warm is not None
+        assert f"{warm.median:.3f} s" in text
+        assert f"{warm.max:.3f} s" in text
         checks = [el for el in select(mixed_html, "tr") if "data-check" in el.attrs]
         assert len(checks) == sum(len(fmt.checks) for fmt in mixed.formats)
-        assert '"implementation": "CPython"' in text
+        assert '"status": "ok"' in text  # the health payload
 
-    def test_docker_shows_its_dockerfile_and_image_figures(self, mixed_html: list[Element]) -> None:
+    def test_docker_shows_its_dockerfile_and_image_figures(self) -> None:
         """A container format's Dockerfile is shown as is; its own figures get their names."""
-        (dockerfile,) = select(mixed_html, "pre", class_="dockerfile")
-        assert dockerfile.text.startswith("# syntax=docker/dockerfile:1\nFROM debian")
-        section = next(el for el in select(mixed_html, "section", data_format="docker-bookworm"))
+        doc = linux()
+        docker = result(doc, "docker")
+        elements = parse(html_of(doc))
+        (dockerfile,) = select(elements, "pre", class_="dockerfile")
+        assert dockerfile.text == docker.dockerfile
+        assert dockerfile.text.startswith("# Dockerfile for sample-app 1.0.0, generated by")
+        section = next(el for el in select(elements, "section", data_format="docker"))
         assert "build with layer cache" in section.text
-        (cached,) = select(mixed_html, "tr", data_figure="build_seconds_cached")
-        assert "format-docker-bookworm" in cached.parents
-        (compressed,) = select(mixed_html, "dd", data_figure="image_compressed_bytes")
-        assert compressed.text.startswith("52.3 MB (52,345,678 bytes")
+        (cached,) = select(elements, "tr", data_figure="build_seconds_cached")
+        assert "format-docker" in cached.parents
+        (compressed,) = select(elements, "dd", data_figure="image_compressed_bytes")
+        size = docker.figures.image_compressed_bytes
+        assert size is not None
+        assert compressed.text.startswith(f"{units.human_bytes(size)} ({size:,} bytes")
 
     def test_portability_panel(self) -> None:
         """Per format: what it needs, the glibc floor and the file that sets it."""
         elements = parse(html_of(load("pyinstaller")))
         rows = [el for el in select(elements, "tr") if "portability-table" in el.parents]
         onefile = next(row for row in rows if row.attrs.get("data-format") == "pyinstaller-onefile")
-        assert "no Python; a Linux with a new enough glibc" in onefile.text
+        assert "no Python; Linux on x86_64" in onefile.text
+        assert "linux-x64" in onefile.text
         assert "≥ 2.35" in onefile.text
-        assert "libpython3.11.so.1.0" in onefile.text
-        assert "none (pure Python)" in onefile.text
+        assert "needed by libpython3.11.so.1.0" in onefile.text
 
     def test_not_inspected_formats(self, mixed_html: list[Element]) -> None:
         """A format without portability facts says so in the panel."""
@@ -278,7 +300,7 @@ class TestDocument:
         """Strings from the run (reasons, logs, payloads, facts) can't inject markup."""
         doc = load("mixed")
         doc.app["name"] = HOSTILE
-        pex = doc.formats[1]
+        pex = result(doc, "pyinstaller-onefile")
         pex.reason = f"smoke test: {HOSTILE}"
         pex.log_tail = f"</pre>{HOSTILE}"
         pex.checks[0] = dataclasses.replace(pex.checks[0], detail=HOSTILE)
@@ -289,7 +311,7 @@ class TestDocument:
         pex.portability.glibc_floor = dataclasses.replace(
             pex.portability.glibc_floor, needed_by=HOSTILE
         )
-        doc.formats[4].dockerfile = f"RUN echo '{HOSTILE}'"
+        result(doc, "docker").dockerfile = f"RUN echo '{HOSTILE}'"
         doc.launch_environment["EVIL"] = HOSTILE
         html = html_of(doc)
         assert "<script" not in html
@@ -297,13 +319,17 @@ class TestDocument:
         elements = parse(html)
         (dockerfile,) = select(elements, "pre", class_="dockerfile")
         assert dockerfile.text == f"RUN echo '{HOSTILE}'"
-        (log,) = [el for el in select(elements, "pre", class_="log") if "format-pex" in el.parents]
+        (log,) = [
+            el
+            for el in select(elements, "pre", class_="log")
+            if "format-pyinstaller-onefile" in el.parents
+        ]
         assert log.text == f"</pre>{HOSTILE}"
 
     def test_image_facts(self) -> None:
         """A container format's image (tag, id, base pinned by ref) is shown, escaped."""
-        doc = load("mixed")
-        docker = result(doc, "docker-bookworm")
+        doc = linux()
+        docker = result(doc, "docker")
         docker.image = ImageFacts(
             tag=f"packmatrix/{HOSTILE}:1",
             id="sha256:" + "1" * 64,
@@ -322,7 +348,7 @@ class TestDocument:
         assert "<script" not in html
         elements = parse(html)
         (image,) = select(elements, "dl", class_="image")
-        assert "format-docker-bookworm" in image.parents
+        assert "format-docker" in image.parents
         assert f"packmatrix/{HOSTILE}:1" in image.text
         assert "sha256:" + "1" * 64 in image.text
         assert "python:3.11-slim-bookworm" in image.text
@@ -362,40 +388,40 @@ class TestDocument:
 class TestCharts:
     def test_a_bar_per_format_and_figure(self, mixed: Report, mixed_html: list[Element]) -> None:
         """Formats with figures get artifact, footprint, cold and warm bars; others get a note."""
-        assert set(bars(mixed_html, "artifact_bytes")) == {
+        measured = {
             "wheel",
+            "sdist",
             "pex",
+            "pex-venv",
             "pyinstaller-onefile",
-            "docker-bookworm",
+            "pyinstaller-onedir",
         }
-        assert set(bars(mixed_html, "footprint_bytes")) == {"wheel", "pex", "pyinstaller-onefile"}
-        assert set(bars(mixed_html, "startup.cold")) == set(bars(mixed_html, "artifact_bytes"))
-        assert set(bars(mixed_html, "startup.warm")) == {
-            "wheel",
-            "pyinstaller-onefile",
-            "docker-bookworm",
-        }
+        assert set(bars(mixed_html, "artifact_bytes")) == measured
+        assert set(bars(mixed_html, "footprint_bytes")) == measured
+        assert set(bars(mixed_html, "startup.cold")) == measured
+        assert set(bars(mixed_html, "startup.warm")) == {"wheel", "sdist", "pex", "pex-venv"}
         notes = select(mixed_html, "text", class_="note")
-        assert sorted(note.text for note in notes) == [
-            "no figures (failed)",
-            "no figures (failed)",
-            "no figures (skipped)",
-            "no figures (skipped)",
-        ]
+        assert sorted(note.text for note in notes) == ["no figures (skipped)"] * 2
         missing = {
             (el.attrs["data-format"], el.attrs["data-figure"])
             for el in mixed_html
             if "missing" in el.classes
         }
-        assert missing == {("docker-bookworm", "footprint_bytes"), ("pex", "startup.warm")}
+        assert missing == {
+            ("pyinstaller-onefile", "startup.warm"),
+            ("pyinstaller-onedir", "startup.warm"),
+        }
 
-    def test_bars_carry_their_value(self, mixed_html: list[Element]) -> None:
+    def test_bars_carry_their_value(self) -> None:
         """data-value is the exact figure; the tooltip and label are human sizes."""
+        doc = linux()
         (rect,) = select(
-            mixed_html, "rect", data_format="docker-bookworm", data_figure="artifact_bytes"
+            parse(html_of(doc)), "rect", data_format="docker", data_figure="artifact_bytes"
         )
-        assert float(rect.attrs["data-value"]) == 151234567
-        assert rect.text == "docker-bookworm: 151.2 MB"
+        size = result(doc, "docker").figures.artifact_bytes
+        assert size is not None
+        assert float(rect.attrs["data-value"]) == size
+        assert rect.text == f"docker: {units.human_bytes(size)}"
 
     def test_sizes_are_on_a_log_scale(self) -> None:
         """Every tenfold step adds the same width; a KB wheel stays visible next to GBs."""
@@ -409,22 +435,26 @@ class TestCharts:
         assert widths["b"] - widths["a"] == pytest.approx(widths["c"] - widths["b"], abs=0.02)
         assert widths["a"] > 10
 
-    def test_order_follows_size(self, mixed_html: list[Element]) -> None:
+    def test_order_follows_size(self) -> None:
         """Bigger artifacts have longer bars; the wheel is still a visible fraction of docker."""
-        widths = bars(mixed_html, "artifact_bytes")
+        doc = linux()
+        widths = bars(parse(html_of(doc)), "artifact_bytes")
         order = sorted(widths, key=widths.__getitem__)
-        assert order == ["wheel", "pex", "pyinstaller-onefile", "docker-bookworm"]
-        assert widths["wheel"] / widths["docker-bookworm"] > 0.1
+        by_size = sorted(widths, key=lambda name: result(doc, name).figures.artifact_bytes or 0)
+        assert order == by_size
+        assert order[-1] == "docker"
+        assert widths["wheel"] / widths["docker"] > 0.1
 
     def test_warm_whiskers_span_min_to_max(self, mixed: Report, mixed_html: list[Element]) -> None:
         """The whisker of a warm bar starts at the fastest and ends at the slowest start."""
         widths = bars(mixed_html, "startup.warm")
         whiskers = select(mixed_html, "g", class_="whisker")
         assert {el.attrs["data-format"] for el in whiskers} == set(widths)
-        scale = charts.LinearScale.covering([1.72])  # pex's cold start is the slowest
-        warm = result(mixed, "docker-bookworm").figures.startup_warm
+        colds = [row.figures.startup_cold for row in mixed.formats if row.figures.startup_cold]
+        scale = charts.LinearScale.covering([max(cold.median for cold in colds)])
+        warm = result(mixed, "wheel").figures.startup_warm
         assert warm is not None
-        assert widths["docker-bookworm"] == pytest.approx(
+        assert widths["wheel"] == pytest.approx(
             scale.fraction(warm.median) * charts.PLOT_WIDTH, abs=0.01
         )
         html = html_of(mixed)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import json
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,30 +17,33 @@ from packmatrix.appspec import AppSpec
 from packmatrix.checks import Check
 from packmatrix.context import Options
 from packmatrix.errors import ReportError
-from packmatrix.records import BaseImageFacts, ImageFacts, Portability
+from packmatrix.records import Portability
 from packmatrix.results import SCHEMA_VERSION, Report
-
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "reports"
-SAMPLES = sorted(path.stem for path in FIXTURES.glob("*.json"))
+from tests.unit.real_reports import LINUX, SAMPLES, previous_major, sample
+from tests.unit.real_reports import raw as raw_path
 
 Doc = dict[str, Any]
 """A report's JSON, as ``matrix.json`` holds it."""
 
 
 def raw(name: str) -> Doc:
-    """A fixture as stored: a schema 1.0 document."""
-    data: Doc = json.loads((FIXTURES / f"{name}.json").read_text(encoding="utf-8"))
-    return data
+    """A real report as stored (tests/fixtures/reports, written by a real run)."""
+    return sample(name)
 
 
 def typed(name: str) -> Report:
-    """A fixture read into the typed report (``from_json`` reads the previous major too)."""
+    """A real report read into the typed report."""
     return Report.from_json(raw(name))
 
 
 def load(name: str) -> Doc:
-    """A fixture as packmatrix writes it today: a schema 2.0 document."""
+    """A real report as packmatrix writes it today, read and written again."""
     return typed(name).to_json()
+
+
+def linux() -> Doc:
+    """The real report of all seven formats, docker included."""
+    return Report.from_json(raw_path(LINUX)).to_json()
 
 
 def problem(doc: Doc) -> str:
@@ -129,14 +131,15 @@ class TestSchemaDocument:
 class TestValidReports:
     @pytest.mark.parametrize("name", SAMPLES)
     def test_sample_reports_validate(self, name: str) -> None:
-        """Real reports (venv, pex, PyInstaller) and the mixed fixture, as written today,
-        are valid."""
+        """Real reports (venv, pex, PyInstaller, and a run with failed and skipped formats), as
+        written by the run and as written again, are valid."""
+        report.validate(raw(name))
         report.validate(load(name))
 
     @pytest.mark.parametrize("name", SAMPLES)
     def test_previous_major_is_refused(self, name: str) -> None:
         """A 1.x document is read by ``Report.from_json`` but is not a 2.x document."""
-        doc = raw(name)
+        doc = previous_major(raw(name))
         assert doc["schema_version"].startswith("1.")
         assert problem(doc).startswith(
             f"report does not match schema {SCHEMA_VERSION}: at schema_version: "
@@ -144,12 +147,16 @@ class TestValidReports:
 
     @pytest.mark.parametrize("name", SAMPLES)
     def test_json_round_trip(self, name: str) -> None:
-        """Reading a 2.0 document and writing it again gives the same document."""
+        """Reading a 2.0 document and writing it again gives the same document; a 1.x one is
+        written as 2.0 without what 2.0 dropped."""
         doc = typed(name)
-        assert doc.schema_version.startswith("1.")
-        written = doc.to_json()
+        assert doc.schema_version == SCHEMA_VERSION
+        assert doc.to_json() == raw(name)
+        old = Report.from_json(previous_major(raw(name)))
+        assert old.schema_version.startswith("1.")
+        written = old.to_json()
         assert written["schema_version"] == SCHEMA_VERSION
-        assert Report.from_json(written).to_json() == written
+        assert written == raw(name)
 
     def test_a_new_report_validates(self) -> None:
         """The document the pipeline starts with (running, no formats yet) is valid."""
@@ -186,26 +193,11 @@ class TestValidReports:
 
     def test_docker_entries(self) -> None:
         """A container format's Dockerfile, image facts and image figures are accepted."""
-        typed_doc = typed("mixed")
-        docker = typed_doc.result("docker-bookworm")
-        assert docker is not None
-        docker.image = ImageFacts(
-            tag="packmatrix-sample-app:docker-bookworm",
-            id="sha256:" + "1" * 64,
-            base=BaseImageFacts(
-                tag="python:3.11-slim-bookworm",
-                id="sha256:" + "2" * 64,
-                ref="python@sha256:" + "3" * 64,
-                bytes=130_000_000,
-                os_arch="linux/amd64",
-                python="3.11.9",
-                libc="glibc 2.36",
-            ),
-        )
-        doc = typed_doc.to_json()
-        entry = next(fmt for fmt in doc["formats"] if fmt["name"] == "docker-bookworm")
-        assert "dockerfile" in entry
-        assert entry["image"]["base"]["note"] is None
+        doc = linux()
+        entry = next(fmt for fmt in doc["formats"] if fmt["name"] == "docker")
+        assert entry["dockerfile"].startswith("# Dockerfile for sample-app 1.0.0, generated by")
+        assert {"tag", "id", "base"} <= set(entry["image"])
+        assert entry["image"]["base"]["tag"] == "packmatrix/python:3.11-bookworm-slim"
         assert {
             "build_seconds_cached",
             "image_bytes",
@@ -340,8 +332,8 @@ class TestInvalidReports:
     def test_old_figure_spellings_are_refused(self, key: str, value: Any) -> None:
         """The two figure spellings 1.x accepted (and no packmatrix wrote) are gone in 2.0:
         the names are build_seconds_cached and image_on_base_bytes."""
-        doc = load("mixed")
-        docker = next(fmt for fmt in doc["formats"] if fmt["name"] == "docker-bookworm")
+        doc = linux()
+        docker = next(fmt for fmt in doc["formats"] if fmt["name"] == "docker")
         figures = docker["figures"]
         figures[key] = figures[value] if isinstance(value, str) else value
         index = doc["formats"].index(docker)
@@ -349,8 +341,8 @@ class TestInvalidReports:
 
     def test_image_needs_its_base(self) -> None:
         """A container format's image is typed: tag, id and the base it was built on."""
-        doc = load("mixed")
-        docker = next(fmt for fmt in doc["formats"] if fmt["name"] == "docker-bookworm")
+        doc = linux()
+        docker = next(fmt for fmt in doc["formats"] if fmt["name"] == "docker")
         docker["image"] = {"tag": "x:1", "id": "sha256:0"}
         index = doc["formats"].index(docker)
         assert f" at formats/{index}/image: " in problem(doc)
