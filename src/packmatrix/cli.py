@@ -11,7 +11,7 @@ from pathlib import Path
 from types import FrameType
 from typing import NoReturn
 
-from packmatrix import __version__, baseimage, compare, localbase, merge, procs, report
+from packmatrix import __version__, baseimage, compare, initcmd, localbase, merge, procs, report
 from packmatrix.appspec import load_app
 from packmatrix.console import Terminal
 from packmatrix.context import Options
@@ -108,6 +108,13 @@ def build_parser() -> argparse.ArgumentParser:
     add_threshold_options(run)
     add_report_commands(commands)
     add_base_image_command(commands)
+    starter = commands.add_parser(
+        "init",
+        help="print a starter [tool.packmatrix] table for a project (never edits it)",
+        description="Look at a project (console scripts, a Flask app or create_app factory, a "
+        "health route) and print a [tool.packmatrix] table to paste into its pyproject.toml.",
+    )
+    starter.add_argument("path", nargs="?", type=Path, default=Path("."), help="default: .")
     return parser
 
 
@@ -297,6 +304,9 @@ def main(argv: Sequence[str]) -> int:
             return cmd_merge(args, terminal)
         if args.command == "base-image":
             return cmd_base_image(args, terminal)
+        if args.command == "init":
+            terminal.stream.write(initcmd.starter_table(args.path.expanduser().resolve()))
+            return 0
         raise UsageError(f"unknown command {args.command!r}")  # pragma: no cover
     except PackmatrixError as exc:
         terminal.error(exc.message)
