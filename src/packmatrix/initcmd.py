@@ -30,6 +30,8 @@ class Findings:
 
     name: str
     scripts: dict[str, str]
+    configured: bool = False
+    """The project already has a ``[tool.packmatrix]`` table."""
     apps: list[str] = field(default_factory=list)
     """WSGI targets: ``pkg.mod:app`` (a module-level Flask app) or ``pkg:create_app()``."""
     routes: set[str] = field(default_factory=set)
@@ -41,13 +43,16 @@ def find(root: Path) -> Findings:
     if not pyproject.is_file():
         raise AppError(f"{root} is not a Python project: it has no pyproject.toml")
     try:
-        project = tomllib.loads(pyproject.read_text(encoding="utf-8")).get("project", {})
+        data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise AppError(f"{pyproject} is not valid TOML: {exc}") from None
+    project = data.get("project", {})
+    tools = data.get("tool")
     scripts = project.get("scripts") if isinstance(project, dict) else None
     found = Findings(
         name=str(project.get("name", root.name)) if isinstance(project, dict) else root.name,
         scripts={str(k): str(v) for k, v in (scripts or {}).items()},
+        configured=isinstance(tools, dict) and "packmatrix" in tools,
     )
     for base in (root / "src", root):
         for path in sorted(base.rglob("*.py")) if base.is_dir() else []:
@@ -111,6 +116,8 @@ def starter_table(root: Path) -> str:
     found = find(root)
     lines = [f"# packmatrix init: a starter table for {found.name}. Paste it into"]
     lines.append(f"# {root / 'pyproject.toml'} and adjust it; packmatrix never edits your files.")
+    if found.configured:
+        lines.append("# (It already has a [tool.packmatrix] table: compare, don't paste twice.)")
     lines.append("[tool.packmatrix]")
     if len(found.scripts) == 1:
         script = next(iter(found.scripts))
