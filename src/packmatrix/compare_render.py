@@ -13,12 +13,12 @@ from packmatrix.atomic import write_atomic
 from packmatrix.comparison import (
     Comparison,
     FormatDiff,
-    Verdict,
     delta_text,
     percent_text,
     value_text,
 )
 from packmatrix.errors import ReportError
+from packmatrix.thresholds import Verdict
 from packmatrix.units import md_cell
 
 OutputFormat = Literal["markdown", "json"]
@@ -98,7 +98,7 @@ def _format_rows(diff: FormatDiff) -> list[str]:
                 value_text(fig.current, unit),
                 delta_text(fig.delta, unit),
                 percent_text(fig.percent),
-                VERDICT_TEXT[fig.verdict] if fig.verdict else "",
+                VERDICT_TEXT[fig.verdict] if fig.verdict else (fig.note or ""),
             ]
         )
     return ["| " + " | ".join(md_cell(cell) for cell in row) + " |" for row in rows]

@@ -202,7 +202,7 @@ class TestDocument:
                     "build_seconds",
                     "startup.cold",
                     "startup.warm",
-                    "rss_bytes",
+                    "memory_bytes",
                 )
             } | {"needs": row.needs}
 
@@ -240,7 +240,7 @@ class TestDocument:
             for el in select(mixed_html, "tr")
             if "data-figure" in el.attrs and "format-wheel" in el.parents
         ]
-        assert figures == ["build_seconds", "startup.cold", "startup.warm", "rss_bytes"]
+        assert figures == ["build_seconds", "startup.cold", "startup.warm", "memory_bytes"]
         assert "0.166 s" in text  # warm median
         assert "0.168 s" in text  # warm max
         checks = [el for el in select(mixed_html, "tr") if "data-check" in el.attrs]
