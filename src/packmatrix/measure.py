@@ -25,8 +25,9 @@ def measure(
     fmt: Format, ctx: Context, deployment: Deployment, result: FormatResult, progress: Progress
 ) -> None:
     """``cold_runs`` cold starts, each with the caches emptied first (the first one also runs
-    the smoke test), then ``runs`` warm starts; every start timed from spawn, its memory sampled
-    once healthy. A broken artifact gets one cold start and no more."""
+    the smoke test), then ``runs`` warm starts; every start timed from spawn. Memory is sampled
+    once healthy in the first start and every warm one, as many samples whatever ``cold_runs``
+    (a cold start's memory holds what unpacking took). A broken artifact gets one cold start."""
     timeout = ctx.options.startup_timeout
     health = ctx.app.health
     figures = result.figures
@@ -36,7 +37,7 @@ def measure(
     settle()
     with fmt.launch(ctx, deployment, port=free_port()) as running:
         cold.append(wait_healthy(running, health, timeout=timeout))
-        first = running.memory()  # sampled as in every other start: once healthy
+        first = running.memory()  # sampled as in the warm starts: once healthy
         memory.append(first)
         result.checks = smoke.run_checks(running.host, running.port, ctx.app.checks)
         result.health = health_payload(running.host, running.port, health)
@@ -54,7 +55,6 @@ def measure(
         settle()
         with fmt.launch(ctx, deployment, port=free_port()) as running:
             cold.append(wait_healthy(running, health, timeout=timeout))
-            memory.append(running.memory())
     figures.startup_cold = Stat.of(cold, "s")
     warm: list[float] = []
     for index in range(ctx.options.runs):
