@@ -81,13 +81,15 @@ def unjudgeable(
     baseline: tuple[Figures, Stat | None],
     current: tuple[Figures, Stat | None],
 ) -> str | None:
-    """Why a figure with a threshold can't be judged between these two runs, or None."""
+    """Why a figure can't be judged between these two runs (its threshold set or not), or None."""
     (base_figures, base), (cur_figures, cur) = baseline, current
-    if rule.percent is None or base is None or cur is None:
+    if base is None or cur is None:
         return None
     if metric.rule == "memory" and base_figures.memory_kind != cur_figures.memory_kind:
         before = base_figures.memory_kind or "not recorded"
         return f"measured two ways ({before} → {cur_figures.memory_kind or 'not recorded'})"
+    if rule.percent is None:
+        return None
     if rule.noise_aware and min(base.n, cur.n) < NOISE_MIN_SAMPLES:
         return (
             f"{base.n} and {cur.n} sample(s): fewer than {NOISE_MIN_SAMPLES} a side can't be "

@@ -272,6 +272,21 @@ class TestInformationalFigures:
         assert (diff.verdict, diff.informational) == (None, True)
         assert diff.note == "measured two ways (not recorded → PSS of the process tree)"
 
+    def test_memory_measured_two_ways_says_so_without_a_threshold(self) -> None:
+        """Informational or not, a memory change that is a change of method is named as one."""
+        before, after = Stat.of([60e6], "B"), Stat.of([30e6], "B")
+        result = compare(
+            doc(
+                row(memory_bytes=before, memory_kind="RSS of the process tree (no PSS on this OS)")
+            ),
+            doc(row(memory_bytes=after, memory_kind="PSS of the process tree")),
+            Thresholds(),
+        )
+        (diff,) = result.formats[0].figures
+        assert diff.note is not None
+        assert diff.note.startswith("measured two ways (RSS of the process tree")
+        assert diff.note in table_line(render_markdown(result), "| memory (info) | 60.0 MB")
+
     def test_build_threshold_makes_build_time_judged(self) -> None:
         """With --build-threshold, a slower build can be a regression."""
         result = verdicts(
