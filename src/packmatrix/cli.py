@@ -64,7 +64,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--runs",
         type=positive_int,
         default=7,
-        help="warm starts per format, after the cold one (default 7)",
+        help="warm starts per format, after the cold ones (default 7)",
+    )
+    run.add_argument(
+        "--cold-runs",
+        type=positive_int,
+        default=1,
+        metavar="N",
+        help="cold starts per format, each with the artifact's caches emptied first; compare "
+        "judges a cold start only when both runs have 3 or more (default 1)",
     )
     run.add_argument(
         "--reports",
@@ -260,10 +268,13 @@ def add_threshold_options(parser: argparse.ArgumentParser) -> None:
         help="make build time a regression past this (default: informational only)",
     )
     parser.add_argument(
+        "--memory-threshold",
         "--rss-threshold",
+        dest="memory_threshold",
         type=compare.parse_percent,
         metavar="PCT",
-        help="make RSS a regression past this (default: informational only)",
+        help="make memory a regression past this (default: informational only); "
+        "--rss-threshold is the old name",
     )
     parser.add_argument(
         "--strict",
@@ -278,7 +289,7 @@ def thresholds(args: argparse.Namespace) -> compare.Thresholds:
         startup_percent=args.startup_threshold,
         startup_min_delta=args.startup_min_delta,
         build_percent=args.build_threshold,
-        rss_percent=args.rss_threshold,
+        memory_percent=args.memory_threshold,
         strict=args.strict,
     )
 
@@ -355,6 +366,7 @@ def run(
     formats: list[Format] = [FORMATS[name] for name in args.formats or DEFAULT_FORMATS]
     options = Options(
         runs=args.runs,
+        cold_runs=args.cold_runs,
         build_timeout=args.build_timeout,
         startup_timeout=args.startup_timeout,
         base_image=args.base_image,

@@ -1,7 +1,7 @@
 """``packmatrix compare`` and ``run --baseline``: two reports of one platform, compared format by
-format. This module is what the command line and the pipeline call; the rules and the result
-types are in ``comparison``, the Markdown and JSON in ``compare_render``, reading a report in
-``report_input``."""
+format. This module is what the command line and the pipeline call; the rules are in
+``thresholds``, the result types in ``comparison``, the Markdown and JSON in ``compare_render``,
+reading a report in ``report_input``."""
 
 from __future__ import annotations
 
@@ -18,20 +18,10 @@ from packmatrix.compare_render import (
     render,
     render_markdown,
 )
-from packmatrix.comparison import (
-    Comparison,
-    FigureDiff,
-    FormatDiff,
-    Rule,
-    Side,
-    Thresholds,
-    Verdict,
-    compare_format,
-    parse_percent,
-    parse_seconds,
-)
+from packmatrix.comparison import Comparison, FigureDiff, FormatDiff, Side, compare_format
 from packmatrix.report_input import UnusableReport, load_report
 from packmatrix.results import Report
+from packmatrix.thresholds import Rule, Thresholds, Verdict, parse_percent, parse_seconds
 
 __all__ = [
     "OUTPUT_FORMATS",

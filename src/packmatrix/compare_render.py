@@ -13,13 +13,13 @@ from packmatrix.atomic import write_atomic
 from packmatrix.comparison import (
     Comparison,
     FormatDiff,
-    Verdict,
     delta_text,
     percent_text,
     value_text,
 )
 from packmatrix.comparison_record import ComparisonRecord, ComparisonRow
 from packmatrix.errors import ReportError
+from packmatrix.thresholds import Verdict
 from packmatrix.units import md_cell
 
 OutputFormat = Literal["markdown", "json"]
@@ -104,7 +104,7 @@ def _cells(diff: FormatDiff) -> list[list[str]]:
                 value_text(fig.current, unit),
                 delta_text(fig.delta, unit),
                 percent_text(fig.percent),
-                VERDICT_TEXT[fig.verdict] if fig.verdict else "",
+                VERDICT_TEXT[fig.verdict] if fig.verdict else (fig.note or ""),
             ]
         )
     return rows

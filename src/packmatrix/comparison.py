@@ -1,140 +1,24 @@
-"""The rules of ``packmatrix compare`` and the comparison they make: every compared figure of
-every format, baseline → current, and the regressions a pull request should hear about.
+"""The comparison ``packmatrix compare`` makes: every compared figure of every format,
+baseline → current, and the regressions a pull request should hear about. The figures compared
+are ``metrics.COMPARED``; the rules that judge them, with the noise rule, are in ``thresholds``.
 
-The figures compared are ``metrics.COMPARED``; each metric's ``rule`` names the threshold that
-judges it, each threshold configurable:
-
-- **size** (artifact bytes, installed footprint): a regression when it grows by more than
-  ``size_percent``.
-- **startup** (cold and warm medians): a regression when it grows by more than
-  ``startup_percent`` *and* by more than ``startup_min_delta`` seconds *and* the two runs' ranges
-  do not overlap (the noise rule below).
-- **build time and RSS**: informational, never a regression, unless a threshold is given for them.
 - **status**: a format that passed in the baseline and fails now is always a regression. A format
   that is gone (or only skipped) now is reported, and is a regression only with ``strict``. A new
   format is reported.
-
-Noise rule: a timing counts as changed only when the two runs' min–max ranges do not overlap,
-i.e. the current run's fastest sample is slower than the baseline's slowest (``current.min >
-baseline.max``). That implies the current median lies outside the baseline's own spread, and asks
-more: every sample of one run against every sample of the other. With 7 warm starts on each side,
-two runs of an unchanged artifact separate that way by chance once in 3,432 (1 / C(14, 7)). A
-single cold start has no spread, so for it the thresholds alone decide.
 """
 
 from __future__ import annotations
 
-import argparse
-import math
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
-from packmatrix import metrics
 from packmatrix.metrics import COMPARED, Metric
 from packmatrix.records import Figures
 from packmatrix.report_input import host_label
 from packmatrix.results import SCHEMA_VERSION, FormatResult, Report, Status
 from packmatrix.stats import Stat
+from packmatrix.thresholds import NOISE_MIN_SAMPLES, Rule, Thresholds, Verdict, judge
 from packmatrix.units import human_bytes
-
-Verdict = Literal["regression", "noise", "improved", "same"]
-
-
-# -- thresholds -----------------------------------------------------------------------------------
-@dataclass(frozen=True, kw_only=True)
-class Rule:
-    """When a change of one figure is a regression. ``percent`` None: informational only."""
-
-    percent: float | None
-    min_delta: float = 0.0
-    noise_aware: bool = False
-
-
-@dataclass(frozen=True, kw_only=True)
-class Thresholds:
-    """The configurable regression rules; the defaults are what ``packmatrix compare`` uses."""
-
-    size_percent: float = 5.0
-    startup_percent: float = 20.0
-    startup_min_delta: float = 0.05
-    build_percent: float | None = None
-    rss_percent: float | None = None
-    strict: bool = False
-
-    def rule(self, kind: metrics.Rule) -> Rule:
-        """The rule for a metric's ``rule`` name in the catalogue."""
-        if kind == "size":
-            return Rule(percent=self.size_percent)
-        if kind == "startup":
-            return Rule(
-                percent=self.startup_percent, min_delta=self.startup_min_delta, noise_aware=True
-            )
-        if kind == "build":
-            return Rule(percent=self.build_percent)
-        return Rule(percent=self.rss_percent, noise_aware=True)
-
-    def describe(self) -> str:
-        """The rules in two sentences, for the top of the Markdown."""
-        rules = [
-            f"size up more than {self.size_percent:g} %",
-            f"startup up more than {self.startup_percent:g} % and "
-            f"{self.startup_min_delta * 1000:g} ms with the runs' min–max ranges apart",
-        ]
-        informational = []
-        if self.build_percent is None:
-            informational.append("build time")
-        else:
-            rules.append(f"build time up more than {self.build_percent:g} %")
-        if self.rss_percent is None:
-            informational.append("RSS")
-        else:
-            rules.append(f"RSS up more than {self.rss_percent:g} % with the ranges apart")
-        rules.append("passed → failed")
-        if self.strict:
-            rules.append("a format gone or skipped now (strict)")
-        text = "Regressions: " + "; ".join(rules) + "."
-        if informational:
-            listed = " and ".join(informational)
-            text += f" {listed[0].upper()}{listed[1:]}: informational only."
-        return text
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "size_percent": self.size_percent,
-            "startup_percent": self.startup_percent,
-            "startup_min_delta": self.startup_min_delta,
-            "build_percent": self.build_percent,
-            "rss_percent": self.rss_percent,
-            "strict": self.strict,
-        }
-
-
-def parse_percent(text: str) -> float:
-    """``"5%"``, ``"5 %"`` or ``"5"`` → 5.0 (argparse type)."""
-    number = text.strip().removesuffix("%").strip()
-    try:
-        value = float(number)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a percentage like 5%") from None
-    if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be a percentage of 0 or more")
-    return value
-
-
-def parse_seconds(text: str) -> float:
-    """``"0.05"``, ``"0.05s"`` or ``"50ms"`` → 0.05 seconds (argparse type)."""
-    number, scale = text.strip(), 1.0
-    if number.endswith("ms"):
-        number, scale = number[:-2], 0.001
-    elif number.endswith("s"):
-        number = number[:-1]
-    try:
-        value = float(number.strip()) * scale
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a duration like 0.05 or 50ms") from None
-    if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be a duration of 0 or more")
-    return value
 
 
 # -- figures --------------------------------------------------------------------------------------
@@ -144,27 +28,6 @@ def value_of(figures: Figures, metric: Metric) -> Stat | None:
     if found is None or isinstance(found, Stat):
         return found
     return Stat.of([found], metric.unit)
-
-
-def judge(baseline: Stat, current: Stat, rule: Rule) -> Verdict | None:
-    """The verdict on one figure's change under ``rule``; None when the rule is informational."""
-    if rule.percent is None:
-        return None
-    delta = current.median - baseline.median
-    if _beyond(delta, baseline.median, rule.percent, rule.min_delta):
-        apart = current.min > baseline.max
-        return "regression" if apart or not rule.noise_aware else "noise"
-    if _beyond(-delta, baseline.median, rule.percent, rule.min_delta):
-        apart = current.max < baseline.min
-        return "improved" if apart or not rule.noise_aware else "noise"
-    return "same"
-
-
-def _beyond(growth: float, base: float, percent: float, min_delta: float) -> bool:
-    """Whether ``growth`` is more than ``min_delta`` and more than ``percent`` of ``base``."""
-    if growth <= 0 or growth <= min_delta:
-        return False
-    return base == 0 or growth / abs(base) * 100 > percent
 
 
 def _value_json(value: Stat | None) -> dict[str, float] | None:
@@ -182,6 +45,9 @@ class FigureDiff:
     current: Stat | None
     verdict: Verdict | None
     informational: bool
+    note: str | None = None
+    """Why a figure that has a threshold is informational this time (too few samples, memory
+    measured two different ways)."""
 
     @property
     def delta(self) -> float | None:
@@ -205,28 +71,56 @@ class FigureDiff:
             "percent": self.percent,
             "verdict": self.verdict,
             "informational": self.informational,
+            "note": self.note,
         }
+
+
+def unjudgeable(
+    metric: Metric,
+    rule: Rule,
+    baseline: tuple[Figures, Stat | None],
+    current: tuple[Figures, Stat | None],
+) -> str | None:
+    """Why a figure can't be judged between these two runs (its threshold set or not), or None."""
+    (base_figures, base), (cur_figures, cur) = baseline, current
+    if base is None or cur is None:
+        return None
+    if metric.rule == "memory" and base_figures.memory_kind != cur_figures.memory_kind:
+        before = base_figures.memory_kind or "not recorded"
+        return f"measured two ways ({before} → {cur_figures.memory_kind or 'not recorded'})"
+    if rule.percent is None:
+        return None
+    if rule.noise_aware and min(base.n, cur.n) < NOISE_MIN_SAMPLES:
+        return (
+            f"{base.n} and {cur.n} sample(s): fewer than {NOISE_MIN_SAMPLES} a side can't be "
+            "told from noise"
+        )
+    return None
 
 
 def compare_figures(
     baseline: Figures, current: Figures, thresholds: Thresholds, *, judged: bool
 ) -> tuple[FigureDiff, ...]:
-    """Every compared metric either side has; verdicts only when ``judged`` (both runs passed)."""
+    """Every compared metric either side has; verdicts only when ``judged`` (both runs passed)
+    and the figure can be judged (``unjudgeable``)."""
     diffs = []
     for metric in COMPARED:
         base, cur = value_of(baseline, metric), value_of(current, metric)
         if metric.rule is None or (base is None and cur is None):
             continue
         rule = thresholds.rule(metric.rule)
+        note = unjudgeable(metric, rule, (baseline, base), (current, cur))
+        verdict = None
+        if judged and note is None and base is not None and cur is not None:
+            verdict = judge(base, cur, rule)
         diffs.append(
             FigureDiff(
                 metric=metric,
                 baseline=base,
                 current=cur,
-                verdict=judge(base, cur, rule)
-                if judged and base is not None and cur is not None
-                else None,
-                informational=rule.percent is None,
+                verdict=verdict,
+                informational=rule.percent is None or note is not None,
+                note=note,
             )
         )
     return tuple(diffs)

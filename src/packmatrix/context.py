@@ -46,6 +46,8 @@ class Options:
     """What a run was asked to do; recorded in the report."""
 
     runs: int = 7
+    cold_runs: int = 1
+    """Cold starts per format, each with the artifact's caches emptied first."""
     build_timeout: float = 900.0
     startup_timeout: float = 30.0
     base_image: str | None = None

@@ -285,7 +285,8 @@ def gzip_size(stream: IO[bytes]) -> tuple[str, int]:
 
 def engine_overhead(eng: Engine, image: str, runs: int = 3) -> list[float]:
     """Seconds to create, start and finish a container that runs ``true``, port published as
-    for the app: the engine's share of every docker startup figure, measured, not guessed."""
+    for the app: the engine's share of every docker startup figure, measured, not guessed.
+    Run after the app's starts are measured, never before the cold one (it warms the image)."""
     samples = []
     for _ in range(runs):
         started = time.perf_counter()

@@ -16,6 +16,7 @@ from packmatrix import procs
 from packmatrix.context import Context
 from packmatrix.errors import StepFailed
 from packmatrix.formats.base import Deployment, Running
+from packmatrix.records import PSS_OF_TREE, RSS_OF_TREE, MemoryUse
 
 POLL_INTERVAL = 0.002  # seconds between health probes: well under the 5 ms the spec allows
 
@@ -36,19 +37,27 @@ class ProcessRunning:
             return None
         return f"exited with code {code} before answering"
 
-    def memory(self) -> tuple[int, int]:
+    def memory(self) -> MemoryUse:
+        """The PSS summed over the process tree: a page the processes share (a onefile's
+        bootloader and the Python it unpacked and started) counts once, split between them.
+        Where the OS reports no PSS (macOS, Windows) or won't show it, the RSS sum, said so."""
         try:
             root = psutil.Process(self.proc.pid)
             tree = [root, *root.children(recursive=True)]
         except psutil.NoSuchProcess:
-            return 0, 0
-        total = 0
+            return MemoryUse(bytes=0, processes=0, kind=PSS_OF_TREE)
+        pss: int | None = 0
+        rss = 0
         counted = 0
         for process in tree:
             with contextlib.suppress(psutil.NoSuchProcess):
-                total += process.memory_info().rss
+                share, resident = _pss_and_rss(process)
+                pss = None if pss is None or share is None else pss + share
+                rss += resident
                 counted += 1
-        return total, counted
+        if pss is None:
+            return MemoryUse(bytes=rss, processes=counted, kind=RSS_OF_TREE)
+        return MemoryUse(bytes=pss, processes=counted, kind=PSS_OF_TREE)
 
     def output(self) -> str:
         return procs.tail(self.log)
@@ -67,6 +76,16 @@ class ProcessRunning:
                     if conn.status == psutil.CONN_LISTEN and conn.laddr:
                         found.add(f"{conn.laddr.ip}:{conn.laddr.port}")
         return sorted(found)
+
+
+def _pss_and_rss(process: psutil.Process) -> tuple[int | None, int]:
+    """One process's PSS (None where the OS doesn't report it, or won't) and RSS."""
+    try:
+        full = process.memory_full_info()
+    except psutil.AccessDenied:
+        return None, int(process.memory_info().rss)
+    share = getattr(full, "pss", None)
+    return (int(share) if share is not None else None), int(full.rss)
 
 
 @contextlib.contextmanager

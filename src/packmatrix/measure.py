@@ -13,6 +13,7 @@ from packmatrix.artifacts import tree_bytes
 from packmatrix.context import Context
 from packmatrix.formats.base import Deployment, Format
 from packmatrix.launch import free_port, wait_healthy
+from packmatrix.records import MemoryUse
 from packmatrix.results import FormatResult
 from packmatrix.stats import Stat
 
@@ -23,41 +24,59 @@ Progress = Callable[[str, str], None]
 def measure(
     fmt: Format, ctx: Context, deployment: Deployment, result: FormatResult, progress: Progress
 ) -> None:
-    """Cold start with empty caches and the smoke test, then warm starts; all timed from spawn."""
+    """``cold_runs`` cold starts, each with the caches emptied first (the first one also runs
+    the smoke test), then ``runs`` warm starts; every start timed from spawn. Memory is sampled
+    once healthy in the first start and every warm one, as many samples whatever ``cold_runs``
+    (a cold start's memory holds what unpacking took). A broken artifact gets one cold start."""
     timeout = ctx.options.startup_timeout
     health = ctx.app.health
     figures = result.figures
-    for cache in deployment.caches:
-        shutil.rmtree(cache, ignore_errors=True)
-        cache.mkdir(parents=True)
-    rss: list[float] = []
+    memory: list[MemoryUse] = []
+    cold: list[float] = []
+    empty_caches(deployment)
     settle()
     with fmt.launch(ctx, deployment, port=free_port()) as running:
-        cold = wait_healthy(running, health, timeout=timeout)
-        memory, processes = running.memory()  # sampled as in the warm starts: once healthy
-        rss.append(memory)
+        cold.append(wait_healthy(running, health, timeout=timeout))
+        first = running.memory()  # sampled as in the warm starts: once healthy
+        memory.append(first)
         result.checks = smoke.run_checks(running.host, running.port, ctx.app.checks)
         result.health = shown(
             health_payload(running.host, running.port, health),
             {str(deployment.place): "<place>", str(ctx.workdir): "$WORK"},
         )
-        figures.processes = processes
+        figures.processes = first.processes
         figures.footprint_bytes = (
             tree_bytes(deployment.footprint) if deployment.footprint else deployment.footprint_bytes
         )
         result.listening = running.listening()
-    figures.startup_cold = Stat.of([cold], "s")
     if result.failed_checks:
-        return  # a broken artifact's warm figures would measure nothing useful
+        figures.startup_cold = Stat.of(cold, "s")
+        return  # a broken artifact's further figures would measure nothing useful
+    for index in range(1, ctx.options.cold_runs):
+        progress(fmt.name, f"cold start {index + 1}/{ctx.options.cold_runs}")
+        empty_caches(deployment)
+        settle()
+        with fmt.launch(ctx, deployment, port=free_port()) as running:
+            cold.append(wait_healthy(running, health, timeout=timeout))
+    figures.startup_cold = Stat.of(cold, "s")
     warm: list[float] = []
     for index in range(ctx.options.runs):
         progress(fmt.name, f"warm start {index + 1}/{ctx.options.runs}")
         settle()
         with fmt.launch(ctx, deployment, port=free_port()) as running:
             warm.append(wait_healthy(running, health, timeout=timeout))
-            rss.append(running.memory()[0])
+            memory.append(running.memory())
     figures.startup_warm = Stat.of(warm, "s")
-    figures.rss_bytes = Stat.of(rss, "B")
+    figures.memory_bytes = Stat.of([sample.bytes for sample in memory], "B")
+    figures.memory_kind = " / ".join(sorted({sample.kind for sample in memory}))
+
+
+def empty_caches(deployment: Deployment) -> None:
+    """Empty the deployment's caches (a fresh ``PEX_ROOT``, a fresh extraction folder), so the
+    next start is a cold one."""
+    for cache in deployment.caches:
+        shutil.rmtree(cache, ignore_errors=True)
+        cache.mkdir(parents=True)
 
 
 def settle() -> None:

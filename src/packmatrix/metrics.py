@@ -88,13 +88,15 @@ METRICS: Final[tuple[Metric, ...]] = (
         spread=True,
         essential=True,
     ),
+    # PSS of the process tree for local formats (RSS where the OS has no PSS), the container's
+    # cgroup memory for docker: each row says which in ``Figures.memory_kind``.
     Metric(
-        key="rss_bytes",
-        attr="rss_bytes",
-        label="RSS",
+        key="memory_bytes",
+        attr="memory_bytes",
+        label="memory",
         unit="B",
         rule="memory",
-        column="RSS",
+        column="memory",
         spread=True,
     ),
     Metric(key="processes", attr="processes", label="processes", unit="count"),

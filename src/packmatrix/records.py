@@ -16,16 +16,36 @@ def drop_none(data: dict[str, Any]) -> dict[str, Any]:
 
 
 # -- figures ----------------------------------------------------------------------------------
+# What ``memory_bytes`` is: local formats sum the PSS over the process tree, so pages two of its
+# processes share (a onefile's bootloader and its child) count once, split between them; where
+# the OS has no PSS (macOS, Windows), the RSS. A container's is its cgroup's (``docker stats``).
+PSS_OF_TREE: Final = "PSS of the process tree"
+RSS_OF_TREE: Final = "RSS of the process tree (no PSS on this OS)"
+CONTAINER_MEMORY: Final = "container memory (cgroup)"
+LEGACY_RSS_KEY: Final = "rss_bytes"  # the memory figure in older reports: read, never written
+
+
+@dataclass(frozen=True, kw_only=True)
+class MemoryUse:
+    """One memory sample of a running artifact: bytes, processes, and what the bytes are."""
+
+    bytes: int
+    processes: int
+    kind: str
+    """``PSS_OF_TREE``, ``RSS_OF_TREE`` or ``CONTAINER_MEMORY``: the figure's meaning."""
+
+
 @dataclass(kw_only=True)
 class Figures:
-    """Every measured figure of one format; one attribute per entry of ``metrics.METRICS``."""
+    """Every measured figure of one format; one attribute per entry of ``metrics.METRICS``,
+    and ``memory_kind``: what ``memory_bytes`` measures for this format."""
 
     artifact_bytes: int | None = None
     footprint_bytes: int | None = None
     build_seconds: Stat | None = None
     startup_cold: Stat | None = None
     startup_warm: Stat | None = None
-    rss_bytes: Stat | None = None
+    memory_bytes: Stat | None = None
     processes: int | None = None
     build_seconds_cached: Stat | None = None
     engine_overhead_seconds: Stat | None = None
@@ -33,6 +53,7 @@ class Figures:
     image_compressed_bytes: int | None = None
     image_on_base_bytes: int | None = None
     image_on_base_compressed_bytes: int | None = None
+    memory_kind: str | None = None  # what memory_bytes is (MemoryUse.kind); None: older reports
 
     def value(self, attr: str) -> Stat | int | None:
         found: Stat | int | None = getattr(self, attr)
@@ -49,11 +70,19 @@ class Figures:
             for part in parents:
                 node = node.setdefault(part, {})
             node[last] = value.to_json() if isinstance(value, Stat) else value
+        if self.memory_kind is not None and self.memory_bytes is not None:
+            out["memory_kind"] = self.memory_kind
         return out
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Figures:
+        """Read ``data``; an older report's ``rss_bytes`` is read as ``memory_bytes``."""
+        if LEGACY_RSS_KEY in data and "memory_bytes" not in data:
+            data = {**data, "memory_bytes": data[LEGACY_RSS_KEY]}
         found: dict[str, Any] = {}
+        kind = data.get("memory_kind")
+        if isinstance(kind, str):
+            found["memory_kind"] = kind
         for metric in METRICS:
             node: Any = data
             for part in metric.key.split("."):

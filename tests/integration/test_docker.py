@@ -103,6 +103,25 @@ def left_behind(client: Any, run_id: str) -> tuple[list[Any], list[Any]]:
     )
 
 
+def containers_of_the_image(client: Any, run: Run) -> list[str]:
+    """Every container the engine created from the run's app image, by its name (without
+    ``packmatrix-<run id>-``), in the order the engine created them."""
+    image = run.entry["image"]
+    names = {image["tag"], image["id"], image["id"].removeprefix("sha256:")[:12]}
+    events = client.events(
+        since=run.since,
+        until=run.until,
+        filters={"type": "container", "event": "create"},
+        decode=True,
+    )
+    prefix = f"packmatrix-{run.run_id}-"
+    return [
+        str(event["Actor"]["Attributes"].get("name", "?")).removeprefix(prefix)
+        for event in events
+        if event["Actor"]["Attributes"].get("image") in names
+    ]
+
+
 def container_events(client: Any, run: Run) -> list[str]:
     filters = {"type": "container", "label": f"{RUN_LABEL}={run.run_id}"}
     events = client.events(since=run.since, until=run.until, filters=filters, decode=True)
@@ -148,6 +167,23 @@ class TestImage:
         """The Dockerfile of the run is in the reports folder, dependencies before the app."""
         text = (passing.reports / "Dockerfile").read_text(encoding="utf-8")
         assert text.index("--require-hashes") < text.index("COPY app/")
+
+    def test_the_cold_start_is_the_images_first_container(self, client: Any, passing: Run) -> None:
+        """No container of the image runs before the cold start: the engine's first container
+        of it is the first start, the warm one follows, and only then the inspection and the
+        engine-overhead containers."""
+        created = containers_of_the_image(client, passing)
+        kinds = [name.rstrip("0123456789") for name in created]
+        assert kinds[:2] == ["sample-app-start", "sample-app-start"], created
+        assert set(kinds[2:]) == {"check", "overhead"}, created
+        assert passing.entry["figures"]["engine_overhead_seconds"]["n"] == 3
+
+    def test_memory_is_the_containers(self, passing: Run) -> None:
+        """The docker row's memory figure says it is the container's cgroup memory."""
+        figures = passing.entry["figures"]
+        assert figures["memory_kind"] == "container memory (cgroup)"
+        assert figures["memory_bytes"]["n"] == 2
+        assert figures["memory_bytes"]["min"] > 1_000_000
 
     def test_leaves_nothing_in_the_engine(self, client: Any, passing: Run) -> None:
         """Every container the run created was removed, and so were its images."""

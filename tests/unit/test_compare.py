@@ -182,10 +182,43 @@ class TestStartupRule:
         )
         assert result == {"startup.warm": "regression"}
 
-    def test_cold_start_is_judged_too(self) -> None:
-        """A single cold start has no spread: the thresholds alone decide."""
-        result = verdicts(row(startup_cold=seconds(0.5)), row(startup_cold=seconds(0.7)))
+
+class TestColdStarts:
+    def test_a_single_cold_start_is_informational(self) -> None:
+        """One cold start a side has no spread to check against noise: +40 % and +200 ms is
+        shown, marked informational, and is not a regression."""
+        result = compare(
+            doc(row(startup_cold=seconds(0.5))), doc(row(startup_cold=seconds(0.7))), Thresholds()
+        )
+        (diff,) = result.formats[0].figures
+        assert (diff.verdict, diff.informational) == (None, True)
+        assert diff.note == "1 and 1 sample(s): fewer than 3 a side can't be told from noise"
+        assert (result.regressions(), result.exit_code) == ([], 0)
+        assert diff.note in table_line(render_markdown(result), "| cold start (info) | 0.500 s")
+
+    def test_fewer_than_three_on_one_side_is_informational(self) -> None:
+        """Three cold starts now against one in the baseline are still not judged."""
+        result = verdicts(
+            row(startup_cold=seconds(0.5)), row(startup_cold=seconds(0.70, 0.71, 0.72))
+        )
+        assert result == {"startup.cold": None}
+
+    def test_three_a_side_are_judged_by_the_startup_rule(self) -> None:
+        """With --cold-runs 3 on both sides, slower by percent and delta with the ranges apart
+        is a regression."""
+        result = verdicts(
+            row(startup_cold=seconds(0.50, 0.51, 0.52)),
+            row(startup_cold=seconds(0.70, 0.71, 0.72)),
+        )
         assert result == {"startup.cold": "regression"}
+
+    def test_three_a_side_with_overlapping_ranges_are_noise(self) -> None:
+        """The noise rule applies: +30 % of the median, but one start of each run overlaps."""
+        result = verdicts(
+            row(startup_cold=seconds(0.50, 0.52, 0.80)),
+            row(startup_cold=seconds(0.66, 0.68, 0.70)),
+        )
+        assert result == {"startup.cold": "noise"}
 
 
 class TestNoiseRule:
@@ -217,10 +250,49 @@ class TestInformationalFigures:
         result = verdicts(row(build_seconds=seconds(10.0)), row(build_seconds=seconds(20.0)))
         assert result == {"build_seconds": None}
 
-    def test_rss_is_never_a_regression_by_default(self) -> None:
+    def test_memory_is_never_a_regression_by_default(self) -> None:
         """Twice the memory is reported, not judged."""
-        rss_before, rss_after = Stat.of([30e6, 31e6], "B"), Stat.of([60e6, 61e6], "B")
-        assert verdicts(row(rss_bytes=rss_before), row(rss_bytes=rss_after)) == {"rss_bytes": None}
+        before, after = Stat.of([30e6, 31e6], "B"), Stat.of([60e6, 61e6], "B")
+        result = verdicts(row(memory_bytes=before), row(memory_bytes=after))
+        assert result == {"memory_bytes": None}
+
+    def test_memory_threshold_makes_memory_judged(self) -> None:
+        """With --memory-threshold, twice the memory (same kind, 3 samples a side) regresses."""
+        kind = "PSS of the process tree"
+        before, after = Stat.of([30e6, 31e6, 32e6], "B"), Stat.of([60e6, 61e6, 62e6], "B")
+        result = verdicts(
+            row(memory_bytes=before, memory_kind=kind),
+            row(memory_bytes=after, memory_kind=kind),
+            Thresholds(memory_percent=10),
+        )
+        assert result == {"memory_bytes": "regression"}
+
+    def test_memory_measured_two_ways_is_not_judged(self) -> None:
+        """An older report's RSS against today's PSS is shown, never judged."""
+        before, after = Stat.of([60e6, 61e6, 62e6], "B"), Stat.of([30e6, 31e6, 32e6], "B")
+        result = compare(
+            doc(row(memory_bytes=before)),
+            doc(row(memory_bytes=after, memory_kind="PSS of the process tree")),
+            Thresholds(memory_percent=10),
+        )
+        (diff,) = result.formats[0].figures
+        assert (diff.verdict, diff.informational) == (None, True)
+        assert diff.note == "measured two ways (not recorded → PSS of the process tree)"
+
+    def test_memory_measured_two_ways_says_so_without_a_threshold(self) -> None:
+        """Informational or not, a memory change that is a change of method is named as one."""
+        before, after = Stat.of([60e6], "B"), Stat.of([30e6], "B")
+        result = compare(
+            doc(
+                row(memory_bytes=before, memory_kind="RSS of the process tree (no PSS on this OS)")
+            ),
+            doc(row(memory_bytes=after, memory_kind="PSS of the process tree")),
+            Thresholds(),
+        )
+        (diff,) = result.formats[0].figures
+        assert diff.note is not None
+        assert diff.note.startswith("measured two ways (RSS of the process tree")
+        assert diff.note in table_line(render_markdown(result), "| memory (info) | 60.0 MB")
 
     def test_build_threshold_makes_build_time_judged(self) -> None:
         """With --build-threshold, a slower build can be a regression."""
@@ -510,6 +582,12 @@ class TestCommandLine:
         """Loose enough thresholds turn the doctored comparison green."""
         argv = ["compare", str(doctored_path), str(LINUX), "--size-threshold", "20%"]
         assert main([*argv, "--startup-threshold", "150%"]) == 0
+
+    @pytest.mark.parametrize("option", ["--memory-threshold", "--rss-threshold"])
+    def test_memory_threshold_and_its_old_name(self, option: str) -> None:
+        """--memory-threshold sets the memory rule; --rss-threshold, its old name, still does."""
+        args = cli.build_parser().parse_args(["compare", str(LINUX), str(LINUX), option, "15%"])
+        assert cli.thresholds(args).memory_percent == 15.0
 
     def test_output_file_gets_what_is_printed(
         self, tmp_path: Path, capsys: pytest.CaptureFixture[str], doctored_path: Path

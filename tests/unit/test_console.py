@@ -21,7 +21,7 @@ class TestTable:
         out = io.StringIO()
         Terminal(out, width=10_000).table(doc())
         header = out.getvalue().splitlines()[0]
-        for label in ("artifact", "installed", "build", "cold start", "RSS", "needs"):
+        for label in ("artifact", "installed", "build", "cold start", "memory", "needs"):
             assert label in header
 
     def test_80_columns_keep_the_essentials(self) -> None:

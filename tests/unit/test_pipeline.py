@@ -24,7 +24,7 @@ from packmatrix.context import Context, Options
 from packmatrix.errors import FormatUnavailable, StepFailed
 from packmatrix.formats.base import Built, Deployment, Running
 from packmatrix.pipeline import run_format, run_matrix
-from packmatrix.records import Portability
+from packmatrix.records import PSS_OF_TREE, MemoryUse, Portability
 from packmatrix.report_input import read_json
 from packmatrix.results import FormatResult, Report, Status
 
@@ -49,8 +49,8 @@ class FakeServer:
     def exited(self) -> str | None:
         return "exited with code 3 before answering" if self._exits else None
 
-    def memory(self) -> tuple[int, int]:
-        return 1_000_000, 1
+    def memory(self) -> MemoryUse:
+        return MemoryUse(bytes=1_000_000, processes=1, kind=PSS_OF_TREE)
 
     def output(self) -> str:
         return "Traceback: fake app crashed" if self._exits else "serving"
@@ -89,6 +89,8 @@ class FakeFormat:
     name: str = "fake"
     title: str = "a fake format"
     launches: list[int] = field(default_factory=list)
+    caches_at_launch: list[list[str]] = field(default_factory=list)
+    """What the deployment's cache held at each start; each start then fills it."""
 
     def unavailable(self, ctx: Context) -> str | None:
         return "the fake tool is not installed" if self.fail_at == "unavailable" else None
@@ -112,12 +114,16 @@ class FakeFormat:
             env=ctx.launch_env(place, {"FAKE_HOME": str(place / "home")}),
             footprint=[place],
             footprint_label="the folder",
+            caches=[place / "cache"],
             commands=[["cp", str(built.files[0]), str(place)]],
         )
 
     @contextlib.contextmanager
     def launch(self, ctx: Context, deployment: Deployment, *, port: int) -> Iterator[Running]:
         self.launches.append(port)
+        cache = deployment.caches[0]
+        self.caches_at_launch.append(sorted(p.name for p in cache.iterdir()))
+        (cache / f"unpacked-{len(self.launches)}").write_text("what a start leaves behind")
         home = "<h1>Internal Server Error</h1>" if self.fail_at == "smoke" else "<p>Welcome</p>"
         pages = {
             "/health" if self.fail_at != "health" else "/healthz": (
@@ -194,8 +200,9 @@ class TestEachStage:
         assert figures.startup_cold.n == 1
         assert figures.startup_warm is not None
         assert figures.startup_warm.n == 3
-        assert figures.rss_bytes is not None
-        assert figures.rss_bytes.n == 4
+        assert figures.memory_bytes is not None
+        assert figures.memory_bytes.n == 4
+        assert figures.memory_kind == PSS_OF_TREE
         assert [check.ok for check in result.checks] == [True]
         assert result.health == {"status": "ok", "cwd": "<place>/app"}  # as commands show it
         assert result.launch is not None
@@ -276,6 +283,54 @@ class TestEachStage:
         assert result.reason == "RuntimeError: ELF header is truncated"
         assert "RuntimeError" in result.log_tail
         assert result.figures.startup_warm is not None  # what was measured is kept
+
+
+class TestColdStarts:
+    def test_each_cold_start_finds_the_caches_empty(self, app: AppSpec, tmp_path: Path) -> None:
+        """With --cold-runs 3, the caches are emptied before each of the 3 cold starts (and
+        not before the warm ones), and the cold start is a figure of 3 samples."""
+        fake = FakeFormat()
+        ctx = Context.create(app, Options(runs=2, cold_runs=3), tmp_path / "logs")
+        stages: list[str] = []
+        try:
+            result = run_format(fake, ctx, lambda _, stage: stages.append(stage))
+        finally:
+            ctx.close()
+        assert result.status is Status.PASSED
+        assert fake.caches_at_launch == [[], [], [], ["unpacked-3"], ["unpacked-3", "unpacked-4"]]
+        assert result.figures.startup_cold is not None
+        assert result.figures.startup_cold.n == 3
+        assert result.figures.startup_warm is not None
+        assert result.figures.startup_warm.n == 2
+        assert result.figures.memory_bytes is not None
+        assert result.figures.memory_bytes.n == 3  # the first start and the warm ones, as always
+        assert stages[2:6] == [
+            "cold start + smoke test",
+            "cold start 2/3",
+            "cold start 3/3",
+            "warm start 1/2",
+        ]
+
+    def test_a_broken_artifact_gets_one_cold_start(self, app: AppSpec, tmp_path: Path) -> None:
+        """A failed smoke test stops the measuring after the first cold start."""
+        fake = FakeFormat("smoke")
+        ctx = Context.create(app, Options(runs=2, cold_runs=3), tmp_path / "logs")
+        try:
+            result = run_format(fake, ctx, lambda *_: None)
+        finally:
+            ctx.close()
+        assert result.status is Status.FAILED
+        assert len(fake.launches) == 1
+        assert result.figures.startup_cold is not None
+        assert result.figures.startup_cold.n == 1
+
+    def test_the_report_records_the_cold_runs(self, app: AppSpec, tmp_path: Path) -> None:
+        """The run's options in the report say how many cold starts each format had."""
+        options = Options(runs=1, cold_runs=3)
+        doc = run_matrix(app, [FakeFormat()], options, tmp_path / "reports", lambda *_: None)
+        assert doc.run.options["cold_runs"] == 3
+        saved = read_json(tmp_path / "reports" / "matrix.json")
+        assert saved["run"]["options"]["cold_runs"] == 3
 
 
 class TestTheRun:

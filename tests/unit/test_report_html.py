@@ -211,7 +211,7 @@ class TestDocument:
                     "build_seconds",
                     "startup.cold",
                     "startup.warm",
-                    "rss_bytes",
+                    "memory_bytes",
                 )
             } | {"needs": row.needs}
 
@@ -254,7 +254,7 @@ class TestDocument:
             for el in select(mixed_html, "tr")
             if "data-figure" in el.attrs and "format-wheel" in el.parents
         ]
-        assert figures == ["build_seconds", "startup.cold", "startup.warm", "rss_bytes"]
+        assert figures == ["build_seconds", "startup.cold", "startup.warm", "memory_bytes"]
         warm = wheel.figures.startup_warm
         assert warm is not None
         assert f"{warm.median:.3f} s" in text

@@ -17,7 +17,7 @@ from packmatrix.appspec import AppSpec
 from packmatrix.checks import Check
 from packmatrix.context import Options
 from packmatrix.errors import ReportError
-from packmatrix.records import Portability
+from packmatrix.records import LEGACY_RSS_KEY, Figures, Portability
 from packmatrix.results import SCHEMA_VERSION, Report
 from tests.unit.real_reports import LINUX, SAMPLES, previous_major, sample
 from tests.unit.real_reports import raw as raw_path
@@ -104,7 +104,8 @@ class TestSchemaDocument:
 
     def test_figures_are_the_metric_catalogue(self) -> None:
         """Every figure the schema declares is a metric of the catalogue, and the other way
-        round: "startup" holds "cold" and "warm", every other figure is a key of its own."""
+        round: "startup" holds "cold" and "warm", every other figure is a key of its own. Beside
+        them: ``memory_kind`` (what ``memory_bytes`` is) and older reports' ``rss_bytes``."""
         figures = report.schema()["$defs"]["figures"]
         assert figures["additionalProperties"] is False
         declared = set()
@@ -116,7 +117,7 @@ class TestSchemaDocument:
             else:
                 declared.add(key)
         catalogue = {metric.key for metric in metrics.METRICS}
-        assert declared - catalogue == set()
+        assert declared - catalogue == {"memory_kind", LEGACY_RSS_KEY}
         assert catalogue - declared == set()
 
     def test_portability_facts_are_the_model(self) -> None:
@@ -157,6 +158,33 @@ class TestValidReports:
         written = old.to_json()
         assert written["schema_version"] == SCHEMA_VERSION
         assert written == raw(name)
+
+    def test_older_memory_figure_is_read_as_memory(self) -> None:
+        """A report written before ``memory_bytes`` (its figure under ``rss_bytes``) is valid;
+        its figure is read as ``memory_bytes``, of no recorded kind, and written under the new
+        name."""
+        doc = load("venv-pex")
+        figures = doc["formats"][0]["figures"]
+        figures[LEGACY_RSS_KEY] = figures.pop("memory_bytes")
+        report.validate(doc)
+        (wheel, *_) = Report.from_json(doc).formats
+        assert wheel.figures.memory_bytes is not None
+        assert wheel.figures.memory_bytes.to_json() == figures[LEGACY_RSS_KEY]
+        assert wheel.figures.memory_kind is None
+        written = wheel.figures.to_json()
+        assert LEGACY_RSS_KEY not in written
+        assert "memory_kind" not in written
+
+    def test_memory_kind_is_kept(self) -> None:
+        """What the memory figure is travels with it through the JSON."""
+        figures = Figures.from_json(
+            {
+                "memory_bytes": {"unit": "B", "median": 5.0},
+                "memory_kind": "container memory (cgroup)",
+            }
+        )
+        assert figures.memory_kind == "container memory (cgroup)"
+        assert Figures.from_json(figures.to_json()) == figures
 
     def test_a_new_report_validates(self) -> None:
         """The document the pipeline starts with (running, no formats yet) is valid."""
@@ -253,8 +281,8 @@ class TestInvalidReports:
                 id="figure-n",
             ),
             pytest.param(
-                _drop("formats", 2, "figures", "rss_bytes", "median"),
-                "formats/2/figures/rss_bytes",
+                _drop("formats", 2, "figures", "memory_bytes", "median"),
+                "formats/2/figures/memory_bytes",
                 id="figure-median",
             ),
             pytest.param(

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Protocol
 
 from packmatrix.context import Context
-from packmatrix.records import Figures, ImageFacts, Portability
+from packmatrix.records import Figures, ImageFacts, MemoryUse, Portability
 
 
 @dataclass(kw_only=True)
@@ -68,8 +68,9 @@ class Running(Protocol):
     def exited(self) -> str | None:
         """None while it runs; once it has exited, why, with the tail of its output."""
 
-    def memory(self) -> tuple[int, int]:
-        """Resident memory in bytes of everything it runs, and how many processes that is."""
+    def memory(self) -> MemoryUse:
+        """The memory of everything it runs, how many processes that is, and what kind of
+        figure the bytes are (the PSS of a process tree, a container's cgroup memory)."""
 
     def output(self) -> str:
         """The tail of what it printed so far."""

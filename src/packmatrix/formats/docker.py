@@ -6,6 +6,9 @@ next to the report. The build runs with ``--network none``, twice: without the l
 (``build_seconds``) and then with it (``build_seconds_cached``). The base image, the build, the
 image's sizes and the look inside it are ``packmatrix.dockerimage``'s.
 
+No container of the built image runs before the pipeline's cold start: the build runs none, and
+``inspect`` (the look inside, the engine's overhead) runs after the starts are measured.
+
 Everything this format makes in the engine carries the label ``org.packmatrix.run=<run id>``;
 containers are removed when each start ends, images when the run ends (``Context.cleanups``).
 Only ids this run created are removed, never anything found by name.
@@ -34,7 +37,7 @@ from packmatrix.dockerimage import (
 from packmatrix.engine import PING_TIMEOUT, RUN_LABEL, Container, Engine, connect
 from packmatrix.errors import StepFailed
 from packmatrix.formats.base import Built, Deployment, Running
-from packmatrix.records import Figures, ImageFacts, Portability
+from packmatrix.records import CONTAINER_MEMORY, Figures, ImageFacts, MemoryUse, Portability
 from packmatrix.stats import Stat
 from packmatrix.units import human_bytes
 
@@ -80,9 +83,9 @@ class ContainerRunning:
         oom = " (killed: out of memory)" if state.get("OOMKilled") else ""
         return f"container exited with code {state.get('ExitCode')}{oom} before answering"
 
-    def memory(self) -> tuple[int, int]:
-        """What ``docker stats`` shows: the container's memory usage minus inactive page cache;
-        and its processes as ``docker top`` lists them (``pids_stats`` counts threads)."""
+    def memory(self) -> MemoryUse:
+        """The container's cgroup memory as ``docker stats`` shows it (usage minus inactive page
+        cache), and its processes as ``docker top`` lists them (``pids_stats`` counts threads)."""
         try:
             stats = self.container.stats(stream=False, one_shot=True)
         except docker.errors.InvalidVersion:
@@ -95,7 +98,7 @@ class ContainerRunning:
             processes = len(self.container.top().get("Processes") or [])
         except docker.errors.APIError:
             processes = int((stats.get("pids_stats") or {}).get("current", 0))
-        return usage, processes
+        return MemoryUse(bytes=usage, processes=processes, kind=CONTAINER_MEMORY)
 
     def output(self) -> str:
         try:
@@ -178,7 +181,6 @@ class DockerFormat:
         save_image(eng, tag, saved)
         compressed, compressed_own = layer_sizes(saved, base.layers)
         size = int(image.attrs["Size"])
-        overhead = engine_overhead(eng, tag)
         build_argv = [
             *("docker", "build", "--no-cache", "--network", "none"),
             *("--label", f"{RUN_LABEL}={eng.run_id}"),
@@ -190,7 +192,6 @@ class DockerFormat:
             seconds=seconds,
             figures=Figures(
                 build_seconds_cached=Stat.of([cached], "s"),
-                engine_overhead_seconds=Stat.of(overhead, "s"),
                 image_bytes=size,
                 image_compressed_bytes=compressed,
                 image_on_base_bytes=size - base.facts.bytes,
@@ -219,6 +220,8 @@ class DockerFormat:
         return run_container(ctx, run_engine(ctx), deployment)
 
     def inspect(self, ctx: Context, built: Built, deployment: Deployment) -> Portability:
+        """The look inside the image, then the engine's overhead: containers of the image run
+        only here, after the starts were measured, so the cold start is the image's first."""
         eng = run_engine(ctx)
         facts = _image(built)
         base = facts.base
@@ -227,6 +230,8 @@ class DockerFormat:
         found = image_checks(eng, facts.tag)
         user = image.attrs.get("Config", {}).get("User") or "root"
         uid = uid_of(eng, facts.tag)
+        # the row's figures are the build's (``pipeline.record_build``): this one joins them
+        figures.engine_overhead_seconds = Stat.of(engine_overhead(eng, facts.tag), "s")
         root = " — ROOT" if uid == "0" else ", not root"
         base_text = f"{base.tag} ({human_bytes(base.bytes)}, {base.libc})"
         return Portability(
