@@ -203,7 +203,9 @@ def record_build(result: FormatResult, built: Built, ctx: Context) -> None:
         ArtifactFile(name=name(path), bytes=path.stat().st_size, sha256=file_sha256(path))
         for path in built.files
     ]
-    result.build = Commands(commands=[ctx.shown(argv) for argv in built.commands])
+    result.build = Commands(
+        commands=[ctx.shown(argv) for argv in built.commands], note=built.artifact_note
+    )
     result.artifact = files
     result.figures = built.figures or Figures()
     result.figures.build_seconds = Stat.of([built.seconds], "s")
@@ -227,4 +229,5 @@ def record_deploy(result: FormatResult, deployment: Deployment, ctx: Context) ->
             if key not in base_keys
         },
         footprint_label=deployment.footprint_label,
+        footprint_note=deployment.footprint_note,
     )

@@ -150,9 +150,11 @@ class Commands:
 
     commands: list[list[str]]
     seconds: float | None = None
+    note: str | None = None
+    """What the step's product is, in a word or two (``docker save tar``)."""
 
     def to_json(self) -> dict[str, Any]:
-        return drop_none({"commands": self.commands, "seconds": self.seconds})
+        return drop_none({"commands": self.commands, "seconds": self.seconds, "note": self.note})
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Commands:
@@ -160,6 +162,7 @@ class Commands:
         return cls(
             commands=[list(map(str, argv)) for argv in data.get("commands") or []],
             seconds=float(seconds) if seconds is not None else None,
+            note=data.get("note"),
         )
 
 
@@ -170,13 +173,18 @@ class LaunchRecord:
     argv: list[str]
     env_extra: dict[str, str] = field(default_factory=dict)
     footprint_label: str = ""
+    footprint_note: str | None = None
+    """The installed footprint in a word or two, when it is not files (``image``)."""
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "argv": self.argv,
-            "env_extra": self.env_extra,
-            "footprint_label": self.footprint_label,
-        }
+        return drop_none(
+            {
+                "argv": self.argv,
+                "env_extra": self.env_extra,
+                "footprint_label": self.footprint_label,
+                "footprint_note": self.footprint_note,
+            }
+        )
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> LaunchRecord:
@@ -184,6 +192,7 @@ class LaunchRecord:
             argv=list(map(str, data["argv"])),
             env_extra=dict(data.get("env_extra") or {}),
             footprint_label=str(data.get("footprint_label") or ""),
+            footprint_note=data.get("footprint_note"),
         )
 
 

@@ -136,12 +136,19 @@ def table_rows(doc: Report) -> list[Row]:
 
 
 def table_row(result: FormatResult, carried_from: str | None = None) -> Row:
+    notes = {  # what a size is, when it is not plain files: "140.9 MB docker save tar"
+        "artifact_bytes": result.build.note if result.build else None,
+        "footprint_bytes": result.launch.footprint_note if result.launch else None,
+    }
+    cells = {}
+    for metric in COLUMNS:
+        text = metric_text(metric, result.figures.value(metric.attr))
+        note = notes.get(metric.key)
+        cells[metric.key] = f"{text} {note}" if note and text != "—" else text
     return Row(
         format=result.name,
         status=str(result.status).upper(),
-        cells={
-            metric.key: metric_text(metric, result.figures.value(metric.attr)) for metric in COLUMNS
-        },
+        cells=cells,
         needs=result.portability.summary() if result.portability else "",
         reason=result.reason or "",
         carried_from=carried_from,

@@ -27,6 +27,8 @@ class Built:
     """Container formats: the image built, in the engine."""
     dockerfile: str | None = None
     """Container formats: the text of the generated Dockerfile."""
+    artifact_note: str | None = None
+    """A word or two on what the artifact's bytes are, when it is not plain (``saved tar``)."""
 
     @property
     def roots(self) -> list[Path]:
@@ -48,6 +50,8 @@ class Deployment:
     footprint_bytes: int | None = None
     """The footprint when it is not on disk (an image in the engine)."""
     footprint_label: str = ""
+    footprint_note: str | None = None
+    """A word or two for the table's installed cell, when the footprint is not files."""
     commands: list[list[str]] = field(default_factory=list)
     seconds: float = 0.0
     target: Path | None = None

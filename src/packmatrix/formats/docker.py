@@ -199,6 +199,7 @@ class DockerFormat:
             ),
             image=ImageFacts(tag=tag, id=str(image.id), base=base.facts),
             dockerfile=context.dockerfile,
+            artifact_note="docker save tar",
         )
 
     def deploy(self, ctx: Context, built: Built) -> Deployment:
@@ -207,7 +208,10 @@ class DockerFormat:
             place=ctx.place(self.name),
             argv=["docker", "run", "--rm", "--publish", f"127.0.0.1::{PORT}", tag],
             env={"HOST": "0.0.0.0", "PORT": str(PORT)},
-            footprint_label="the image in the engine (uncompressed; more under portability)",
+            footprint_label="the image in the engine, uncompressed (the saved tar also holds "
+            "the image's config and layer tar headers; sizes as gzip layers are under "
+            "portability)",
+            footprint_note="image",
             footprint_bytes=built.figures.image_bytes if built.figures else None,
             image=tag,
         )
