@@ -208,9 +208,8 @@ class DockerFormat:
             place=ctx.place(self.name),
             argv=["docker", "run", "--rm", "--publish", f"127.0.0.1::{PORT}", tag],
             env={"HOST": "0.0.0.0", "PORT": str(PORT)},
-            footprint_label="the image in the engine, uncompressed (the saved tar also holds "
-            "the image's config and layer tar headers; sizes as gzip layers are under "
-            "portability)",
+            footprint_label="the image in the engine, uncompressed; the saved tar is a little "
+            "bigger, as it also holds the image's config and a tar header per layer file",
             footprint_note="image",
             footprint_bytes=built.figures.image_bytes if built.figures else None,
             image=tag,

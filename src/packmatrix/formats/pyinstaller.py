@@ -124,7 +124,7 @@ class PyInstallerFormat(LocalLaunch):
             caches=[extraction],
             footprint=[extraction] if self.onefile else [target],
             footprint_label=(
-                "files unpacked to $TMPDIR while running (on every start)"
+                "files unpacked to $TMPDIR on every start, removed at exit"
                 if self.onefile
                 else "the folder"
             ),
