@@ -147,7 +147,7 @@ class PyInstallerFormat(LocalLaunch):
         return Portability(
             needs=f"no Python; {platform.system()} on {platform.machine()}",
             requires_python=None,
-            os_arch=f"linux-{portability.elf_arch(executable)}",
+            os_arch=portability.binary_os_arch(executable),
             platform_wheels=None,  # no wheels inside: the whole binary is platform-specific
             glibc_floor=floor,
             distributions=traced.pins([*own, *locked]),
