@@ -67,6 +67,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="warm starts per format, after the cold ones (default 7)",
     )
     run.add_argument(
+        "--warm-budget",
+        type=non_negative_float,
+        default=3.0,
+        metavar="SECONDS",
+        help="where starts are cheap, take more warm starts than --runs (up to 3x) while they "
+        "add up to less than this (default 3; 0: exactly --runs)",
+    )
+    run.add_argument(
         "--cold-runs",
         type=positive_int,
         default=1,
@@ -147,6 +155,16 @@ def positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
+    return value
+
+
+def non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} must be 0 or more")
     return value
 
 
@@ -366,6 +384,7 @@ def run(
     formats: list[Format] = [FORMATS[name] for name in args.formats or DEFAULT_FORMATS]
     options = Options(
         runs=args.runs,
+        warm_budget=args.warm_budget,
         cold_runs=args.cold_runs,
         build_timeout=args.build_timeout,
         startup_timeout=args.startup_timeout,

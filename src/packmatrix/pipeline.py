@@ -101,6 +101,7 @@ def new_report(app: AppSpec, options: Options, started: float) -> Report:
             started=when.isoformat(timespec="seconds"),
             options={
                 "runs": options.runs,
+                "warm_budget": options.warm_budget,
                 "cold_runs": options.cold_runs,
                 "build_timeout": options.build_timeout,
                 "startup_timeout": options.startup_timeout,

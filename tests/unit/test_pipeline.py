@@ -165,7 +165,8 @@ def _app(tmp_path: Path) -> AppSpec:
 
 @pytest.fixture(name="ctx")
 def _ctx(app: AppSpec, tmp_path: Path) -> Iterator[Context]:
-    ctx = Context.create(app, Options(runs=3, startup_timeout=2.0), tmp_path / "logs")
+    options = Options(runs=3, warm_budget=0.0, startup_timeout=2.0)  # exactly 3 warm starts
+    ctx = Context.create(app, options, tmp_path / "logs")
     yield ctx
     ctx.close()
 
@@ -285,12 +286,35 @@ class TestEachStage:
         assert result.figures.startup_warm is not None  # what was measured is kept
 
 
+class TestWarmStarts:
+    def test_cheap_starts_get_more_samples(self, app: AppSpec, tmp_path: Path) -> None:
+        """Where starts are cheap, warm starts go on past --runs within the warm budget, up to
+        three times as many; the extra ones say so in their progress line."""
+        ctx = Context.create(app, Options(runs=2, warm_budget=60.0), tmp_path / "logs")
+        stages: list[str] = []
+        try:
+            result = run_format(FakeFormat(), ctx, lambda _, stage: stages.append(stage))
+        finally:
+            ctx.close()
+        assert result.figures.startup_warm is not None
+        assert result.figures.startup_warm.n == 6
+        warm = [stage for stage in stages if stage.startswith("warm start")]
+        assert warm == [
+            "warm start 1/2",
+            "warm start 2/2",
+            "warm start 3 (cheap)",
+            "warm start 4 (cheap)",
+            "warm start 5 (cheap)",
+            "warm start 6 (cheap)",
+        ]
+
+
 class TestColdStarts:
     def test_each_cold_start_finds_the_caches_empty(self, app: AppSpec, tmp_path: Path) -> None:
         """With --cold-runs 3, the caches are emptied before each of the 3 cold starts (and
         not before the warm ones), and the cold start is a figure of 3 samples."""
         fake = FakeFormat()
-        ctx = Context.create(app, Options(runs=2, cold_runs=3), tmp_path / "logs")
+        ctx = Context.create(app, Options(runs=2, cold_runs=3, warm_budget=0), tmp_path / "logs")
         stages: list[str] = []
         try:
             result = run_format(fake, ctx, lambda _, stage: stages.append(stage))
@@ -314,7 +338,7 @@ class TestColdStarts:
     def test_a_broken_artifact_gets_one_cold_start(self, app: AppSpec, tmp_path: Path) -> None:
         """A failed smoke test stops the measuring after the first cold start."""
         fake = FakeFormat("smoke")
-        ctx = Context.create(app, Options(runs=2, cold_runs=3), tmp_path / "logs")
+        ctx = Context.create(app, Options(runs=2, cold_runs=3, warm_budget=0), tmp_path / "logs")
         try:
             result = run_format(fake, ctx, lambda *_: None)
         finally:
