@@ -20,7 +20,7 @@ import jinja2
 from packmatrix import __version__
 from packmatrix.atomic import write_atomic
 from packmatrix.context import Context
-from packmatrix.records import BaseImageFacts
+from packmatrix.facts import BaseImageFacts
 
 PORT: Final = 8000
 """The port the app listens on inside the container; the engine picks the host port."""

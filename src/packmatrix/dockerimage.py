@@ -31,7 +31,7 @@ from packmatrix.context import Context
 from packmatrix.dockerfile import PORT, host_minor
 from packmatrix.engine import Engine, find_or_pull, why
 from packmatrix.errors import StepFailed
-from packmatrix.records import BaseImageFacts
+from packmatrix.facts import BaseImageFacts
 
 log = logging.getLogger(__name__)
 

@@ -7,9 +7,9 @@ import shutil
 from typing import Protocol
 
 from packmatrix.context import Context
+from packmatrix.facts import LockCheck, Reproducibility, SecurityFacts
 from packmatrix.formats.base import Built
 from packmatrix.names import normalize
-from packmatrix.records import LockCheck, Reproducibility, SecurityFacts
 from packmatrix.reproducible import compare
 from packmatrix.security import scan_artifact
 

@@ -19,14 +19,17 @@ docker.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import shutil
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
+
+if sys.platform != "win32":  # POSIX file locks; `packmatrix run` refuses Windows in one line
+    import fcntl
 
 from packmatrix.baseimage import BaseImageError, build_base_image, default_tag
 from packmatrix.debian import IMAGE_PATH, SUITE_PYTHON

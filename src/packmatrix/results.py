@@ -15,17 +15,14 @@ from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
 from packmatrix.comparison_record import ComparisonRecord
+from packmatrix.facts import ImageFacts, LockCheck, Reproducibility, SecurityFacts
 from packmatrix.records import (
     ArtifactFile,
     CheckResult,
     Commands,
     Figures,
-    ImageFacts,
     LaunchRecord,
-    LockCheck,
     Portability,
-    Reproducibility,
-    SecurityFacts,
 )
 
 SCHEMA_VERSION: Final = "2.0"

@@ -25,7 +25,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path, PurePosixPath
 
 from packmatrix import artifacts
-from packmatrix.records import Finding
+from packmatrix.facts import Finding
 
 MAX_SCAN_BYTES = 16 << 20
 """Members larger than this are only checked by name: keys and tokens live in small files."""

@@ -14,10 +14,11 @@ from packmatrix.appspec import load_app
 from packmatrix.context import Context, Options
 from packmatrix.dockerfile import render_dockerfile
 from packmatrix.dockerimage import gzip_size, layer_sizes
+from packmatrix.facts import BaseImageFacts, ImageFacts
 from packmatrix.formats.base import Built
 from packmatrix.formats.docker import DockerFormat
 from packmatrix.pipeline import run_format
-from packmatrix.records import BaseImageFacts, Figures, ImageFacts
+from packmatrix.records import Figures
 from packmatrix.results import Status
 
 SAMPLE_APP = Path(__file__).resolve().parents[2] / "sample_app"

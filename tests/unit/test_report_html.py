@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from packmatrix import charts, report, units
-from packmatrix.records import BaseImageFacts, Figures, ImageFacts
+from packmatrix.facts import BaseImageFacts, ImageFacts
+from packmatrix.records import Figures
 from packmatrix.results import FormatResult, Report, Status
 from packmatrix.stats import Stat
 from tests.unit.real_reports import LINUX, raw, sample

@@ -12,7 +12,7 @@ import pytest
 
 from packmatrix import artifacts, security
 from packmatrix.artifacts import members
-from packmatrix.records import Finding
+from packmatrix.facts import Finding
 from packmatrix.security import scan_artifact, scan_contents, scan_names
 from tests.unit.builders import pyz, write_image, write_onefile
 

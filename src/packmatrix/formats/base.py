@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Protocol
 
 from packmatrix.context import Context
-from packmatrix.records import Figures, ImageFacts, MemoryUse, Portability
+from packmatrix.facts import ImageFacts
+from packmatrix.records import Figures, MemoryUse, Portability
 
 
 @dataclass(kw_only=True)

@@ -36,8 +36,9 @@ from packmatrix.dockerimage import (
 )
 from packmatrix.engine import PING_TIMEOUT, RUN_LABEL, Container, Engine, connect
 from packmatrix.errors import StepFailed
+from packmatrix.facts import ImageFacts
 from packmatrix.formats.base import Built, Deployment, Running
-from packmatrix.records import CONTAINER_MEMORY, Figures, ImageFacts, MemoryUse, Portability
+from packmatrix.records import CONTAINER_MEMORY, Figures, MemoryUse, Portability
 from packmatrix.stats import Stat
 from packmatrix.units import human_bytes
 
