@@ -102,8 +102,9 @@ TOOL_KEYS = (
 """The keys of ``[tool.packmatrix]``; any other is an error (a typo must not pass silently)."""
 
 
-def load_app(path: Path) -> AppSpec:
-    """Read the app's pyproject.toml; raise AppError with one clear line when it can't be used."""
+def read_pyproject(path: Path) -> tuple[Path, Path, dict[str, Any]]:
+    """The project folder, its pyproject.toml and what it holds; AppError in one line when
+    ``path`` is not a Python project."""
     root = path.expanduser().resolve()
     if not root.exists():
         raise AppError(f"app path {path} does not exist")
@@ -118,7 +119,12 @@ def load_app(path: Path) -> AppSpec:
         data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise AppError(f"{pyproject} is not valid TOML: {exc}") from None
+    return root, pyproject, data
 
+
+def load_app(path: Path) -> AppSpec:
+    """Read the app's pyproject.toml; raise AppError with one clear line when it can't be used."""
+    root, pyproject, data = read_pyproject(path)
     project = _table(data, "project", pyproject)
     name = _string(project, "name", pyproject)
     version = project.get("version")

@@ -321,7 +321,8 @@ def main(argv: Sequence[str]) -> int:
         logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING)
         if args.command is None:
             raise UsageError(
-                "no command: give one of run, compare, merge, base-image (e.g. packmatrix -v run)"
+                "no command: give one of run, compare, merge, init, base-image "
+                "(e.g. packmatrix -v run)"
             )
         if args.command == "run":
             if getattr(args, "baseline", None):
@@ -334,7 +335,7 @@ def main(argv: Sequence[str]) -> int:
         if args.command == "base-image":
             return cmd_base_image(args, terminal)
         if args.command == "init":
-            terminal.stream.write(initcmd.starter_table(args.path.expanduser().resolve()))
+            terminal.stream.write(initcmd.starter_table(args.path))
             return 0
         raise UsageError(f"unknown command {args.command!r}")  # pragma: no cover
     except PackmatrixError as exc:

@@ -8,16 +8,11 @@ and prints a table ready to paste, with a health path and a first check. It neve
 from __future__ import annotations
 
 import ast
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from packmatrix.appspec import read_pyproject
 from packmatrix.errors import AppError
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on 3.10 only
-    import tomli as tomllib
 
 HEALTH_PATHS = ("/health", "/healthz", "/ping", "/status")
 PREPARE_NAMES = ("init_db", "init_database", "create_db", "create_all", "migrate")
@@ -38,22 +33,21 @@ class Findings:
     prepare: list[str] = field(default_factory=list)
 
 
-def find(root: Path) -> Findings:
-    pyproject = root / "pyproject.toml"
-    if not pyproject.is_file():
-        raise AppError(f"{root} is not a Python project: it has no pyproject.toml")
-    try:
-        data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise AppError(f"{pyproject} is not valid TOML: {exc}") from None
-    project = data.get("project", {})
+def find(path: Path) -> Findings:
+    root, pyproject, data = read_pyproject(path)
+    project = data.get("project")
+    if not isinstance(project, dict):
+        raise AppError(f"{pyproject}: no [project] table")
+    scripts = project.get("scripts", {})
+    if not isinstance(scripts, dict):
+        raise AppError(f"{pyproject}: [project.scripts] must be a table")
     tools = data.get("tool")
-    scripts = project.get("scripts") if isinstance(project, dict) else None
     found = Findings(
-        name=str(project.get("name", root.name)) if isinstance(project, dict) else root.name,
-        scripts={str(k): str(v) for k, v in (scripts or {}).items()},
+        name=str(project.get("name", root.name)),
+        scripts={str(k): str(v) for k, v in scripts.items()},
         configured=isinstance(tools, dict) and "packmatrix" in tools,
     )
+    root = pyproject.parent
     for base in (root / "src", root):
         for path in sorted(base.rglob("*.py")) if base.is_dir() else []:
             relative = path.relative_to(base)
@@ -111,9 +105,10 @@ def _is_app_call(value: ast.expr) -> bool:
     return name in ("Flask", "Bottle", "App", "API")
 
 
-def starter_table(root: Path) -> str:
+def starter_table(path: Path) -> str:
     """The table to paste, with comments saying what was found and what to check."""
-    found = find(root)
+    found = find(path)
+    root = path.expanduser().resolve()
     lines = [f"# packmatrix init: a starter table for {found.name}. Paste it into"]
     lines.append(f"# {root / 'pyproject.toml'} and adjust it; packmatrix never edits your files.")
     if found.configured:

@@ -50,7 +50,7 @@ class TestBadInput:
             (["run", "--build-timeout", "soon"], 2, "'soon' is not a number"),
             (["run", "--app", "no/such/app"], 3, "app path no/such/app does not exist"),
             (["frobnicate"], 2, "invalid choice"),
-            (["-v"], 2, "no command: give one of run, compare, merge, base-image"),
+            (["-v"], 2, "no command: give one of run, compare, merge, init, base-image"),
         ],
     )
     def test_one_line_and_exit_code(

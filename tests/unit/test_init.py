@@ -74,7 +74,31 @@ class TestStarterTable:
         assert '# or: wsgi = "sample_app:create_app()"' in text
         assert "already has a [tool.packmatrix] table" in text
 
-    def test_not_a_project(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-        """A folder without pyproject.toml gets one line and exit code 3."""
+    @pytest.mark.parametrize(
+        ("pyproject", "message"),
+        [
+            (None, "it has no pyproject.toml"),
+            ("[project\n", "is not valid TOML"),
+            ('[project]\nname = "x"\nscripts = "oops"\n', "[project.scripts] must be a table"),
+            ("tool = 1\n", "no [project] table"),
+        ],
+    )
+    def test_not_a_usable_project(
+        self,
+        tmp_path: Path,
+        capsys: pytest.CaptureFixture[str],
+        pyproject: str | None,
+        message: str,
+    ) -> None:
+        """What can't be read gets one line and exit code 3, the same lines as `run`."""
+        if pyproject is not None:
+            (tmp_path / "pyproject.toml").write_text(pyproject, encoding="utf-8")
         assert main(["init", str(tmp_path)]) == 3
-        assert capsys.readouterr().err.strip().endswith("it has no pyproject.toml")
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1
+        assert message in err
+
+    def test_no_such_folder(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        """A path that does not exist is named as such."""
+        assert main(["init", str(tmp_path / "nope")]) == 3
+        assert "does not exist" in capsys.readouterr().err
