@@ -13,7 +13,7 @@ from packmatrix.artifacts import tree_bytes
 from packmatrix.context import Context
 from packmatrix.formats.base import Deployment, Format
 from packmatrix.launch import free_port, wait_healthy
-from packmatrix.records import MemoryUse
+from packmatrix.records import Figures, MemoryUse
 from packmatrix.results import FormatResult
 from packmatrix.stats import Stat
 
@@ -25,9 +25,10 @@ def measure(
     fmt: Format, ctx: Context, deployment: Deployment, result: FormatResult, progress: Progress
 ) -> None:
     """``cold_runs`` cold starts, each with the caches emptied first (the first one also runs
-    the smoke test), then ``runs`` warm starts; every start timed from spawn. Memory is sampled
-    once healthy in the first start and every warm one, as many samples whatever ``cold_runs``
-    (a cold start's memory holds what unpacking took). A broken artifact gets one cold start."""
+    the smoke test), then at least ``runs`` warm starts (more where they are cheap, within
+    ``warm_budget``); every start timed from spawn. Memory is sampled once healthy in the first
+    start and every warm one, as many samples whatever ``cold_runs`` (a cold start's memory
+    holds what unpacking took). A broken artifact gets one cold start, and its one sample."""
     timeout = ctx.options.startup_timeout
     health = ctx.app.health
     figures = result.figures
@@ -51,6 +52,7 @@ def measure(
         result.listening = running.listening()
     if result.failed_checks:
         figures.startup_cold = Stat.of(cold, "s")
+        record_memory(figures, memory)
         return  # a broken artifact's further figures would measure nothing useful
     for index in range(1, ctx.options.cold_runs):
         progress(fmt.name, f"cold start {index + 1}/{ctx.options.cold_runs}")
@@ -70,8 +72,15 @@ def measure(
             warm.append(wait_healthy(running, health, timeout=timeout))
             memory.append(running.memory())
     figures.startup_warm = Stat.of(warm, "s")
-    figures.memory_bytes = Stat.of([sample.bytes for sample in memory], "B")
-    figures.memory_kind = " / ".join(sorted({sample.kind for sample in memory}))
+    record_memory(figures, memory)
+
+
+def record_memory(figures: Figures, memory: list[MemoryUse]) -> None:
+    """The memory figure, from the samples of one kind only (the first start's): a PSS sample
+    and an RSS one (PSS unreadable for a moment) are not one figure."""
+    kind = memory[0].kind
+    figures.memory_bytes = Stat.of([s.bytes for s in memory if s.kind == kind], "B")
+    figures.memory_kind = kind
 
 
 EXTRA_FACTOR = 3

@@ -172,7 +172,7 @@ def run_format(fmt: Format, ctx: Context, progress: Progress) -> FormatResult:
         result.portability = fmt.inspect(ctx, built, deployment)
         result.lock_check = lock_check(ctx, result.portability.distributions)
         result.security = security_facts(built, result.listening or [])
-        if ctx.options.check_reproducible:
+        if ctx.options.check_reproducible and not result.failed_checks:
             progress(fmt.name, "second build (reproducibility)")
             result.reproducible = check_reproducible(fmt, ctx, built)
         if result.failed_checks:

@@ -41,7 +41,8 @@ def save(doc: Report, folder: Path) -> list[Path]:
         try:
             rendered[name] = render(f"{name}.j2", doc)
         except (jinja2.TemplateError, TypeError, ValueError, KeyError, AttributeError) as exc:
-            problems.append(f"could not render {name}: {exc}")
+            stale = " (the one there is an earlier run's)" if (folder / name).exists() else ""
+            problems.append(f"could not render {name}{stale}: {exc}")
     current = folder / "matrix.json"
     if current.exists() and keep_as_previous(folder):
         write_atomic(folder / "matrix.previous.json", current.read_text(encoding="utf-8"))

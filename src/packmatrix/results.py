@@ -273,7 +273,7 @@ class Report:
                 row.run_id = row.run_id or earlier.run.id
                 self.formats.append(row)
         order = [row.name for row in earlier.formats]
-        order += [name for name in names if name not in order]
+        order += [row.name for row in self.formats if row.name not in order]
         self.formats.sort(key=lambda row: order.index(row.name))
 
     def to_json(self) -> dict[str, Any]:

@@ -13,6 +13,7 @@ import sys
 from packmatrix import portability
 from packmatrix.artifacts import open_artifact
 from packmatrix.context import Context
+from packmatrix.errors import StepFailed
 from packmatrix.formats.base import Built, Deployment
 from packmatrix.launch import LocalLaunch
 from packmatrix.records import Portability
@@ -72,12 +73,15 @@ class PexFormat(LocalLaunch):
     def inspect(self, ctx: Context, built: Built, deployment: Deployment) -> Portability:
         with open_artifact(built.files[0]) as artifact:
             shebang = artifact.preamble.split(b"\n", 1)[0].decode(errors="replace").strip()
-            info = json.loads(next(m for m in artifact.members if m.name == "PEX-INFO").read())
-            libraries = [
+            found = next((m for m in artifact.members if m.name == "PEX-INFO"), None)
+            if found is None:
+                raise StepFailed(f"{built.files[0].name} has no PEX-INFO: it is not a pex")
+            info = json.loads(found.read())
+            libraries = (
                 (member.name, member.open())
                 for member in artifact.members
                 if member.kind == "file" and member.name.endswith(".so")
-            ]
+            )
             floor = portability.glibc_floor_of(libraries)
         dists = [portability.dist_from_wheel_name(name) for name in info.get("distributions", {})]
         constraints = info.get("interpreter_constraints") or []
