@@ -70,6 +70,13 @@ def lint(session: nox.Session) -> None:
     session.run("mypy")
 
 
+@nox.session(name="gate-benchmark", default=False)
+def gate_benchmark(session: nox.Session) -> None:
+    """Does the CI gate cry wolf? Unchanged reruns compared pairwise, and a 150 ms slowdown."""
+    session.install(".")
+    session.run("python", "benchmarks/gate.py", *session.posargs)
+
+
 @nox.session(default=False)
 def benchmark(session: nox.Session) -> None:
     """Check packmatrix's startup figures against an independent stopwatch (prints figures)."""

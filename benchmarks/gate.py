@@ -28,14 +28,20 @@ def run_matrix(app: Path, formats: str, runs: int, reports: Path) -> Path:
         sys.executable, "-m", "packmatrix", "run", "--app", str(app), "--formats", formats,
         "--runs", str(runs), "--reports", str(reports),
     ]  # fmt: skip
-    subprocess.run(argv, check=False, stdout=subprocess.DEVNULL)
+    done = subprocess.run(argv, check=False, stdout=subprocess.DEVNULL)
+    if not (reports / "matrix.json").exists():
+        raise SystemExit(f"packmatrix run exited {done.returncode} without a report: {app}")
     return reports / "matrix.json"
 
 
 def slowed_copy(folder: Path) -> Path:
     """sample_app with 150 ms added at import time of its package."""
     app = folder / "sample_app"
-    shutil.copytree(REPO / "sample_app", app, ignore=shutil.ignore_patterns("build", "*.egg-info"))
+    shutil.copytree(
+        REPO / "sample_app",
+        app,
+        ignore=shutil.ignore_patterns("build", "dist", "*.egg-info", "__pycache__", ".venv"),
+    )
     init = app / "src" / "sample_app" / "__init__.py"
     init.write_text(init.read_text(encoding="utf-8") + SLOWDOWN, encoding="utf-8")
     return app

@@ -95,6 +95,8 @@ class Context:
     """progress(format name, stage): a step inside a format the user should see (the pipeline
     sets it to the terminal's progress lines)."""
     _memo: dict[str, Any] = field(default_factory=dict)
+    _kept: dict[str, Any] = field(default_factory=dict)
+    """``once(…, build=False)``: what a second build must not redo (an engine connection)."""
 
     _scratch: set[Path] = field(default_factory=set)
 
@@ -115,11 +117,12 @@ class Context:
         for path in self._scratch:
             shutil.rmtree(path, ignore_errors=True)
 
-    def once(self, key: str, make: Callable[[], T]) -> T:
+    def once(self, key: str, make: Callable[[], T], *, build: bool = True) -> T:
         """Run a shared, expensive step once per run (the PyInstaller build venv…)."""
-        if key not in self._memo:
-            self._memo[key] = make()
-        return cast(T, self._memo[key])
+        memo = self._memo if build else self._kept
+        if key not in memo:
+            memo[key] = make()
+        return cast(T, memo[key])
 
     # -- places ---------------------------------------------------------------------------
     @classmethod

@@ -116,7 +116,7 @@ def wait_healthy(running: Running, path: str, *, timeout: float) -> float:
     """Poll ``path`` until it answers 200; return seconds since spawn.
 
     A refused connection is retried after 2 ms. An app that exits fails at once, one whose
-    health path answers 404 or 405 fails within a second (the path is wrong, waiting won't
+    health path answers 404, 405, 410 or 501 fails within a second (the path is wrong, waiting won't
     help), and one that stays unhealthy past ``timeout`` fails then; each raises StepFailed
     with the tail of its output.
     """

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import email.parser
-import io
 import re
 import struct
 import subprocess
@@ -75,10 +74,6 @@ def _opened(paths: Iterable[Path]) -> Iterable[tuple[str, IO[bytes]]]:
     for path in paths:
         if path.is_file() and not path.is_symlink():
             yield path.name, path.open("rb")
-
-
-def elf_blob(name: str, data: bytes) -> tuple[str, IO[bytes]]:
-    return name, io.BytesIO(data)
 
 
 def wheel_tags(wheel_metadata: str) -> list[str]:
@@ -291,3 +286,24 @@ def binary_os_arch(path: Path) -> str | None:
         return None
     slices = macho_slices(data)
     return "macos-" + "+".join(sorted({item.arch for item in slices})) if slices else None
+
+
+ELF_MACHINES = {"x64": "x86_64", "AArch64": "aarch64", "ARM": "arm", "x86": "i386"}
+
+
+def system_words(os_arch: str | None) -> str:
+    """``linux-x64`` → ``Linux on x86_64``; ``macos-arm64`` → ``macOS on arm64``."""
+    system, _, arch = (os_arch or "").partition("-")
+    name = {"linux": "Linux", "macos": "macOS"}.get(system, system or "an unknown OS")
+    return f"{name} on {ELF_MACHINES.get(arch, arch) or 'an unknown machine'}"
+
+
+def macos_floor_text(executable: Path) -> str | None:
+    """``macOS 11.0 (arm64+x86_64)`` for a Mach-O executable; None for anything else."""
+    if not executable.is_file():
+        return None
+    floor = macos_floor_of([(executable.name, executable.open("rb"))])
+    if floor.files_scanned == 0:
+        return None
+    arches = "+".join(floor.arches)
+    return f"macOS {floor.version or 'any'} ({arches})" if arches else f"macOS {floor.version}"

@@ -242,6 +242,8 @@ class Portability:
     distributions: list[str] | None = None
     """``name==version`` read from the artifact; None when it lists none (no lock check)."""
     shebang: str | None = None
+    macos_floor: str | None = None
+    """Mach-O binaries: the oldest macOS they run on (the glibc floor's counterpart)."""
     extension_modules: list[str] | None = None
     build_tools: list[str] | None = None
     """Frozen binaries: what is inside besides the app, its lock and the standard library (the

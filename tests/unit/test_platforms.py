@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from packmatrix import cli
+from packmatrix import cli, portability
 from packmatrix.cli import main
 from packmatrix.portability import (
     MachOSlice,
@@ -112,3 +112,17 @@ class TestWindows:
         monkeypatch.setattr(sys, "platform", "win32")
         assert main(["run", "--baseline", "no-such.json"]) == 2
         assert "does not support Windows yet" in capsys.readouterr().err
+
+
+class TestFrozenFacts:
+    def test_macos_floor_of_a_macho_file(self, tmp_path: Path) -> None:
+        """A Mach-O binary's report fact: the oldest macOS and its architectures."""
+        binary = tmp_path / "app"
+        binary.write_bytes(extension(UNIVERSAL2))
+        assert portability.macos_floor_text(binary) == "macOS 11.0 (arm64+x86_64)"
+        assert portability.macos_floor_text(Path(sys.executable).resolve()) is None  # ELF
+
+    def test_needs_in_words(self) -> None:
+        """The frozen binary's 'needs' is read from the executable's own header."""
+        assert portability.system_words("linux-x64") == "Linux on x86_64"
+        assert portability.system_words("macos-arm64") == "macOS on arm64"

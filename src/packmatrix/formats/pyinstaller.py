@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import configparser
 import itertools
-import platform
 import shutil
 import zipfile
 from importlib import metadata
@@ -144,10 +143,12 @@ class PyInstallerFormat(LocalLaunch):
         tools = [wheel for wheel in tools if wheel.name not in ours]
         modules = bundled.pyz_modules(executable)
         traced = bundled.trace(modules, bundled.extension_files(names), [*own, *locked, *tools])
+        os_arch = portability.binary_os_arch(executable)
         return Portability(
-            needs=f"no Python; {platform.system()} on {platform.machine()}",
+            needs=f"no Python; {portability.system_words(os_arch)}",
             requires_python=None,
-            os_arch=portability.binary_os_arch(executable),
+            os_arch=os_arch,
+            macos_floor=portability.macos_floor_text(executable),
             platform_wheels=None,  # no wheels inside: the whole binary is platform-specific
             glibc_floor=floor,
             distributions=traced.pins([*own, *locked]),
