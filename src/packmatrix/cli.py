@@ -11,7 +11,7 @@ from pathlib import Path
 from types import FrameType
 from typing import NoReturn
 
-from packmatrix import __version__, baseimage, compare, merge, procs, report
+from packmatrix import __version__, baseimage, cache, compare, merge, procs, report
 from packmatrix.appspec import load_app
 from packmatrix.console import Terminal
 from packmatrix.context import Options
@@ -100,6 +100,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="keep the temporary build folder (its path is printed) for inspection",
     )
     run.add_argument(
+        "--rebuild",
+        action="store_true",
+        help="build every format even when the artifact cache holds its build",
+    )
+    run.add_argument(
         "--baseline",
         type=Path,
         metavar="FILE",
@@ -108,7 +113,22 @@ def build_parser() -> argparse.ArgumentParser:
     add_threshold_options(run)
     add_report_commands(commands)
     add_base_image_command(commands)
+    add_cache_command(commands)
     return parser
+
+
+def add_cache_command(commands: argparse._SubParsersAction[_Parser]) -> None:
+    cached = commands.add_parser("cache", help="the artifact cache: what it holds, or empty it")
+    cached.add_argument(
+        "action",
+        choices=("info", "clear"),
+        help="info: builds, size and location; clear: remove the cached builds and facts",
+    )
+
+
+def cmd_cache(args: argparse.Namespace, terminal: Terminal) -> int:
+    terminal.line(cache.info_line() if args.action == "info" else cache.clear())
+    return 0
 
 
 def parse_formats(text: str) -> tuple[str, ...] | None:
@@ -276,7 +296,8 @@ def main(argv: Sequence[str]) -> int:
         logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING)
         if args.command is None:
             raise UsageError(
-                "no command: give one of run, compare, merge, base-image (e.g. packmatrix -v run)"
+                "no command: give one of run, compare, merge, base-image, cache "
+                "(e.g. packmatrix -v run)"
             )
         if args.command == "run":
             if getattr(args, "baseline", None):
@@ -288,6 +309,8 @@ def main(argv: Sequence[str]) -> int:
             return cmd_merge(args, terminal)
         if args.command == "base-image":
             return cmd_base_image(args, terminal)
+        if args.command == "cache":
+            return cmd_cache(args, terminal)
         raise UsageError(f"unknown command {args.command!r}")  # pragma: no cover
     except PackmatrixError as exc:
         terminal.error(exc.message)
@@ -322,6 +345,7 @@ def run(
 ) -> tuple[int, Report]:
     """``packmatrix run``: the exit code (1 when a format of this run failed) and the report."""
     app = load_app(args.app)
+    cache.max_bytes()  # a malformed cap is refused before any work
     named = args.formats is not None  # a format named on the command line must run here
     formats: list[Format] = [FORMATS[name] for name in args.formats or DEFAULT_FORMATS]
     options = Options(
@@ -331,6 +355,8 @@ def run(
         base_image=args.base_image,
         keep_workspace=args.keep_workspace,
         check_reproducible=args.check_reproducible,
+        artifact_cache=True,
+        rebuild=args.rebuild,
         # Named on the command line (not the default, not "all"): failing to run is a failure.
         explicit_formats=frozenset(fmt.name for fmt in formats) if named else frozenset(),
     )

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import sysconfig
 import tempfile
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -35,6 +36,9 @@ IGNORED_SOURCE = shutil.ignore_patterns(
     ".git", ".nox", ".venv", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache"
 )
 
+KEPT_PRODUCTS = frozenset({"wheelhouse", "buildhouse"})
+"""Shared products a second build reuses: the lock and the wheels it names."""
+
 
 @dataclass(frozen=True, kw_only=True)
 class Options:
@@ -48,6 +52,11 @@ class Options:
     check_reproducible: bool = False
     explicit_formats: frozenset[str] = frozenset()
     """Formats named on the command line: if one can't run here its row FAILS, not SKIPS."""
+    artifact_cache: bool = False
+    """Reuse builds (and facts read from their bytes) from the artifact cache, and store new
+    ones there; the CLI turns it on, a library caller opts in."""
+    rebuild: bool = False
+    """Build every format even when the cache holds its build (the new build is stored)."""
 
 
 @dataclass(frozen=True)
@@ -81,6 +90,9 @@ class Context:
     cleanups: list[Callable[[], None]] = field(default_factory=list)
     """Run by ``close()``, last added first: what a format must undo outside the workspace."""
     _memo: dict[str, Any] = field(default_factory=dict)
+    _locks: dict[str, threading.RLock] = field(default_factory=dict)
+    _locks_lock: threading.Lock = field(default_factory=threading.Lock)
+    """Builds run on threads: one lock per shared product, so each is made once."""
 
     _scratch: set[Path] = field(default_factory=set)
 
@@ -95,17 +107,23 @@ class Context:
         """Start the next build from nothing, as the second build of a reproducibility check
         must: a fresh copy of the source (no ``build/`` or ``*.egg-info`` of the first build),
         a new app wheel and new build venvs, at the same paths. The lock stays."""
-        for key in ("app_wheel", "source"):
-            self.__dict__.pop(key, None)
-        self._memo.clear()
+        for key in list(self._memo):
+            if key not in KEPT_PRODUCTS and not key.startswith("toolhouse:"):
+                del self._memo[key]
         for path in self._scratch:
             shutil.rmtree(path, ignore_errors=True)
 
     def once(self, key: str, make: Callable[[], T]) -> T:
-        """Run a shared, expensive step once per run (the PyInstaller build venv…)."""
-        if key not in self._memo:
-            self._memo[key] = make()
-        return cast(T, self._memo[key])
+        """Run a shared, expensive step once per run (the PyInstaller build venv…), also when
+        builds on several threads ask for it at once: the first makes it, the others wait."""
+        with self._lock_for(key):
+            if key not in self._memo:
+                self._memo[key] = make()
+            return cast(T, self._memo[key])
+
+    def _lock_for(self, key: str) -> threading.RLock:
+        with self._locks_lock:
+            return self._locks.setdefault(key, threading.RLock())
 
     # -- places ---------------------------------------------------------------------------
     @classmethod
@@ -165,9 +183,12 @@ class Context:
         path.mkdir(parents=True, exist_ok=True)
         return path
 
-    @cached_property
+    @property
     def source(self) -> Path:
         """A private copy of the app's source tree: builds never write into the user's project."""
+        return self.once("source", self._copy_source)
+
+    def _copy_source(self) -> Path:
         copy = self.scratch("source")
         shutil.copytree(self.app.root, copy, ignore=IGNORED_SOURCE, symlinks=True)
         return copy
@@ -255,9 +276,12 @@ class Context:
         return [sys.executable, "-m", "pip", "--disable-pip-version-check", *args]
 
     # -- shared build products ------------------------------------------------------------
-    @cached_property
+    @property
     def app_wheel(self) -> tuple[Path, float, list[str]]:
         """The app's wheel, built once with ``python -m build --wheel``."""
+        return self.once("app_wheel", self._build_app_wheel)
+
+    def _build_app_wheel(self) -> tuple[Path, float, list[str]]:
         dist = self.scratch("dist-wheel")
         argv = [sys.executable, "-m", "build", "--wheel", "--outdir", str(dist), str(self.source)]
         seconds = self.run(argv, what="python -m build --wheel", log=self.log_for("wheel"))
@@ -266,9 +290,12 @@ class Context:
             raise StepFailed(f"python -m build made {len(wheels)} wheels, expected 1")
         return wheels[0], seconds, argv
 
-    @cached_property
+    @property
     def wheelhouse(self) -> Path:
         """The app's runtime dependencies as wheels: one exact, hashed set for every format."""
+        return self.once("wheelhouse", self._fill_wheelhouse)
+
+    def _fill_wheelhouse(self) -> Path:
         wheel, _, _ = self.app_wheel
         house = self.workdir / "wheelhouse"
         self._fill(house, [str(wheel)], what="the wheelhouse of the app's dependencies")
@@ -281,9 +308,12 @@ class Context:
         )
         return house
 
-    @cached_property
+    @property
     def buildhouse(self) -> Path:
         """Wheels of the app's build requirements (setuptools…), so an sdist installs offline."""
+        return self.once("buildhouse", self._fill_buildhouse)
+
+    def _fill_buildhouse(self) -> Path:
         house = self.workdir / "buildhouse"
         self._fill(house, list(self.app.build_requires), what="the app's build requirements")
         return house
@@ -291,9 +321,13 @@ class Context:
     def toolhouse(self, requirement: str) -> Path:
         """Wheels of a build tool (PyInstaller) and its dependencies."""
         house = self.workdir / "toolhouse" / normalize(requirement.split("=")[0])
-        if not house.exists():
-            self._fill(house, [requirement], what=f"wheels of {requirement}")
-        return house
+
+        def fill() -> Path:
+            if not house.exists():
+                self._fill(house, [requirement], what=f"wheels of {requirement}")
+            return house
+
+        return self.once(f"toolhouse:{house.name}", fill)
 
     @property
     def lock(self) -> list[LockEntry]:

@@ -140,12 +140,19 @@ def table_row(result: FormatResult, carried_from: str | None = None) -> Row:
         format=result.name,
         status=str(result.status).upper(),
         cells={
-            metric.key: metric_text(metric, result.figures.value(metric.attr)) for metric in COLUMNS
+            metric.key: metric_text(metric, result.figures.value(metric.attr))
+            + (" (cached)" if metric.key == "build_seconds" and cached(result) else "")
+            for metric in COLUMNS
         },
         needs=result.portability.summary() if result.portability else "",
         reason=result.reason or "",
         carried_from=carried_from,
     )
+
+
+def cached(result: FormatResult) -> bool:
+    """The row's build was reused from the artifact cache."""
+    return result.build is not None and result.build.cached
 
 
 HEADERS: tuple[str, ...] = ("format", "status", *(str(m.column) for m in COLUMNS), "needs")
