@@ -79,8 +79,10 @@ def build_all(formats: Sequence[Format], build: Callable[[Format], T]) -> list[T
     if workers(len(formats)) == 1:
         return [build(fmt) for fmt in formats]
     pool = cf.ThreadPoolExecutor(workers(len(formats)), thread_name_prefix="packmatrix-build")
-    futures = [pool.submit(build, fmt) for fmt in formats]
+    futures: list[cf.Future[T]] = []
     try:
+        for fmt in formats:
+            futures.append(pool.submit(build, fmt))
         while not all(future.done() for future in futures):
             cf.wait(futures, timeout=POLL)
     except BaseException:

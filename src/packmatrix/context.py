@@ -121,6 +121,16 @@ class Context:
                 self._memo[key] = make()
             return cast(T, self._memo[key])
 
+    def provide(self, key: str, value: object) -> None:
+        """A shared product made elsewhere (reused from the artifact cache): ``once(key…)``
+        returns it without making it."""
+        with self._lock_for(key):
+            self._memo[key] = value
+
+    def made(self, key: str) -> bool:
+        """Whether a shared product exists in this run (made or provided)."""
+        return key in self._memo
+
     def _lock_for(self, key: str) -> threading.RLock:
         with self._locks_lock:
             return self._locks.setdefault(key, threading.RLock())

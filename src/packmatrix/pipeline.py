@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-from packmatrix import __version__, cache, procs, report
+from packmatrix import __version__, cache, prepared, procs, report
 from packmatrix.appspec import AppSpec
 from packmatrix.atomic import check_writable
 from packmatrix.builds import Obtained, build_all, obtain
@@ -56,13 +56,17 @@ def run_matrix(
     if options.keep_workspace:
         doc.run.workspace = str(ctx.workdir)
     interrupted = False
+    tools = tool_versions()
     try:
         for stale in ctx.logs.glob("*.log"):
             stale.unlink()
         note = tracked(progress, doc)
-        if options.artifact_cache and len(formats) > 1:
+        if options.artifact_cache:
             cache.run_source_digest(ctx)  # from the source as it is now, before any build
+        restored = options.artifact_cache and not options.rebuild and prepared.restore(ctx, tools)
         builds = build_all(formats, lambda fmt: build_format(fmt, ctx, note))
+        if options.artifact_cache and not restored:
+            prepared.keep(ctx, tools)
         for building in builds:  # serially: no build runs while a startup is timed
             doc.formats.append(finish_format(building, ctx, note))
         doc.run.status = "complete"
