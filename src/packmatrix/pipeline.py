@@ -63,12 +63,13 @@ def run_matrix(
         note = tracked(progress, doc)
         if options.artifact_cache:
             cache.run_source_digest(ctx)  # from the source as it is now, before any build
-        restored = options.artifact_cache and not options.rebuild and prepared.restore(ctx, tools)
+        if options.artifact_cache and not options.rebuild:
+            prepared.restore(ctx, tools)
         builds = build_all(formats, lambda fmt: build_format(fmt, ctx, note))
-        if options.artifact_cache and not restored:
-            prepared.keep(ctx, tools)
         for building in builds:  # serially: no build runs while a startup is timed
             doc.formats.append(finish_format(building, ctx, note))
+        if options.artifact_cache:
+            prepared.keep(ctx, tools)
         doc.run.status = "complete"
         doc.run.in_progress = None
     except BaseException:

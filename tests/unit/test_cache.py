@@ -3,6 +3,8 @@ whole or absent, the least recently used go first, and the CLI says what the cac
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 import shutil
 import time
@@ -10,14 +12,16 @@ from pathlib import Path
 
 import pytest
 
-from packmatrix import cache
+from packmatrix import cache, report
 from packmatrix.cli import main
 from packmatrix.formats.base import Built
 from packmatrix.formats.pex import PexFormat
 from packmatrix.formats.pyinstaller import PyInstallerFormat
 from packmatrix.records import Figures
+from packmatrix.results import Report
 
 SAMPLE_APP = Path(__file__).resolve().parents[2] / "sample_app"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "reports"
 
 
 @pytest.fixture(autouse=True, name="cache_home")
@@ -306,3 +310,43 @@ class TestCommandLine:
         err = capsys.readouterr().err
         assert "PACKMATRIX_CACHE_MAX='2GB' is not a size in bytes" in err
         assert "Traceback" not in err
+
+
+class TestReportSaysCached:
+    @staticmethod
+    def cached_report() -> Report:
+        data = json.loads((FIXTURES / "venv-pex.json").read_text(encoding="utf-8"))
+        doc = Report.from_json(data)
+        first = next(row for row in doc.formats if row.build is not None)
+        assert first.build is not None
+        first.build = dataclasses.replace(
+            first.build,
+            cached=True,
+            original_seconds=2.1,
+            cached_from="20261202T120000Z-abc123",
+            cached_at="2026-12-02T12:00:05+00:00",
+        )
+        return doc
+
+    def test_json_round_trip_and_schema(self) -> None:
+        """The cached build record is typed, validates, and reads back unchanged."""
+        written = self.cached_report().to_json()
+        report.validate(written)
+        build = next(row["build"] for row in written["formats"] if "build" in row)
+        assert build["cached"] is True
+        assert build["cached_from"] == "20261202T120000Z-abc123"
+        assert Report.from_json(written).to_json() == written
+
+    def test_table_and_sections(self, tmp_path: Path) -> None:
+        """The build cell says "(cached)"; the format's section says where it came from, in
+        the Markdown and the HTML alike."""
+        doc = self.cached_report()
+        rows = report.table_rows(doc)
+        assert rows[0].cells["build_seconds"].endswith(" (cached)")
+        assert not any(row.cells["build_seconds"].endswith("(cached)") for row in rows[1:])
+        report.save(doc, tmp_path)
+        for name in ("matrix.md", "matrix.html"):
+            text = (tmp_path / name).read_text(encoding="utf-8")
+            assert "(cached)" in text, name
+            assert "Reused from the artifact cache (built in" in text, name
+            assert "2026-12-02T12:00:05+00:00" in text, name
