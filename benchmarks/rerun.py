@@ -49,6 +49,8 @@ class Figures:
     reused: list[str]
     built: list[str]
     failed: list[str]
+    rows: dict[str, float]
+    """Seconds each format took (its build or reuse, deploy, starts, inspection)."""
     edited: str = ""
 
 
@@ -69,10 +71,13 @@ def one_run(app: Path, reports: Path, env: dict[str, str], extra: list[str]) -> 
             failed.append(row["name"])
         build = row.get("build") or {}
         (reused if build.get("cached") else built).append(row["name"])
-    return Figures(seconds, load, done.returncode, reused, built, failed)
+    rows = {row["name"]: float(row.get("seconds") or 0.0) for row in doc["formats"]}
+    return Figures(seconds, load, done.returncode, reused, built, failed, rows)
 
 
-def series(extra: list[str]) -> dict[str, Figures]:
+def series(extra: list[str], number: int) -> dict[str, Figures]:
+    """Three runs on a fresh copy of the app and an empty artifact cache; each printed as it
+    ends."""
     with tempfile.TemporaryDirectory(prefix="packmatrix-rerun-bench-") as tmp:
         base = Path(tmp)
         app = base / "app"
@@ -86,12 +91,25 @@ def series(extra: list[str]) -> dict[str, Figures]:
         (home / "packmatrix" / "wheels").symlink_to(wheel_cache())
         env = {**os.environ, "XDG_CACHE_HOME": str(home), "COLUMNS": "200"}
         reports = base / "reports"
-        figures = {"cold": one_run(app, reports, env, extra)}
-        figures["unchanged"] = one_run(app, reports, env, extra)
-        edited = edit_one_line(app)
-        figures["changed"] = one_run(app, reports, env, extra)
-        figures["changed"].edited = edited
+        figures: dict[str, Figures] = {}
+        for kind in ("cold", "unchanged", "changed"):
+            edited = edit_one_line(app) if kind == "changed" else ""
+            figures[kind] = one_run(app, reports, env, extra)
+            figures[kind].edited = edited
+            show(number, kind, figures[kind])
     return figures
+
+
+def show(number: int, kind: str, fig: Figures) -> None:
+    note = f" (edited {fig.edited})" if fig.edited else ""
+    failed = f"  failed: {', '.join(fig.failed)}" if fig.failed else ""
+    print(
+        f"series {number} {kind:<9} {fig.seconds:6.1f} s  load {fig.load:4.1f}  "
+        f"exit {fig.exit}  reused: {', '.join(fig.reused) or 'none'}  "
+        f"built: {', '.join(fig.built) or 'none'}{note}{failed}\n"
+        f"  per format: {', '.join(f'{name} {value:.1f} s' for name, value in fig.rows.items())}",
+        flush=True,
+    )
 
 
 def main() -> int:
@@ -104,15 +122,7 @@ def main() -> int:
     extra += ["--runs", str(args.runs)] if args.runs else []
     print(f"packmatrix reruns on {os.cpu_count()} CPUs; {' '.join(extra) or 'default matrix'}")
     for number in range(1, args.repeat + 1):
-        for kind, fig in series(extra).items():
-            note = f" (edited {fig.edited})" if fig.edited else ""
-            failed = f"  failed: {', '.join(fig.failed)}" if fig.failed else ""
-            print(
-                f"series {number} {kind:<9} {fig.seconds:6.1f} s  load {fig.load:4.1f}  "
-                f"exit {fig.exit}  reused: {', '.join(fig.reused) or 'none'}  "
-                f"built: {', '.join(fig.built) or 'none'}{note}{failed}",
-                flush=True,
-            )
+        series(extra, number)
     return 0
 
 
