@@ -92,5 +92,13 @@ def fixtures(session: nox.Session) -> None:
     session.run("python", "scripts/regenerate_fixtures.py", *session.posargs)
 
 
+@nox.session(name="rerun-benchmark", default=False)
+def rerun_benchmark(session: nox.Session) -> None:
+    """Time a cold matrix, an unchanged rerun and a rerun after a one-line change (prints
+    figures; the artifact cache is a temporary one)."""
+    session.install(".")
+    session.run("python", "benchmarks/rerun.py", *session.posargs)
+
+
 if os.environ.get("CI"):
     nox.options.error_on_missing_interpreters = True

@@ -8,6 +8,7 @@ import os
 import re
 import subprocess
 import tarfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,27 @@ import pytest
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Unit tests first, then integration tests (slow), like pypa/build."""
     items.sort(key=lambda item: item.get_closest_marker("integration") is not None)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_artifact_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Tests never read or fill the user's artifact cache: ``XDG_CACHE_HOME`` points at a
+    folder of the session (every run packmatrix starts inherits it); the downloaded wheels
+    are shared with the user's cache, so nothing is downloaded twice."""
+    real = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "packmatrix"
+    home = tmp_path_factory.mktemp("xdg-cache")
+    (real / "wheels").mkdir(parents=True, exist_ok=True)
+    (home / "packmatrix").mkdir()
+    (home / "packmatrix" / "wheels").symlink_to(real / "wheels")
+    saved = os.environ.get("XDG_CACHE_HOME")
+    os.environ["XDG_CACHE_HOME"] = str(home)
+    try:
+        yield home
+    finally:
+        if saved is None:
+            os.environ.pop("XDG_CACHE_HOME", None)
+        else:
+            os.environ["XDG_CACHE_HOME"] = saved
 
 
 def in_ci() -> bool:

@@ -12,13 +12,15 @@ from packmatrix.errors import ReportError
 
 
 def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` so that a crash or a full disk never leaves half a file."""
+    """Write ``text`` to ``path`` so that a crash or a full disk never leaves half a file; its
+    mode is what the umask allows (0644 under the usual 022), like any file ``open`` makes."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     except OSError as exc:
         raise ReportError(f"can't write to {path.parent}: {exc.strerror or exc}") from None
     try:
+        os.fchmod(fd, 0o666 & ~current_umask())  # as open() would: mkstemp makes it 0600
         with os.fdopen(fd, "w", encoding="utf-8") as out:
             out.write(text)
             out.flush()
@@ -28,6 +30,13 @@ def write_atomic(path: Path, text: str) -> None:
         with contextlib.suppress(OSError):
             Path(tmp).unlink()
         raise ReportError(f"can't write {path}: {exc.strerror or exc}") from None
+
+
+def current_umask() -> int:
+    """The process's umask (read by setting it and putting it back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def check_writable(folder: Path) -> None:

@@ -9,10 +9,31 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
-from typing import NoReturn
 
-from packmatrix import __version__, baseimage, compare, initcmd, localbase, merge, procs, report
+from packmatrix import (
+    __version__,
+    baseimage,
+    cache,
+    compare,
+    initcmd,
+    localbase,
+    merge,
+    procs,
+    report,
+)
 from packmatrix.appspec import load_app
+from packmatrix.cliargs import (
+    Parser,
+    add_base_image_command,
+    add_cache_command,
+    add_report_commands,
+    add_threshold_options,
+    non_negative_float,
+    parse_formats,
+    positive_float,
+    positive_int,
+    thresholds,
+)
 from packmatrix.console import Terminal
 from packmatrix.context import Options
 from packmatrix.errors import PackmatrixError, UsageError
@@ -28,13 +49,8 @@ class Terminated(BaseException):
     """SIGTERM, turned into an exception so that every ``finally`` and ``with`` runs."""
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(message)
-
-
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+    parser = Parser(
         prog="packmatrix",
         description="Package one Python web app every way people ship Python, smoke-test "
         "every artifact the same way, and compare size, startup and portability.",
@@ -116,6 +132,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="keep the temporary build folder (its path is printed) for inspection",
     )
     run.add_argument(
+        "--rebuild",
+        action="store_true",
+        help="build every format even when the artifact cache holds its build",
+    )
+    run.add_argument(
         "--baseline",
         type=Path,
         metavar="FILE",
@@ -131,74 +152,13 @@ def build_parser() -> argparse.ArgumentParser:
         "health route) and print a [tool.packmatrix] table to paste into its pyproject.toml.",
     )
     starter.add_argument("path", nargs="?", type=Path, default=Path("."), help="default: .")
+    add_cache_command(commands)
     return parser
 
 
-def parse_formats(text: str) -> tuple[str, ...] | None:
-    """The named formats in registry order; None for 'all' (the default selection)."""
-    names = [part.strip() for part in text.split(",") if part.strip()]
-    if names == ["all"]:
-        return None
-    unknown = [name for name in names if name not in FORMAT_NAMES]
-    if unknown or not names:
-        raise argparse.ArgumentTypeError(
-            f"unknown format {', '.join(map(repr, unknown)) or repr(text)}"
-            f" (choose from {', '.join(FORMAT_NAMES)})"
-        )
-    return tuple(name for name in FORMAT_NAMES if name in names)
-
-
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
-    return value
-
-
-def non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0 <= value < float("inf"):
-        raise argparse.ArgumentTypeError(f"{text!r} must be 0 or more")
-    return value
-
-
-def positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be more than 0")
-    return value
-
-
-def add_base_image_command(commands: argparse._SubParsersAction[_Parser]) -> None:
-    base = commands.add_parser(
-        "base-image",
-        help="build a local Python base image for the docker format, without any registry",
-        description="debootstrap a minimal Debian root with python3 and venv, trim it and "
-        "import it as an image (needs root, debootstrap and a Docker Engine).",
-    )
-    base.add_argument(
-        "--suite",
-        choices=sorted(baseimage.SUITE_PYTHON),
-        help="Debian release, with its own Python (default: the one that ships this Python; "
-        "for a Python none ships, this Python copied into the oldest suite it runs on)",
-    )
-    base.add_argument(
-        "--tag",
-        help="image tag (default: packmatrix/python:X.Y-SUITE-slim, e.g. "
-        f"{baseimage.default_tag()})",
-    )
-    base.add_argument(
-        "--if-missing", action="store_true", help="do nothing when the tag already exists"
-    )
+def cmd_cache(args: argparse.Namespace, terminal: Terminal) -> int:
+    terminal.line(cache.info_line() if args.action == "info" else cache.clear())
+    return 0
 
 
 def cmd_base_image(args: argparse.Namespace, terminal: Terminal) -> int:
@@ -221,97 +181,6 @@ def cmd_base_image(args: argparse.Namespace, terminal: Terminal) -> int:
     return 0
 
 
-def add_report_commands(commands: argparse._SubParsersAction[_Parser]) -> None:
-    """``compare`` and ``merge``: commands that read reports, never build anything."""
-    comparing = commands.add_parser(
-        "compare", help="compare a report with a baseline; exit 1 on a regression"
-    )
-    comparing.add_argument("baseline", type=Path, help="the earlier matrix.json")
-    comparing.add_argument("current", type=Path, help="the matrix.json to judge")
-    add_threshold_options(comparing)
-    comparing.add_argument(
-        "--format",
-        choices=compare.OUTPUT_FORMATS,
-        default="markdown",
-        help="what to print: a Markdown table (default) or the comparison as JSON",
-    )
-    comparing.add_argument(
-        "-o", "--output", type=Path, metavar="FILE", help="also write what is printed to FILE"
-    )
-    merging = commands.add_parser(
-        "merge", help="merge the reports of several platforms into one cross-platform report"
-    )
-    merging.add_argument(
-        "reports", type=Path, nargs="+", metavar="REPORT", help="matrix.json files"
-    )
-    merging.add_argument(
-        "-o",
-        "--output",
-        type=Path,
-        required=True,
-        metavar="FILE",
-        help="the merged JSON; its Markdown is written next to it (FILE with .md)",
-    )
-
-
-def add_threshold_options(parser: argparse.ArgumentParser) -> None:
-    """The regression rules ``compare`` and ``run --baseline`` share."""
-    default = compare.Thresholds()
-    parser.add_argument(
-        "--size-threshold",
-        type=compare.parse_percent,
-        default=default.size_percent,
-        metavar="PCT",
-        help=f"a size grown by more than this is a regression (default {default.size_percent:g}%%)",
-    )
-    parser.add_argument(
-        "--startup-threshold",
-        type=compare.parse_percent,
-        default=default.startup_percent,
-        metavar="PCT",
-        help="a startup slower by more than this, and by more than --startup-min-delta, is a "
-        f"regression (default {default.startup_percent:g}%%)",
-    )
-    parser.add_argument(
-        "--startup-min-delta",
-        type=compare.parse_seconds,
-        default=default.startup_min_delta,
-        metavar="SECONDS",
-        help=f"see --startup-threshold (default {default.startup_min_delta:g}, or e.g. 50ms)",
-    )
-    parser.add_argument(
-        "--build-threshold",
-        type=compare.parse_percent,
-        metavar="PCT",
-        help="make build time a regression past this (default: informational only)",
-    )
-    parser.add_argument(
-        "--memory-threshold",
-        "--rss-threshold",
-        dest="memory_threshold",
-        type=compare.parse_percent,
-        metavar="PCT",
-        help="make memory a regression past this (default: informational only); "
-        "--rss-threshold is the old name",
-    )
-    parser.add_argument(
-        "--strict",
-        action="store_true",
-        help="a format that is gone, or passed before and is skipped now, is a regression too",
-    )
-
-
-def thresholds(args: argparse.Namespace) -> compare.Thresholds:
-    return compare.Thresholds(
-        size_percent=args.size_threshold,
-        startup_percent=args.startup_threshold,
-        startup_min_delta=args.startup_min_delta,
-        build_percent=args.build_threshold,
-        memory_percent=args.memory_threshold,
-        strict=args.strict,
-    )
-
-
 def main(argv: Sequence[str]) -> int:
     """Run the CLI; every error a user can cause ends as one line and a non-zero exit code."""
     terminal = Terminal()
@@ -321,7 +190,7 @@ def main(argv: Sequence[str]) -> int:
         logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING)
         if args.command is None:
             raise UsageError(
-                "no command: give one of run, compare, merge, init, base-image "
+                "no command: give one of run, compare, merge, init, base-image, cache "
                 "(e.g. packmatrix -v run)"
             )
         if args.command == "run":
@@ -337,6 +206,8 @@ def main(argv: Sequence[str]) -> int:
         if args.command == "init":
             terminal.stream.write(initcmd.starter_table(args.path))
             return 0
+        if args.command == "cache":
+            return cmd_cache(args, terminal)
         raise UsageError(f"unknown command {args.command!r}")  # pragma: no cover
     except PackmatrixError as exc:
         terminal.error(exc.message)
@@ -381,6 +252,7 @@ def run(
     """``packmatrix run``: the exit code (1 when a format of this run failed) and the report."""
     refuse_unsupported_platform()
     app = load_app(args.app)
+    cache.max_bytes()  # a malformed cap is refused before any work
     named = args.formats is not None  # a format named on the command line must run here
     formats: list[Format] = [FORMATS[name] for name in args.formats or DEFAULT_FORMATS]
     options = Options(
@@ -392,6 +264,8 @@ def run(
         base_image=args.base_image,
         keep_workspace=args.keep_workspace,
         check_reproducible=args.check_reproducible,
+        artifact_cache=True,
+        rebuild=args.rebuild,
         # Named on the command line (not the default, not "all"): failing to run is a failure.
         explicit_formats=frozenset(fmt.name for fmt in formats) if named else frozenset(),
     )

@@ -7,30 +7,26 @@ app's source is copied into it first, so builds never write into the user's proj
 from __future__ import annotations
 
 import dataclasses
-import email.parser
 import hashlib
 import logging
 import os
-import platform
 import secrets
 import shutil
 import subprocess
 import sys
-import sysconfig
 import tempfile
+import threading
 import time
-import zipfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
-import psutil
-
 from packmatrix import procs
-from packmatrix.appspec import AppSpec
+from packmatrix.appspec import DYNAMIC, AppSpec
 from packmatrix.errors import AppError, StepFailed
+from packmatrix.host import base_interpreter, clean_environ, wheel_version
 from packmatrix.names import normalize
 
 log = logging.getLogger(__name__)
@@ -39,6 +35,10 @@ T = TypeVar("T")
 IGNORED_SOURCE = shutil.ignore_patterns(
     ".git", ".nox", ".venv", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache"
 )
+
+KEPT_PRODUCTS = frozenset({"wheelhouse", "buildhouse", "docker.engine"})
+"""Shared products a second build reuses: the lock and the wheels it names, and connections
+(the run's engine, whose cleanup is registered once)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -59,6 +59,11 @@ class Options:
     check_reproducible: bool = False
     explicit_formats: frozenset[str] = frozenset()
     """Formats named on the command line: if one can't run here its row FAILS, not SKIPS."""
+    artifact_cache: bool = False
+    """Reuse builds (and facts read from their bytes) from the artifact cache, and store new
+    ones there; the CLI turns it on, a library caller opts in."""
+    rebuild: bool = False
+    """Build every format even when the cache holds its build (the new build is stored)."""
 
 
 @dataclass(frozen=True)
@@ -95,8 +100,9 @@ class Context:
     """progress(format name, stage): a step inside a format the user should see (the pipeline
     sets it to the terminal's progress lines)."""
     _memo: dict[str, Any] = field(default_factory=dict)
-    _kept: dict[str, Any] = field(default_factory=dict)
-    """``once(…, build=False)``: what a second build must not redo (an engine connection)."""
+    _locks: dict[str, threading.RLock] = field(default_factory=dict)
+    _locks_lock: threading.Lock = field(default_factory=threading.Lock)
+    """Builds run on threads: one lock per shared product, so each is made once."""
 
     _scratch: set[Path] = field(default_factory=set)
 
@@ -111,18 +117,33 @@ class Context:
         """Start the next build from nothing, as the second build of a reproducibility check
         must: a fresh copy of the source (no ``build/`` or ``*.egg-info`` of the first build),
         a new app wheel and new build venvs, at the same paths. The lock stays."""
-        for key in ("app_wheel", "source", "launcher_wheel"):
-            self.__dict__.pop(key, None)
-        self._memo.clear()
+        for key in list(self._memo):
+            if key not in KEPT_PRODUCTS and not key.startswith("toolhouse:"):
+                del self._memo[key]
         for path in self._scratch:
             shutil.rmtree(path, ignore_errors=True)
 
-    def once(self, key: str, make: Callable[[], T], *, build: bool = True) -> T:
-        """Run a shared, expensive step once per run (the PyInstaller build venv…)."""
-        memo = self._memo if build else self._kept
-        if key not in memo:
-            memo[key] = make()
-        return cast(T, memo[key])
+    def once(self, key: str, make: Callable[[], T]) -> T:
+        """Run a shared, expensive step once per run (the PyInstaller build venv…), also when
+        builds on several threads ask for it at once: the first makes it, the others wait."""
+        with self._lock_for(key):
+            if key not in self._memo:
+                self._memo[key] = make()
+            return cast(T, self._memo[key])
+
+    def provide(self, key: str, value: object) -> None:
+        """A shared product made elsewhere (reused from the artifact cache): ``once(key…)``
+        returns it without making it."""
+        with self._lock_for(key):
+            self._memo[key] = value
+
+    def made(self, key: str) -> bool:
+        """Whether a shared product exists in this run (made or provided)."""
+        return key in self._memo
+
+    def _lock_for(self, key: str) -> threading.RLock:
+        with self._locks_lock:
+            return self._locks.setdefault(key, threading.RLock())
 
     # -- places ---------------------------------------------------------------------------
     @classmethod
@@ -182,9 +203,12 @@ class Context:
         path.mkdir(parents=True, exist_ok=True)
         return path
 
-    @cached_property
+    @property
     def source(self) -> Path:
         """A private copy of the app's source tree: builds never write into the user's project."""
+        return self.once("source", self._copy_source)
+
+    def _copy_source(self) -> Path:
         copy = self.scratch("source")
         shutil.copytree(self.app.root, copy, ignore=IGNORED_SOURCE, symlinks=True)
         return copy
@@ -272,23 +296,30 @@ class Context:
         return [sys.executable, "-m", "pip", "--disable-pip-version-check", *args]
 
     # -- shared build products ------------------------------------------------------------
-    @cached_property
+    @property
     def app_wheel(self) -> tuple[Path, float, list[str]]:
         """The app's wheel, built once with ``python -m build --wheel``."""
+        made = self.once("app_wheel", self._build_app_wheel)
+        if self.app.version == DYNAMIC:  # built (or reused): the backend decided the version
+            self.app = dataclasses.replace(self.app, version=wheel_version(made[0]))
+        return made
+
+    def _build_app_wheel(self) -> tuple[Path, float, list[str]]:
         dist = self.scratch("dist-wheel")
         argv = [sys.executable, "-m", "build", "--wheel", "--outdir", str(dist), str(self.source)]
         seconds = self.run(argv, what="python -m build --wheel", log=self.log_for("wheel"))
         wheels = sorted(dist.glob("*.whl"))
         if len(wheels) != 1:
             raise StepFailed(f"python -m build made {len(wheels)} wheels, expected 1")
-        built = wheel_version(wheels[0])
-        if self.app.version != built:  # a dynamic version: the build backend decided it
-            self.app = dataclasses.replace(self.app, version=built)
         return wheels[0], seconds, argv
 
-    @cached_property
+    @property
     def launcher_wheel(self) -> Path | None:
         """The wheel of the launcher packmatrix generates (``wsgi``/``prepare``), or None."""
+        return self.once("launcher_wheel", self._write_launcher)
+
+    def _write_launcher(self) -> Path | None:
+        self.app_wheel  # noqa: B018 - a dynamic version is known once the app is built
         launcher = self.app.launcher
         if launcher is None:
             return None
@@ -310,9 +341,12 @@ class Context:
         own = {self.app.normalized_name}
         return own | {launcher.distribution} if launcher else own
 
-    @cached_property
+    @property
     def wheelhouse(self) -> Path:
         """The app's runtime dependencies as wheels: one exact, hashed set for every format."""
+        return self.once("wheelhouse", self._fill_wheelhouse)
+
+    def _fill_wheelhouse(self) -> Path:
         house = self.workdir / "wheelhouse"
         own = [str(wheel) for wheel in self.own_wheels]
         self._fill(house, own, what="the wheelhouse of the app's dependencies")
@@ -326,9 +360,12 @@ class Context:
         )
         return house
 
-    @cached_property
+    @property
     def buildhouse(self) -> Path:
         """Wheels of the app's build requirements (setuptools…), so an sdist installs offline."""
+        return self.once("buildhouse", self._fill_buildhouse)
+
+    def _fill_buildhouse(self) -> Path:
         house = self.workdir / "buildhouse"
         self._fill(house, list(self.app.build_requires), what="the app's build requirements")
         return house
@@ -336,9 +373,13 @@ class Context:
     def toolhouse(self, requirement: str) -> Path:
         """Wheels of a build tool (PyInstaller) and its dependencies."""
         house = self.workdir / "toolhouse" / normalize(requirement.split("=")[0])
-        if not house.exists():
-            self._fill(house, [requirement], what=f"wheels of {requirement}")
-        return house
+
+        def fill() -> Path:
+            if not house.exists():
+                self._fill(house, [requirement], what=f"wheels of {requirement}")
+            return house
+
+        return self.once(f"toolhouse:{house.name}", fill)
 
     @property
     def lock(self) -> list[LockEntry]:
@@ -379,50 +420,3 @@ class Context:
         argv = [str(self.python), "-m", "venv", "--without-pip", str(target)]
         seconds = self.run(argv, what="creating a venv", log=log)
         return target / "bin" / "python", argv, seconds
-
-
-def clean_environ(extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """os.environ without what distorts builds: PYTHON* variables and an active venv."""
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith("PYTHON") and key not in {"VIRTUAL_ENV", "PIP_REQUIRE_VIRTUALENV"}
-    }
-    env.update(extra or {})
-    return env
-
-
-def wheel_version(wheel: Path) -> str:
-    """The ``Version`` in a wheel's METADATA."""
-    with zipfile.ZipFile(wheel) as archive:
-        name = next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
-        message = email.parser.BytesParser().parsebytes(archive.read(name), headersonly=True)
-    return str(message["Version"])
-
-
-def base_interpreter() -> Path:
-    """The real interpreter behind packmatrix's own venv (never a pyenv shim)."""
-    base = getattr(sys, "_base_executable", None) or sys.executable
-    return Path(base).resolve()
-
-
-def host_facts() -> dict[str, Any]:
-    libc, libc_version = platform.libc_ver()
-    return {
-        "os": platform.system(),
-        "release": platform.release(),
-        "arch": platform.machine(),
-        "platform": sysconfig.get_platform(),
-        "libc": f"{libc} {libc_version}".strip(),
-        "python": platform.python_version(),
-        "python_path": str(base_interpreter()),
-        "cpus": os.cpu_count(),
-        "memory_bytes": _memory_bytes(),
-    }
-
-
-def _memory_bytes() -> int | None:
-    try:
-        return int(psutil.virtual_memory().total)
-    except Exception:  # pragma: no cover - psutil unsupported platform
-        return None

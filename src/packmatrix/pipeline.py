@@ -4,6 +4,8 @@ interrupt stops the run, and even then the rows finished so far are saved."""
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import datetime as dt
 import logging
 import os
@@ -11,18 +13,22 @@ import platform
 import secrets
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-from packmatrix import __version__, procs, report
+from packmatrix import __version__, cache, prepared, procs, report
 from packmatrix.appspec import AppSpec
 from packmatrix.atomic import check_writable
+from packmatrix.builds import Obtained, build_all, obtain
 from packmatrix.compare import Baseline
-from packmatrix.context import Context, Options, clean_environ, host_facts
+from packmatrix.context import Context, Options
 from packmatrix.errors import FormatUnavailable, ReportError, StepFailed
+from packmatrix.factcache import cached_portability, cached_security
 from packmatrix.formats.base import Built, Deployment, Format
-from packmatrix.inspection import check_reproducible, lock_check, security_facts
+from packmatrix.host import clean_environ, host_facts
+from packmatrix.inspection import check_reproducible, lock_check
 from packmatrix.measure import Progress, measure
 from packmatrix.records import ArtifactFile, Commands, Figures, LaunchRecord
 from packmatrix.reproducible import file_sha256
@@ -53,11 +59,20 @@ def run_matrix(
     if options.keep_workspace:
         doc.run.workspace = str(ctx.workdir)
     interrupted = False
+    tools = tool_versions()
     try:
         for stale in ctx.logs.glob("*.log"):
             stale.unlink()
-        for fmt in formats:
-            doc.formats.append(run_format(fmt, ctx, tracked(progress, doc)))
+        note = tracked(progress, doc)
+        if options.artifact_cache:
+            cache.run_source_digest(ctx)  # from the source as it is now, before any build
+        if options.artifact_cache and not options.rebuild:
+            prepared.restore(ctx, tools)
+        builds = build_all(formats, lambda fmt: build_format(fmt, ctx, note))
+        for building in builds:  # serially: no build runs while a startup is timed
+            doc.formats.append(finish_format(building, ctx, note))
+        if options.artifact_cache:
+            prepared.keep(ctx, tools)
         doc.run.status = "complete"
         doc.run.in_progress = None
     except BaseException:
@@ -78,6 +93,8 @@ def run_matrix(
             log.error("%s", exc.message)  # the interrupt and its exit code come first
         finally:
             ctx.close()  # even when the report can't be saved: containers and images go
+            if options.artifact_cache:
+                cache.evict(cache.max_bytes())
     return doc
 
 
@@ -150,38 +167,75 @@ def tool_versions() -> dict[str, str]:
 
 
 # -- one format -----------------------------------------------------------------------------
+@dataclass(kw_only=True)
+class Building:
+    """A format after the build phase: its row so far and its build (None when it failed)."""
+
+    fmt: Format
+    result: FormatResult
+    built: Built | None
+    seconds: float
+
+
 def run_format(fmt: Format, ctx: Context, progress: Progress) -> FormatResult:
     """Build, deploy, start and measure one format; any failure becomes the row's reason."""
+    return finish_format(build_format(fmt, ctx, progress), ctx, progress)
+
+
+def build_format(fmt: Format, ctx: Context, progress: Progress) -> Building:
+    """The format's build (or its reuse from the artifact cache), recorded in its row."""
     result = FormatResult(name=fmt.name, title=fmt.title)
     started = time.perf_counter()
-    try:
+    built = None
+    with recorded(result, fmt, ctx):
         reason = fmt.unavailable(ctx)
         if reason and fmt.name in ctx.options.explicit_formats:
             raise StepFailed(f"{reason} (and --formats asked for {fmt.name})")
         if reason:
             raise FormatUnavailable(reason)
         progress(fmt.name, "build")
-        built = fmt.build(ctx)
-        record_build(result, built, ctx)
-        progress(fmt.name, "deploy")
-        deployment = fmt.deploy(ctx, built)
-        record_deploy(result, deployment, ctx)
-        progress(fmt.name, "cold start + smoke test")
-        measure(fmt, ctx, deployment, result, progress)
-        progress(fmt.name, "inspect")
-        result.portability = fmt.inspect(ctx, built, deployment)
-        result.lock_check = lock_check(ctx, result.portability.distributions)
-        result.security = security_facts(built, result.listening or [])
-        if ctx.options.check_reproducible and not result.failed_checks:
-            progress(fmt.name, "second build (reproducibility)")
-            result.reproducible = check_reproducible(fmt, ctx, built)
-        if result.failed_checks:
-            first = result.failed_checks[0]
-            result.status = Status.FAILED
-            result.reason = f"smoke test: {first.name} ({first.request}): {first.detail}"
-            result.log_tail = procs.tail(ctx.log_for(fmt.name))
-        else:
-            result.status = Status.PASSED
+        obtained = obtain(fmt, ctx, tool_versions(), progress)
+        record_build(result, obtained, ctx)
+        built = obtained.built
+    return Building(fmt=fmt, result=result, built=built, seconds=time.perf_counter() - started)
+
+
+def finish_format(building: Building, ctx: Context, progress: Progress) -> FormatResult:
+    """Deploy, start, smoke-test, measure and inspect a built format: the rest of its row."""
+    fmt, result, built = building.fmt, building.result, building.built
+    started = time.perf_counter()
+    if built is not None:
+        with recorded(result, fmt, ctx):
+            progress(fmt.name, "deploy")
+            deployment = fmt.deploy(ctx, built)
+            record_deploy(result, deployment, ctx)
+            progress(fmt.name, "cold start + smoke test")
+            measure(fmt, ctx, deployment, result, progress)
+            progress(fmt.name, "inspect")
+            shas = [item.sha256 for item in result.artifact or []]
+            result.portability = cached_portability(fmt, ctx, built, deployment, shas)
+            result.lock_check = lock_check(ctx, result.portability.distributions)
+            result.security = cached_security(ctx, built, result.listening or [], shas)
+            if ctx.options.check_reproducible and not result.failed_checks:
+                progress(fmt.name, "second build (reproducibility)")
+                result.reproducible = check_reproducible(fmt, ctx, built)
+            if result.failed_checks:
+                first = result.failed_checks[0]
+                result.status = Status.FAILED
+                result.reason = f"smoke test: {first.name} ({first.request}): {first.detail}"
+                result.log_tail = procs.tail(ctx.log_for(fmt.name))
+            else:
+                result.status = Status.PASSED
+    result.seconds = building.seconds + time.perf_counter() - started
+    progress(fmt.name, str(result.status))
+    return result
+
+
+@contextlib.contextmanager
+def recorded(result: FormatResult, fmt: Format, ctx: Context) -> Iterator[None]:
+    """A failing step becomes the row's status and reason; the run goes on."""
+    try:
+        yield
     except FormatUnavailable as exc:
         result.status, result.reason = Status.SKIPPED, exc.reason
     except StepFailed as exc:
@@ -191,12 +245,11 @@ def run_format(fmt: Format, ctx: Context, progress: Progress) -> FormatResult:
         result.status = Status.FAILED
         result.reason = f"{type(exc).__name__}: {exc}"
         result.log_tail = "".join(traceback.format_exception(exc)[-6:])
-    result.seconds = time.perf_counter() - started
-    progress(fmt.name, str(result.status))
-    return result
 
 
-def record_build(result: FormatResult, built: Built, ctx: Context) -> None:
+def record_build(result: FormatResult, obtained: Obtained, ctx: Context) -> None:
+    built = obtained.built
+
     def name(path: Path) -> str:  # a folder artifact's files by their path in it
         return str(path.relative_to(built.folder)) if built.folder else path.name
 
@@ -204,9 +257,7 @@ def record_build(result: FormatResult, built: Built, ctx: Context) -> None:
         ArtifactFile(name=name(path), bytes=path.stat().st_size, sha256=file_sha256(path))
         for path in built.files
     ]
-    result.build = Commands(
-        commands=[ctx.shown(argv) for argv in built.commands], note=built.artifact_note
-    )
+    result.build = dataclasses.replace(obtained.record, note=built.artifact_note)
     result.artifact = files
     result.figures = built.figures or Figures()
     result.figures.build_seconds = Stat.of([built.seconds], "s")

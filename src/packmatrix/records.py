@@ -146,23 +146,49 @@ class ArtifactFile:
 
 @dataclass(frozen=True, kw_only=True)
 class Commands:
-    """Command lines of one step (build or deploy), as the report shows them, and their time."""
+    """Command lines of one step (build or deploy), as the report shows them, and their time.
+
+    A build reused from the artifact cache says so: ``cached``, the time the original build
+    took, and the run (and date) that made it; its commands are the original build's."""
 
     commands: list[list[str]]
     seconds: float | None = None
     note: str | None = None
     """What the step's product is, in a word or two (``docker save tar``)."""
+    cached: bool = False
+    original_seconds: float | None = None
+    cached_from: str | None = None
+    """The run id of the build that was reused."""
+    cached_at: str | None = None
+    """When that build ran (ISO 8601)."""
 
     def to_json(self) -> dict[str, Any]:
-        return drop_none({"commands": self.commands, "seconds": self.seconds, "note": self.note})
+        out = drop_none({"commands": self.commands, "seconds": self.seconds, "note": self.note})
+        if self.cached:
+            out["cached"] = True
+            out.update(
+                drop_none(
+                    {
+                        "original_seconds": self.original_seconds,
+                        "cached_from": self.cached_from,
+                        "cached_at": self.cached_at,
+                    }
+                )
+            )
+        return out
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Commands:
         seconds = data.get("seconds")
+        original = data.get("original_seconds")
         return cls(
             commands=[list(map(str, argv)) for argv in data.get("commands") or []],
             seconds=float(seconds) if seconds is not None else None,
             note=data.get("note"),
+            cached=bool(data.get("cached", False)),
+            original_seconds=float(original) if original is not None else None,
+            cached_from=data.get("cached_from"),
+            cached_at=data.get("cached_at"),
         )
 
 

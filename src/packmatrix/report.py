@@ -140,6 +140,7 @@ def table_row(result: FormatResult, carried_from: str | None = None) -> Row:
     notes = {  # what a size is, when it is not plain files: "140.9 MB docker save tar"
         "artifact_bytes": result.build.note if result.build else None,
         "footprint_bytes": result.launch.footprint_note if result.launch else None,
+        "build_seconds": "(cached)" if cached(result) else None,
     }
     cells = {}
     for metric in COLUMNS:
@@ -154,6 +155,11 @@ def table_row(result: FormatResult, carried_from: str | None = None) -> Row:
         reason=result.reason or "",
         carried_from=carried_from,
     )
+
+
+def cached(result: FormatResult) -> bool:
+    """The row's build was reused from the artifact cache."""
+    return result.build is not None and result.build.cached
 
 
 HEADERS: tuple[str, ...] = ("format", "status", *(str(m.column) for m in COLUMNS), "needs")

@@ -227,7 +227,7 @@ class RunInfo:
 class Report:
     """One run's document: ``matrix.json`` is ``to_json()``, and every other file is rendered
     from it. ``app`` and ``host`` are kept as the JSON their owners make
-    (``AppSpec.to_json``, ``context.host_facts``)."""
+    (``AppSpec.to_json``, ``host.host_facts``)."""
 
     tool: dict[str, str]
     run: RunInfo

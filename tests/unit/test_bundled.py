@@ -169,10 +169,8 @@ class TestBuildCommand:
         )
         files = ["sample_app/__init__.py", "sample_app/plugins/upper.py", "extra_pkg/a.py"]
         files += ["sample_app/data/quotes.txt", "top_module.py"]
-        ctx.__dict__["app_wheel"] = (
-            wheel(tmp_path, "sample_app-1.0.0-py3-none-any.whl", files),
-            0,
-            [],
+        ctx.provide(
+            "app_wheel", (wheel(tmp_path, "sample_app-1.0.0-py3-none-any.whl", files), 0, [])
         )
         return ctx
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from packmatrix.cli import main, parse_formats
+from packmatrix.cli import main
+from packmatrix.cliargs import parse_formats
 from packmatrix.registry import FORMAT_NAMES
 
 REPO = Path(__file__).resolve().parents[2]

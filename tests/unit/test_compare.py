@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from packmatrix import cli, report
+from packmatrix import cli, cliargs, report
 from packmatrix.cli import main
 from packmatrix.compare import (
     Baseline,
@@ -587,7 +587,7 @@ class TestCommandLine:
     def test_memory_threshold_and_its_old_name(self, option: str) -> None:
         """--memory-threshold sets the memory rule; --rss-threshold, its old name, still does."""
         args = cli.build_parser().parse_args(["compare", str(LINUX), str(LINUX), option, "15%"])
-        assert cli.thresholds(args).memory_percent == 15.0
+        assert cliargs.thresholds(args).memory_percent == 15.0
 
     def test_output_file_gets_what_is_printed(
         self, tmp_path: Path, capsys: pytest.CaptureFixture[str], doctored_path: Path

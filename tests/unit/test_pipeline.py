@@ -96,8 +96,6 @@ class FakeFormat:
         return "the fake tool is not installed" if self.fail_at == "unavailable" else None
 
     def build(self, ctx: Context) -> Built:
-        if self.fail_at == "interrupt":
-            raise KeyboardInterrupt
         if self.fail_at == "build":
             raise StepFailed("fake-build failed (exit code 1)", log_tail="error: no compiler")
         artifact = ctx.out(self.name) / "app.fake"
@@ -105,6 +103,8 @@ class FakeFormat:
         return Built(files=[artifact], commands=[["fake-build", str(artifact)]], seconds=0.5)
 
     def deploy(self, ctx: Context, built: Built) -> Deployment:
+        if self.fail_at == "interrupt":
+            raise KeyboardInterrupt
         if self.fail_at == "deploy":
             raise StepFailed("copying the artifact failed: No space left on device")
         place = ctx.place(self.name)
@@ -438,5 +438,5 @@ class TestEarlierReports:
         assert read_json(reports / "matrix.previous.json")["run"]["id"] == complete.run.id
         interrupted = Report.from_json(read_json(reports / "matrix.json"))
         assert interrupted.run.status == "interrupted"
-        assert interrupted.run.in_progress == "b: build"
-        assert "(stopped during b: build)" in (reports / "matrix.md").read_text(encoding="utf-8")
+        assert interrupted.run.in_progress == "b: deploy"
+        assert "(stopped during b: deploy)" in (reports / "matrix.md").read_text(encoding="utf-8")

@@ -87,3 +87,20 @@ class TestSave:
         assert [row.split(" | ")[0].strip("| ") for row in rows][: len(doc.formats)] == [
             entry.name for entry in doc.formats
         ]
+
+
+class TestFileMode:
+    @pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
+    def test_reports_are_readable_as_the_umask_allows(
+        self, tmp_path: Path, umask: int, mode: int
+    ) -> None:
+        """A report gets the mode any new file gets (0644 under umask 022), not mkstemp's 0600,
+        so a web server or another CI user can read it."""
+        previous = os.umask(umask)
+        try:
+            report.save(fixture(), tmp_path)
+        finally:
+            os.umask(previous)
+        modes = {path.name: path.stat().st_mode & 0o777 for path in tmp_path.glob("matrix.*")}
+        assert modes
+        assert set(modes.values()) == {mode}, modes

@@ -54,7 +54,7 @@ def run_engine(ctx: Context) -> Engine:
         ctx.cleanups.append(made.close)
         return made
 
-    return ctx.once("docker.engine", make, build=False)
+    return ctx.once("docker.engine", make)
 
 
 # -- running ----------------------------------------------------------------------------------

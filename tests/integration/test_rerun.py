@@ -1,0 +1,119 @@
+"""Reruns, for real: an unchanged app reuses its builds from the artifact cache and is still
+started, smoke-tested and measured; a changed source file is built again."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from packmatrix import report
+from packmatrix.cli import main
+from packmatrix.records import Figures
+
+pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parents[2]
+FORMATS = ("wheel", "pex")
+
+
+def run(app: Path, reports: Path, *extra: str) -> dict[str, Any]:
+    argv = ["run", "--app", str(app), "--formats", ",".join(FORMATS), "--runs", "2"]
+    assert main([*argv, "--reports", str(reports), *extra]) == 0
+    doc: dict[str, Any] = json.loads((reports / "matrix.json").read_text(encoding="utf-8"))
+    report.validate(doc)
+    return doc
+
+
+def rows(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {row["name"]: row for row in doc["formats"]}
+
+
+@pytest.fixture(scope="module", name="runs")
+def _runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
+    """A cold run, an unchanged rerun, a rerun with ``--rebuild``, and one after editing a
+    template; each with an artifact cache of its own (the wheels are shared)."""
+    base = tmp_path_factory.mktemp("rerun")
+    app = base / "app"
+    shutil.copytree(
+        REPO / "sample_app",
+        app,
+        ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"),
+    )
+    mp = pytest.MonkeyPatch()
+    home = base / "xdg-cache"
+    (home / "packmatrix").mkdir(parents=True)
+    shared = Path(os.environ["XDG_CACHE_HOME"]) / "packmatrix" / "wheels"
+    (home / "packmatrix" / "wheels").symlink_to(shared.resolve())
+    mp.setenv("XDG_CACHE_HOME", str(home))
+    try:
+        reports = base / "reports"
+        done = {"cold": run(app, reports)}
+        done["unchanged"] = run(app, reports)
+        (reports / "matrix.md").rename(base / "unchanged.md")
+        done["rebuild"] = run(app, reports, "--rebuild")
+        page = next(app.rglob("templates/*.html"))
+        page.write_text(page.read_text(encoding="utf-8") + "<!-- one line -->\n", encoding="utf-8")
+        done["changed"] = run(app, reports)
+        done["_markdown"] = {"text": (base / "unchanged.md").read_text(encoding="utf-8")}
+    finally:
+        mp.undo()
+    return done
+
+
+class TestReruns:
+    def test_a_cold_run_builds(self, runs: dict[str, dict[str, Any]]) -> None:
+        """An empty cache: every format is built."""
+        assert all(not row["build"].get("cached") for row in runs["cold"]["formats"])
+
+    def test_an_unchanged_rerun_reuses_every_build(self, runs: dict[str, dict[str, Any]]) -> None:
+        """Nothing changed: both builds come from the cache, with the original build time and
+        the run that made them."""
+        cold, again = rows(runs["cold"]), rows(runs["unchanged"])
+        for name in FORMATS:
+            build = again[name]["build"]
+            assert build["cached"] is True
+            assert build["cached_from"] == runs["cold"]["run"]["id"]
+            original = Figures.from_json(cold[name]["figures"]).build_seconds
+            assert original is not None
+            assert build["original_seconds"] == pytest.approx(original.median, abs=0.01)
+            assert again[name]["artifact"] == cold[name]["artifact"]  # the same bytes
+
+    def test_a_reused_build_is_still_tested_and_measured(
+        self, runs: dict[str, dict[str, Any]]
+    ) -> None:
+        """The smoke test ran and startup and memory were measured on the reused artifacts."""
+        for name, row in rows(runs["unchanged"]).items():
+            assert row["status"] == "passed", name
+            assert row["checks"]
+            assert all(check["ok"] for check in row["checks"])
+            figures = Figures.from_json(row["figures"])
+            assert figures.startup_cold is not None
+            assert figures.startup_cold.n == 1
+            assert figures.startup_warm is not None
+            assert figures.startup_warm.n == 2
+            assert figures.memory_bytes
+            assert row["portability"]["distributions"]
+            assert row["lock_check"]["matches"] is True
+
+    def test_the_report_says_cached(self, runs: dict[str, dict[str, Any]]) -> None:
+        markdown = runs["_markdown"]["text"]
+        assert "(cached)" in markdown
+        assert "Reused from the artifact cache (built in" in markdown
+
+    def test_rebuild_builds_again(self, runs: dict[str, dict[str, Any]]) -> None:
+        """--rebuild: every format is built, though the cache holds it."""
+        assert all(not row["build"].get("cached") for row in runs["rebuild"]["formats"])
+
+    def test_a_changed_source_file_rebuilds(self, runs: dict[str, dict[str, Any]]) -> None:
+        """One template edited: the wheel and the pex (which holds the app wheel) are built
+        again, with new bytes."""
+        before, after = rows(runs["unchanged"]), rows(runs["changed"])
+        for name in FORMATS:
+            assert not after[name]["build"].get("cached"), name
+            assert after[name]["artifact"] != before[name]["artifact"], name
+            assert after[name]["status"] == "passed"
