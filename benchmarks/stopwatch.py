@@ -60,6 +60,8 @@ class Target:
     """Most entries found in its TMPDIR after one of the stopwatch's starts."""
     after_run: int = 0
     """Entries in its TMPDIR as the matrix run left it."""
+    disk_reads: list[int] = field(default_factory=list)
+    """Bytes each start read from the disk (not the page cache) until it answered."""
 
     @property
     def tmp(self) -> Path | None:
@@ -108,7 +110,9 @@ def time_start(target: Target, health: str) -> float:
     try:
         if not first_200(port, health, proc, time.monotonic() + 60):
             raise SystemExit(f"{target.argv[0]} never answered 200 on {health}")
-        return (time.monotonic_ns() - start) / 1e9
+        seconds = (time.monotonic_ns() - start) / 1e9
+        target.disk_reads.append(read_bytes(proc.pid))
+        return seconds
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:
@@ -117,6 +121,22 @@ def time_start(target: Target, health: str) -> float:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
         target.leftovers = max(target.leftovers, target.left_behind())
+
+
+def read_bytes(group: int) -> int:
+    """Bytes the processes of ``group`` have read from the storage layer: a "warm" start whose
+    files were evicted from the page cache meanwhile shows here."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[2]) != group:
+                continue
+            for line in (stat.parent / "io").read_text().splitlines():
+                if line.startswith("read_bytes:"):
+                    total += int(line.split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+    return total
 
 
 def packmatrix_start(target: Target, health: str) -> float:
@@ -165,6 +185,7 @@ def side_by_side(found: list[Target], runs: int, health: str) -> int:
     disagree = 0
     for target in found:
         time_start(target, health)  # one start to be warm, like packmatrix
+        target.disk_reads.clear()
         theirs_samples = []
         for _ in range(runs):
             theirs_samples.append(packmatrix_start(target, health))
@@ -188,6 +209,7 @@ def across_formats(found: list[Target], rounds: int, health: str) -> int:
     with the report's warm median."""
     for target in found:
         time_start(target, health)  # one start to be warm, like packmatrix
+        target.disk_reads.clear()
     for _ in range(rounds):
         for target in found:
             target.samples.append(time_start(target, health))
@@ -197,7 +219,7 @@ def across_formats(found: list[Target], rounds: int, health: str) -> int:
     )
     print(
         f"{'format':<22}{'report':>9}{'stopwatch':>11}{'delta':>9}{'delta':>8}"
-        f"{'sw min':>9}{'sw max':>9}{'left':>6}   agree"
+        f"{'sw min':>9}{'sw max':>9}{'disk':>8}{'left':>6}   agree"
     )
     disagree = 0
     for target in found:
@@ -208,6 +230,7 @@ def across_formats(found: list[Target], rounds: int, health: str) -> int:
         print(
             f"{target.name:<22}{target.reported:>8.3f}s{ours:>10.3f}s{delta * 1000:>+7.0f}ms"
             f"{delta / ours:>+8.0%}{min(target.samples):>8.3f}s{max(target.samples):>8.3f}s"
+            f"{statistics.median(target.disk_reads) / 1e6:>6.1f}MB"
             f"{target.after_run:>3}/{target.leftovers:<3} {'yes' if ok else 'NO'}"
         )
     return disagree
@@ -269,6 +292,7 @@ def main() -> int:
             shutil.rmtree(reports, ignore_errors=True)
     for phase, start, end in loads:
         print(f"load average (1 min) over {phase}: {start:.1f} → {end:.1f}, {os.cpu_count()} CPUs")
+    print("disk: median bytes a stopwatch start read from the disk, not the page cache")
     print(
         "left: entries in the artifact's TMPDIR after the matrix run / most after one of the "
         "stopwatch's starts (a onefile's _MEI* extraction left behind shows here)"
