@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from packmatrix import launch
 from packmatrix.artifacts import PyzEntry, TocEntry, kind_of, open_artifact
 from packmatrix.bundled import Module, pyz_modules
 from packmatrix.formats.pyinstaller import read_bundle
@@ -17,6 +18,19 @@ pytestmark = pytest.mark.integration
 
 SETTINGS = "AWS_KEY_ID = 'AKIAZ7XQ3JH5KD2LMN4P'\n"
 SCRIPT = "import json\n\nimport tinysettings\n\nprint(json.dumps(tinysettings.AWS_KEY_ID))\n"
+SERVER = """\
+import http.server
+import os
+
+
+class Health(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200)
+        self.end_headers()
+
+
+http.server.HTTPServer((os.environ["HOST"], int(os.environ["PORT"])), Health).serve_forever()
+"""
 
 
 @pytest.fixture(scope="module")
@@ -32,6 +46,36 @@ def bundles(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         subprocess.run(argv, cwd=work, check=True, capture_output=True, timeout=300)
         built[mode] = work / f"dist-{mode}" / "tiny"
     return built
+
+
+@pytest.fixture(scope="module")
+def onefile_server(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny HTTP server frozen as a onefile (about 10 seconds)."""
+    work = tmp_path_factory.mktemp("pyinstaller-server")
+    (work / "server.py").write_text(SERVER, encoding="utf-8")
+    argv = [sys.executable, "-m", "PyInstaller", "server.py", "--onefile", "--noconfirm"]
+    argv += ["--distpath", "dist", "--workpath", "work", "--log-level", "WARN"]
+    subprocess.run(argv, cwd=work, check=True, capture_output=True, timeout=300)
+    return work / "dist" / "server"
+
+
+class TestOnefileExtraction:
+    def test_a_stopped_onefile_leaves_nothing_in_tmpdir(
+        self, onefile_server: Path, tmp_path: Path
+    ) -> None:
+        """Stopped as packmatrix stops every start, a onefile removes the _MEI* folder it
+        unpacked into TMPDIR, so each warm start unpacks into an empty TMPDIR like the first."""
+        tmp = tmp_path / "tmp"
+        tmp.mkdir()
+        env = {"PATH": "/usr/bin:/bin", "TMPDIR": str(tmp)}
+        for _ in range(2):
+            with launch.launch_process(
+                [str(onefile_server)], cwd=tmp_path, env=env, port=launch.free_port(),
+                log=tmp_path / "server.log",
+            ) as running:  # fmt: skip
+                launch.wait_healthy(running, "/", timeout=60)
+                assert [path.name[:4] for path in tmp.iterdir()] == ["_MEI"]
+            assert list(tmp.iterdir()) == []
 
 
 class TestOnefile:

@@ -1,0 +1,90 @@
+"""Before a startup regression is declared: re-time the baseline and the current artifact side by
+side, A B A B, when the baseline's artifact is still at hand.
+
+Two runs minutes apart on a shared machine differ by 30-50 % for reasons that have nothing to do
+with the app (the page cache, another job, the VM's neighbours). Started in turn, on this machine
+now, both artifacts meet the same conditions, so what is left of the change is the artifact's
+own. The artifact cache keeps a build's files with their sha256, which the baseline report names,
+so a baseline made on this machine can be started again without rebuilding anything.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Final
+
+from packmatrix import cache
+from packmatrix.comparison import Comparison, FigureDiff
+from packmatrix.context import Context
+from packmatrix.formats.base import Deployment, Format
+from packmatrix.launch import free_port, wait_healthy
+from packmatrix.measure import settle
+from packmatrix.results import Report
+from packmatrix.stats import Stat
+from packmatrix.thresholds import Rule, judge
+
+ROUNDS: Final = 7
+"""A B pairs per re-timed format."""
+
+Launched = dict[str, tuple[Format, Deployment]]
+"""Each format of this run, as deployed for its measurements."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Retimer:
+    """What re-timing needs of the run: its context, its deployments, where to say progress."""
+
+    ctx: Context
+    launched: Launched
+    progress: Callable[[str, str], None]
+
+    def __call__(self, result: Comparison, baseline: Report) -> Comparison:
+        """``result`` with every warm-start regression re-judged on A/B samples, where the
+        baseline's artifact can be found by its bytes; everything else as it was."""
+        formats = []
+        for diff in result.formats:
+            figures = tuple(self._retimed(result, fig, diff.name, baseline) for fig in diff.figures)
+            formats.append(dataclasses.replace(diff, figures=figures))
+        return dataclasses.replace(result, formats=tuple(formats))
+
+    def _retimed(
+        self, result: Comparison, fig: FigureDiff, name: str, baseline: Report
+    ) -> FigureDiff:
+        if fig.metric.key != "startup.warm" or fig.verdict != "regression":
+            return fig
+        if name not in self.launched or fig.metric.rule is None:
+            return fig
+        return retimed(fig, name, baseline, self, result.thresholds.rule(fig.metric.rule))
+
+
+def retimed(fig: FigureDiff, name: str, baseline: Report, run: Retimer, rule: Rule) -> FigureDiff:
+    """One figure re-judged on A B A B starts of the baseline's artifact and the current one."""
+    ctx, progress = run.ctx, run.progress
+    row = baseline.result(name)
+    built = cache.find_artifact([item.sha256 for item in row.artifact or []]) if row else None
+    if built is None:
+        return fig
+    fmt, current = run.launched[name]
+    with ctx.deploying_aside():
+        earlier = fmt.deploy(ctx, built)
+    before, after = [], []
+    for index in range(ROUNDS):
+        progress(name, f"re-timing the baseline side by side {index + 1}/{ROUNDS}")
+        before.append(_start(fmt, ctx, earlier))
+        after.append(_start(fmt, ctx, current))
+    a, b = Stat.of(before, "s"), Stat.of(after, "s")
+    verdict = judge(a, b, rule)
+    note = (
+        f"re-timed side by side, A B A B ×{ROUNDS}: {a.median:.3f} s → {b.median:.3f} s "
+        f"(the two runs' own figures: {fig.baseline.median if fig.baseline else 0:.3f} s → "
+        f"{fig.current.median if fig.current else 0:.3f} s)"
+    )
+    return dataclasses.replace(fig, baseline=a, current=b, verdict=verdict, note=note)
+
+
+def _start(fmt: Format, ctx: Context, deployment: Deployment) -> float:
+    settle()
+    with fmt.launch(ctx, deployment, port=free_port()) as running:
+        return wait_healthy(running, ctx.app.health, timeout=ctx.options.startup_timeout)
+
