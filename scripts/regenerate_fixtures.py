@@ -177,6 +177,9 @@ def _regenerate(fixture: Fixture, command: list[str], work: Path, runs: int) -> 
         fixture.formats,
         "--runs",
         str(runs),
+        "--warm-budget",
+        "0",  # exactly --runs warm starts: small fixtures, the same n every time
+        "--rebuild",  # real builds and their real times, never a reuse from the artifact cache
         "--reports",
         str(reports),
     ]

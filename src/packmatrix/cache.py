@@ -35,6 +35,7 @@ from packmatrix.errors import UsageError
 from packmatrix.facts import ImageFacts
 from packmatrix.formats.base import Built
 from packmatrix.records import Figures
+from packmatrix.reproducible import file_sha256
 from packmatrix.units import human_bytes
 
 log = logging.getLogger(__name__)
@@ -204,6 +205,23 @@ def lookup(key: str) -> Hit | None:
     return Hit(built=built, run_id=str(data["run_id"]), built_at=str(data["built_at"]))
 
 
+def find_artifact(shas: Sequence[str]) -> Built | None:
+    """The kept build whose files have exactly these sha256s (a baseline's artifact, named by
+    its report), or None: what lets a baseline be started again without rebuilding it."""
+    wanted = sorted(shas)
+    base = artifacts_dir()
+    if not wanted or not base.is_dir():
+        return None
+    for meta in base.glob(f"*/{ENTRY_FILE}"):
+        try:
+            kept = json.loads(meta.read_text(encoding="utf-8")).get("sha256")
+        except (OSError, ValueError):
+            continue
+        if kept == wanted and (hit := lookup(meta.parent.name)) is not None:
+            return hit.built
+    return None
+
+
 def store(key: str, built: Built, *, run_id: str, commands: list[list[str]]) -> bool:
     """Keep a fresh build under ``key``; False when it can't be (an image in an engine, a full
     disk). Never fails the run: the cache is an optimisation."""
@@ -229,6 +247,7 @@ def store(key: str, built: Built, *, run_id: str, commands: list[list[str]]) -> 
         data = {
             "layout": LAYOUT,
             "files": names,
+            "sha256": sorted(file_sha256(path) for path in built.files),
             "folder": built.folder.name if built.folder is not None else None,
             "commands": commands,
             "seconds": built.seconds,

@@ -5,6 +5,7 @@ reading a report in ``report_input``."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,9 +60,15 @@ class Baseline:
     source: str
     thresholds: Thresholds
 
-    def judge(self, current: Report, reports: Path) -> Comparison:
-        """Compare ``current`` with the baseline; write the Markdown to ``reports`` and keep
-        the comparison in ``current`` (its HTML and Markdown show it)."""
+    def judge(
+        self,
+        current: Report,
+        reports: Path,
+        retime: Callable[[Comparison, Report], Comparison] | None = None,
+    ) -> Comparison:
+        """Compare ``current`` with the baseline (``retime`` re-judges startup regressions on
+        side-by-side starts, where it can); write the Markdown to ``reports`` and keep the
+        comparison in ``current`` (its HTML and Markdown show it)."""
         result = compare(
             self.report,
             current,
@@ -69,6 +76,8 @@ class Baseline:
             baseline_source=self.source,
             current_source=str(reports / "matrix.json"),
         )
+        if retime is not None and result.regressions():
+            result = retime(result, self.report)
         write_atomic(reports / COMPARISON_FILE, render_markdown(result))
         current.comparison = record(result, markdown_file=COMPARISON_FILE)
         return result

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from packmatrix.measure import BUILT
 from packmatrix.metrics import COLUMNS
 from packmatrix.report import HEADERS, Row, table_rows
 from packmatrix.results import Report
@@ -47,6 +48,8 @@ class Terminal:
         first = self._format_started.setdefault(name, now)
         previous = self._step.get(name)
         self._step[name] = (stage, now)
+        if stage == BUILT:  # builds run side by side: the wait before the next step is no step
+            del self._step[name]
         style = STATUS_STYLE.get(stage.upper(), "")
         stage_text = f"[{style}]{stage.upper()}[/]" if style else escape(stage)
         notes = []

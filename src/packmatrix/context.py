@@ -6,6 +6,7 @@ app's source is copied into it first, so builds never write into the user's proj
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import logging
@@ -17,7 +18,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -105,6 +106,7 @@ class Context:
     """Builds run on threads: one lock per shared product, so each is made once."""
 
     _scratch: set[Path] = field(default_factory=set)
+    _deploy_root: str = "deploy"
 
     def scratch(self, name: str) -> Path:
         """A folder of the workspace that builds write into (the source copy, the app wheel's
@@ -177,9 +179,19 @@ class Context:
         """A command as the report shows it: the run's temporary folder reads ``$WORK``."""
         return [arg.replace(str(self.workdir), "$WORK") for arg in argv]
 
+    @contextlib.contextmanager
+    def deploying_aside(self) -> Iterator[None]:
+        """Deployments made inside go to folders of their own (``deploy-aside``), so a second
+        artifact of a format (a baseline's, re-timed side by side) leaves the first in place."""
+        self._deploy_root = "deploy-aside"
+        try:
+            yield
+        finally:
+            self._deploy_root = "deploy"
+
     def place(self, name: str) -> Path:
         """A fresh, empty folder for one format's artifact, outside the source tree."""
-        path = self.workdir / "deploy" / name
+        path = self.workdir / self._deploy_root / name
         shutil.rmtree(path, ignore_errors=True)
         path.mkdir(parents=True)
         return path

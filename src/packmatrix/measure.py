@@ -19,6 +19,8 @@ from packmatrix.stats import Stat
 
 Progress = Callable[[str, str], None]
 """progress(format name, stage) — how the CLI shows where the run is."""
+BUILT = "built"
+"""The stage that ends a format's build (builds run side by side, before any start is timed)."""
 
 
 def measure(

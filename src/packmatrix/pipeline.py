@@ -29,10 +29,11 @@ from packmatrix.factcache import cached_portability, cached_security
 from packmatrix.formats.base import Built, Deployment, Format
 from packmatrix.host import clean_environ, host_facts
 from packmatrix.inspection import check_reproducible, lock_check
-from packmatrix.measure import Progress, measure
+from packmatrix.measure import BUILT, Progress, measure
 from packmatrix.records import ArtifactFile, Commands, Figures, LaunchRecord
 from packmatrix.reproducible import file_sha256
 from packmatrix.results import FormatResult, LauncherRecord, Report, RunInfo, Status
+from packmatrix.retime import Launched, Retimer
 from packmatrix.stats import Stat
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,7 @@ def run_matrix(
     if options.keep_workspace:
         doc.run.workspace = str(ctx.workdir)
     interrupted = False
+    retime: Retimer | None = None  # only a complete run re-times side by side
     tools = tool_versions()
     try:
         for stale in ctx.logs.glob("*.log"):
@@ -69,8 +71,10 @@ def run_matrix(
         if options.artifact_cache and not options.rebuild:
             prepared.restore(ctx, tools)
         builds = build_all(formats, lambda fmt: build_format(fmt, ctx, note))
+        launched: Launched = {}
         for building in builds:  # serially: no build runs while a startup is timed
-            doc.formats.append(finish_format(building, ctx, note))
+            doc.formats.append(finish_format(building, ctx, note, launched))
+        retime = Retimer(ctx, launched, note)
         if options.artifact_cache:
             prepared.keep(ctx, tools)
         doc.run.status = "complete"
@@ -85,7 +89,7 @@ def run_matrix(
             if earlier is not None:
                 doc.carry_over(earlier)
             if baseline is not None:
-                baseline.judge(doc, reports)
+                baseline.judge(doc, reports, retime)
             report.save(doc, reports)
         except ReportError as exc:
             if not interrupted:
@@ -195,13 +199,17 @@ def build_format(fmt: Format, ctx: Context, progress: Progress) -> Building:
             raise FormatUnavailable(reason)
         progress(fmt.name, "build")
         obtained = obtain(fmt, ctx, tool_versions(), progress)
+        progress(fmt.name, BUILT)
         record_build(result, obtained, ctx)
         built = obtained.built
     return Building(fmt=fmt, result=result, built=built, seconds=time.perf_counter() - started)
 
 
-def finish_format(building: Building, ctx: Context, progress: Progress) -> FormatResult:
-    """Deploy, start, smoke-test, measure and inspect a built format: the rest of its row."""
+def finish_format(
+    building: Building, ctx: Context, progress: Progress, launched: Launched | None = None
+) -> FormatResult:
+    """Deploy, start, smoke-test, measure and inspect a built format: the rest of its row. Its
+    deployment is noted in ``launched`` (a baseline's may be re-timed beside it)."""
     fmt, result, built = building.fmt, building.result, building.built
     started = time.perf_counter()
     if built is not None:
@@ -209,6 +217,8 @@ def finish_format(building: Building, ctx: Context, progress: Progress) -> Forma
             progress(fmt.name, "deploy")
             deployment = fmt.deploy(ctx, built)
             record_deploy(result, deployment, ctx)
+            if launched is not None:
+                launched[fmt.name] = (fmt, deployment)
             progress(fmt.name, "cold start + smoke test")
             measure(fmt, ctx, deployment, result, progress)
             progress(fmt.name, "inspect")

@@ -87,4 +87,3 @@ def _start(fmt: Format, ctx: Context, deployment: Deployment) -> float:
     settle()
     with fmt.launch(ctx, deployment, port=free_port()) as running:
         return wait_healthy(running, ctx.app.health, timeout=ctx.options.startup_timeout)
-

@@ -21,6 +21,7 @@ from packmatrix.compare import UnusableReport, load_report
 from packmatrix.merge import KIND, Merged, cell_text, merge, merge_files, render_markdown
 from packmatrix.records import Figures
 from packmatrix.results import SCHEMA_VERSION, Report
+from packmatrix.units import human_bytes
 from tests.unit.real_reports import LINUX, OTHER_PYTHON, previous_major, raw
 from tests.unit.real_reports import REPORTS as SAMPLES
 
@@ -160,7 +161,10 @@ class TestMarkdown:
         """Each cell shows status, warm start median and artifact size."""
         markdown = render_markdown(merged)
         line = next(text for text in markdown.splitlines() if text.startswith("| **pex** |"))
-        assert line == "| **pex** | ✅ PASSED · 1.26 s · 1.9 MB | ❌ FAILED |"
+        cell = merged["formats"]["pex"]["linux-x86_64"]
+        warm = cell["figures"]["startup"]["warm"]["median"]
+        size = human_bytes(cell["figures"]["artifact_bytes"])
+        assert line == f"| **pex** | ✅ PASSED · {warm:.2f} s · {size} | ❌ FAILED |"
 
     def test_reasons_listed_below(self, merged: Merged) -> None:
         """Why a format did not pass on a platform is listed under the table."""

@@ -185,6 +185,7 @@ class TestEachStage:
         assert result.reason is None
         assert [stage for _, stage in stages] == [
             "build",
+            "built",
             "deploy",
             "cold start + smoke test",
             "warm start 1/3",
@@ -328,7 +329,7 @@ class TestColdStarts:
         assert result.figures.startup_warm.n == 2
         assert result.figures.memory_bytes is not None
         assert result.figures.memory_bytes.n == 3  # the first start and the warm ones, as always
-        assert stages[2:6] == [
+        assert stages[3:7] == [
             "cold start + smoke test",
             "cold start 2/3",
             "cold start 3/3",

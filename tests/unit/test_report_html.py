@@ -238,7 +238,7 @@ class TestDocument:
             if "format-pyinstaller-onefile" in el.parents
         ]
         assert log.text == result(mixed, "pyinstaller-onefile").log_tail
-        assert "ModuleNotFoundError: No module named 'plugin_app_plugins'" in log.text
+        assert "ModuleNotFoundError: No module named 'wave'" in log.text
         failing = select(mixed_html, "tr", data_ok="false")
         assert [el.attrs["data-check"] for el in failing] == ["plugin loaded by name"] * 2
 
