@@ -1,37 +1,40 @@
-"""Does the CI gate cry wolf? Runs the matrix several times on an unchanged app and compares
-every pair of runs with the default thresholds (the goal: no regression at all), then runs a copy
-of the app that sleeps 150 ms at import and compares it with each unchanged run (the goal: a
-startup regression every time, for every format). Prints the figures; exits 1 when a goal is
-missed.
+"""Does the CI gate cry wolf? Runs the matrix on an unchanged app several times, each run with
+``--baseline`` the one before (the comparison CI makes, side-by-side re-timing included), and
+counts regressions (the goal: none). Then runs a copy of the app that sleeps 150 ms at import,
+once against each unchanged run as its baseline (the goal: a warm-start regression every time,
+for every format). Prints the figures; exits 1 when a goal is missed.
 
-    python benchmarks/gate.py [--runs-per-matrix 7] [--reruns 5] [--formats wheel,sdist,pex-venv]
+    python benchmarks/gate.py [--reruns 5] [--formats wheel,sdist,pex,pex-venv]
 """
 
 from __future__ import annotations
 
 import argparse
-import itertools
+import json
 import shutil
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
-
-from packmatrix.compare import Thresholds, compare, load_report
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 SLOWDOWN = "\nimport time as _time\n\n_time.sleep(0.15)  # benchmarks/gate.py: a real slowdown\n"
 
 
-def run_matrix(app: Path, formats: str, runs: int, reports: Path) -> Path:
+def run_matrix(app: Path, formats: str, reports: Path, baseline: Path | None) -> dict[str, Any]:
+    """One ``packmatrix run`` (with ``--baseline`` when given); its report's JSON."""
     argv = [
         sys.executable, "-m", "packmatrix", "run", "--app", str(app), "--formats", formats,
-        "--runs", str(runs), "--reports", str(reports),
+        "--reports", str(reports),
     ]  # fmt: skip
+    if baseline is not None:
+        argv += ["--baseline", str(baseline)]
     done = subprocess.run(argv, check=False, stdout=subprocess.DEVNULL)
     if not (reports / "matrix.json").exists():
         raise SystemExit(f"packmatrix run exited {done.returncode} without a report: {app}")
-    return reports / "matrix.json"
+    data: dict[str, Any] = json.loads((reports / "matrix.json").read_text(encoding="utf-8"))
+    return data
 
 
 def slowed_copy(folder: Path) -> Path:
@@ -47,40 +50,49 @@ def slowed_copy(folder: Path) -> Path:
     return app
 
 
+def warm_regressions(doc: dict[str, Any]) -> dict[str, bool]:
+    """Per format: whether the run's comparison flagged a warm-start regression."""
+    rows = (doc.get("comparison") or {}).get("rows") or []
+    flagged: dict[str, bool] = {}
+    for row in rows:
+        if row["figure"] == "warm start":
+            flagged[row["format"]] = row["regression"]
+    return flagged
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--reruns", type=int, default=5)
-    parser.add_argument("--runs-per-matrix", type=int, default=7)
     parser.add_argument("--formats", default="wheel,sdist,pex,pex-venv")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="packmatrix-gate-"))
+    names = args.formats.split(",")
+    false_alarms: list[str] = []
+    retimed = 0
+    caught = {name: 0 for name in names}
     try:
-        unchanged = [
-            run_matrix(REPO / "sample_app", args.formats, args.runs_per_matrix, work / f"r{i}")
-            for i in range(args.reruns)
-        ]
-        slowed = run_matrix(slowed_copy(work), args.formats, args.runs_per_matrix, work / "slowed")
-        reports = [load_report(path) for path in unchanged]
-        false_alarms = []
-        for (i, a), (j, b) in itertools.combinations(enumerate(reports), 2):
-            for line in compare(a, b, Thresholds()).regressions():
-                false_alarms.append(f"run {i} → run {j}: {line}")
-        slow = load_report(slowed)
-        caught: dict[str, int] = {name: 0 for name in args.formats.split(",")}
-        for base in reports:
-            result = compare(base, slow, Thresholds())
-            for diff in result.formats:
-                if any(
-                    fig.verdict == "regression" and fig.metric.key == "startup.warm"
-                    for fig in diff.figures
-                ):
-                    caught[diff.name] += 1
+        runs: list[Path] = []
+        for index in range(args.reruns):
+            baseline = runs[-1] / "matrix.json" if runs else None
+            folder = work / f"run-{index}"
+            doc = run_matrix(REPO / "sample_app", args.formats, folder, baseline)
+            runs.append(folder)
+            comparison = doc.get("comparison") or {}
+            false_alarms += [f"run {index - 1} → run {index}: {line}" for line in
+                             comparison.get("regressions", [])]  # fmt: skip
+            retimed += sum(1 for row in comparison.get("rows", []) if "side by side" in str(row))
+            print(f"run {index}: {len(comparison.get('regressions', []))} regression(s)")
+        slowed = slowed_copy(work)
+        for index, folder in enumerate(runs):
+            doc = run_matrix(slowed, args.formats, work / f"slowed-{index}", folder / "matrix.json")
+            for name, flagged in warm_regressions(doc).items():
+                caught[name] += flagged
+            print(f"slowed against run {index}: {warm_regressions(doc)}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    pairs = args.reruns * (args.reruns - 1) // 2
-    print(
-        f"\n{args.reruns} unchanged runs, {pairs} pairs compared: {len(false_alarms)} regressions"
-    )
+    pairs = args.reruns - 1
+    print(f"\n{args.reruns} unchanged runs, each compared with the one before ({pairs} pairs):")
+    print(f"  {len(false_alarms)} regression(s)")
     for line in false_alarms:
         print(f"  false alarm: {line}")
     print(f"a 150 ms slowdown at import, compared with each of the {args.reruns} runs:")

@@ -12,6 +12,7 @@ from typing import Final, Literal
 from packmatrix.atomic import write_atomic
 from packmatrix.comparison import (
     Comparison,
+    FigureDiff,
     FormatDiff,
     delta_text,
     percent_text,
@@ -104,10 +105,19 @@ def _cells(diff: FormatDiff) -> list[list[str]]:
                 value_text(fig.current, unit),
                 delta_text(fig.delta, unit),
                 percent_text(fig.percent),
-                VERDICT_TEXT[fig.verdict] if fig.verdict else (fig.note or ""),
+                verdict_text(fig),
             ]
         )
     return rows
+
+
+def verdict_text(fig: FigureDiff) -> str:
+    """The verdict, and why it is what it is when the figure says (re-timed side by side, too
+    few samples to judge)."""
+    text = VERDICT_TEXT[fig.verdict] if fig.verdict else ""
+    if fig.note:
+        return f"{text}: {fig.note}" if text else fig.note
+    return text
 
 
 def record(result: Comparison, *, markdown_file: str | None = None) -> ComparisonRecord:
