@@ -214,8 +214,13 @@ def find_artifact(shas: Sequence[str]) -> Built | None:
         return None
     for meta in base.glob(f"*/{ENTRY_FILE}"):
         try:
-            kept = json.loads(meta.read_text(encoding="utf-8")).get("sha256")
-        except (OSError, ValueError):
+            data = json.loads(meta.read_text(encoding="utf-8"))
+            kept = data.get("sha256")
+            if kept is None:  # an entry kept before entries named their bytes: read them once
+                kept = sorted(file_sha256(meta.parent / "files" / n) for n in data["files"])
+                data["sha256"] = kept
+                meta.write_text(json.dumps(data, indent=1), encoding="utf-8")
+        except (OSError, ValueError, KeyError, TypeError):
             continue
         if kept == wanted and (hit := lookup(meta.parent.name)) is not None:
             return hit.built

@@ -68,6 +68,8 @@ def retimed(fig: FigureDiff, name: str, baseline: Report, run: Retimer, rule: Ru
     fmt, current = run.launched[name]
     with ctx.deploying_aside():
         earlier = fmt.deploy(ctx, built)
+    progress(name, "warming the baseline's artifact up (untimed)")
+    _start(fmt, ctx, earlier)  # its caches (a pex's PEX_ROOT) filled, as the current one's are
     before, after = [], []
     for index in range(ROUNDS):
         progress(name, f"re-timing the baseline side by side {index + 1}/{ROUNDS}")
