@@ -25,7 +25,8 @@ class SdistFormat(LocalLaunch):
     def build(self, ctx: Context) -> Built:
         out = ctx.out(self.name)
         argv = [sys.executable, "-m", "build", "--sdist", "--outdir", str(out), str(ctx.source)]
-        seconds = ctx.run(argv, what="python -m build --sdist", log=ctx.log_for(self.name))
+        with ctx.building_in_source():
+            seconds = ctx.run(argv, what="python -m build --sdist", log=ctx.log_for(self.name))
         files: list[Path] = sorted(out.glob("*.tar.gz"))
         return Built(files=files, commands=[argv], seconds=seconds)
 
