@@ -133,6 +133,11 @@ class Context:
                 self._memo[key] = make()
             return cast(T, self._memo[key])
 
+    def building_in_source(self) -> threading.RLock:
+        """Held by a build that writes into the source copy (``build/``, ``*.egg-info``), so
+        two such builds never run there at once."""
+        return self._lock_for("building-in-source")
+
     def provide(self, key: str, value: object) -> None:
         """A shared product made elsewhere (reused from the artifact cache): ``once(key…)``
         returns it without making it."""
@@ -319,7 +324,8 @@ class Context:
     def _build_app_wheel(self) -> tuple[Path, float, list[str]]:
         dist = self.scratch("dist-wheel")
         argv = [sys.executable, "-m", "build", "--wheel", "--outdir", str(dist), str(self.source)]
-        seconds = self.run(argv, what="python -m build --wheel", log=self.log_for("wheel"))
+        with self.building_in_source():
+            seconds = self.run(argv, what="python -m build --wheel", log=self.log_for("wheel"))
         wheels = sorted(dist.glob("*.whl"))
         if len(wheels) != 1:
             raise StepFailed(f"python -m build made {len(wheels)} wheels, expected 1")
