@@ -47,10 +47,11 @@ class Options:
     """What a run was asked to do; recorded in the report."""
 
     runs: int = 7
-    warm_budget: float = 3.0
+    warm_budget: float = 0.0
     """Seconds of warm starts worth spending on a format: where starts are cheap (a wheel starts
     in 0.15 s), more samples than ``runs`` are taken (up to three times as many), so compare has
-    more to tell a change from noise. 0: exactly ``runs``."""
+    more to tell a change from noise. 0 (a library caller's default): exactly ``runs``; the
+    command line's default is 3."""
     cold_runs: int = 1
     """Cold starts per format, each with the artifact's caches emptied first."""
     build_timeout: float = 900.0

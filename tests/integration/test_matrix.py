@@ -37,7 +37,7 @@ def _matrix(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
                 "run",
                 "--app", str(REPO / "sample_app"),
                 "--formats", ",".join(FORMATS),
-                "--runs", "5",
+                "--runs", "5", "--warm-budget", "0",
                 "--reports", str(reports),
             ]
         )  # fmt: skip
@@ -84,7 +84,7 @@ class TestEveryFormatPasses:
         assert figures["startup"]["cold"]["n"] == 1
         assert figures["artifact_bytes"] > 1000
         assert figures["footprint_bytes"] > 100_000
-        assert figures["rss_bytes"]["median"] > 10_000_000
+        assert figures["memory_bytes"]["median"] > 10_000_000
 
 
 class TestArtifactsRunTheirOwnWay:
@@ -108,15 +108,13 @@ class TestArtifactsRunTheirOwnWay:
         env = matrix["launch_environment"]
         assert "PYTHONDONTWRITEBYTECODE" not in env
         assert ".pyenv/shims" not in env["PATH"]
-        temp = str(Path(tempfile.gettempdir()).resolve())
-        for item in matrix["formats"]:
+        for item in matrix["formats"]:  # the report writes the artifact's folder as <place>
             health = item["health"]
             for key in ("cwd", "executable"):
-                path = str(Path(health[key]).resolve())
-                assert not path.startswith(str(REPO)), (item["name"], key, path)
-            assert health["cwd"].startswith(temp), item["name"]
+                assert not health[key].startswith(str(REPO)), (item["name"], key, health[key])
+            assert health["cwd"] == "<place>", item["name"]
             frozen = item["name"].startswith("pyinstaller")
-            assert health["executable"].startswith(temp) or not frozen
+            assert health["executable"].startswith("<place>/") or not frozen
 
 
 class TestPortability:

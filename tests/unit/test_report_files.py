@@ -83,6 +83,7 @@ class TestSave:
         """matrix.md leads with one table row per format."""
         doc = fixture()
         text = report.render("matrix.md.j2", doc)
+        assert text.split("\n\n")[2].startswith("| format | status |")  # a table of its own
         rows = [line for line in text.splitlines() if line.startswith("| ") and "PASSED" in line]
         assert [row.split(" | ")[0].strip("| ") for row in rows][: len(doc.formats)] == [
             entry.name for entry in doc.formats
