@@ -22,7 +22,17 @@ FORMATS = ("wheel", "pex")
 
 
 def run(app: Path, reports: Path, *extra: str) -> dict[str, Any]:
-    argv = ["run", "--app", str(app), "--formats", ",".join(FORMATS), "--runs", "2"]
+    argv = [
+        "run",
+        "--app",
+        str(app),
+        "--formats",
+        ",".join(FORMATS),
+        "--runs",
+        "2",
+        "--warm-budget",
+        "0",
+    ]
     assert main([*argv, "--reports", str(reports), *extra]) == 0
     doc: dict[str, Any] = json.loads((reports / "matrix.json").read_text(encoding="utf-8"))
     report.validate(doc)
