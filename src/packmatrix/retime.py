@@ -11,6 +11,7 @@ so a baseline made on this machine can be started again without rebuilding anyth
 from __future__ import annotations
 
 import dataclasses
+import statistics
 from collections.abc import Callable
 from typing import Final
 
@@ -22,7 +23,7 @@ from packmatrix.launch import free_port, wait_healthy
 from packmatrix.measure import settle
 from packmatrix.results import Report
 from packmatrix.stats import Stat
-from packmatrix.thresholds import Rule, judge
+from packmatrix.thresholds import Rule, Verdict
 
 ROUNDS: Final = 7
 """A B pairs per re-timed format."""
@@ -51,7 +52,8 @@ class Retimer:
     def _retimed(
         self, result: Comparison, fig: FigureDiff, name: str, baseline: Report
     ) -> FigureDiff:
-        if fig.metric.key != "startup.warm" or fig.verdict != "regression":
+        suspect = fig.verdict == "regression" or (fig.verdict == "noise" and (fig.delta or 0) > 0)
+        if fig.metric.key != "startup.warm" or not suspect:
             return fig
         if name not in self.launched or fig.metric.rule is None:
             return fig
@@ -76,13 +78,33 @@ def retimed(fig: FigureDiff, name: str, baseline: Report, run: Retimer, rule: Ru
         before.append(_start(fmt, ctx, earlier))
         after.append(_start(fmt, ctx, current))
     a, b = Stat.of(before, "s"), Stat.of(after, "s")
-    verdict = judge(a, b, rule)
+    verdict = paired_verdict(before, after, rule)
     note = (
         f"re-timed side by side, A B A B ×{ROUNDS}: {a.median:.3f} s → {b.median:.3f} s "
         f"(the two runs' own figures: {fig.baseline.median if fig.baseline else 0:.3f} s → "
         f"{fig.current.median if fig.current else 0:.3f} s)"
     )
     return dataclasses.replace(fig, baseline=a, current=b, verdict=verdict, note=note)
+
+
+def paired_verdict(before: list[float], after: list[float], rule: Rule) -> Verdict | None:
+    """The verdict on A B pairs taken side by side: the median of the pairs' differences must
+    pass the rule's thresholds, and the pairs must agree on the sign (at most one of 7 the other
+    way: by chance, one in 16). Each pair shares the machine's state of that moment, so the
+    ranges of two different minutes need not be apart."""
+    if rule.percent is None:
+        return None
+    diffs = [b - a for a, b in zip(before, after, strict=True)]
+    base = statistics.median(before)
+    change = statistics.median(diffs)
+    limit = max(rule.min_delta, base * rule.percent / 100)
+    worse = sum(1 for diff in diffs if diff > 0)
+    better = len(diffs) - worse
+    if change > limit and better <= 1:
+        return "regression"
+    if -change > limit and worse <= 1:
+        return "improved"
+    return "noise" if abs(change) > limit else "same"
 
 
 def _start(fmt: Format, ctx: Context, deployment: Deployment) -> float:

@@ -22,7 +22,7 @@ from packmatrix.formats.base import Built, Deployment, Running
 from packmatrix.records import ArtifactFile, Figures, MemoryUse, Portability
 from packmatrix.reproducible import file_sha256
 from packmatrix.results import FormatResult, Report, RunInfo, Status
-from packmatrix.retime import Retimer
+from packmatrix.retime import Retimer, paired_verdict
 from packmatrix.stats import Stat
 
 
@@ -170,3 +170,25 @@ class TestRetiming:
         result = compare(baseline, report("now", current_file, [0.3] * 7), Thresholds())
         retimed = Retimer(ctx, {"delayed": (fmt, current)}, lambda *_: None)(result, baseline)
         assert retimed == result
+
+
+class TestPairedVerdict:
+    """Side-by-side pairs share the machine's moment: their differences decide."""
+
+    RULE = Thresholds().rule("startup")
+
+    def test_a_consistent_slowdown_is_a_regression(self) -> None:
+        """+150 ms in every pair is a regression, though the two sides' ranges overlap."""
+        before = [0.60, 0.75, 0.62, 0.90, 0.66, 0.70, 0.64]
+        after = [value + 0.15 for value in before]
+        assert paired_verdict(before, after, self.RULE) == "regression"
+
+    def test_pairs_that_disagree_are_noise(self) -> None:
+        """A large median change whose pairs go both ways is noise, not a regression."""
+        before = [0.60, 0.60, 0.60, 0.60, 0.60, 0.60, 0.60]
+        after = [0.90, 0.30, 0.95, 0.35, 0.92, 0.33, 0.91]
+        assert paired_verdict(before, after, self.RULE) == "noise"
+
+    def test_a_small_change_is_the_same(self) -> None:
+        """Under 20 % and 50 ms is the same, whatever the signs."""
+        assert paired_verdict([0.20] * 7, [0.21] * 7, self.RULE) == "same"
