@@ -76,7 +76,7 @@ class Baseline:
             baseline_source=self.source,
             current_source=str(reports / "matrix.json"),
         )
-        if retime is not None and result.regressions():
+        if retime is not None:  # it re-times only what is suspect
             result = retime(result, self.report)
         write_atomic(reports / COMPARISON_FILE, render_markdown(result))
         current.comparison = record(result, markdown_file=COMPARISON_FILE)

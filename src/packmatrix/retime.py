@@ -52,12 +52,14 @@ class Retimer:
     def _retimed(
         self, result: Comparison, fig: FigureDiff, name: str, baseline: Report
     ) -> FigureDiff:
-        suspect = fig.verdict == "regression" or (fig.verdict == "noise" and (fig.delta or 0) > 0)
-        if fig.metric.key != "startup.warm" or not suspect:
+        if fig.metric.key != "startup.warm" or fig.metric.rule is None or fig.verdict is None:
             return fig
-        if name not in self.launched or fig.metric.rule is None:
+        rule = result.thresholds.rule(fig.metric.rule)
+        # Suspect: slower by more than the smallest change that counts, whatever the figures'
+        # verdict (a drift can hide a slowdown as well as fake one).
+        if name not in self.launched or (fig.delta or 0) <= rule.min_delta:
             return fig
-        return retimed(fig, name, baseline, self, result.thresholds.rule(fig.metric.rule))
+        return retimed(fig, name, baseline, self, rule)
 
 
 def retimed(fig: FigureDiff, name: str, baseline: Report, run: Retimer, rule: Rule) -> FigureDiff:

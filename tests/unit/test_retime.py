@@ -128,7 +128,16 @@ def report(run_id: str, path: Path, warm: list[float]) -> Report:
     return Report(tool={}, run=run, app={"name": "app", "version": "1"}, host={}, formats=[row])
 
 
-def judged(ctx: Context, tmp_path: Path, now: float) -> tuple[str | None, str | None]:
+def judged(
+    ctx: Context,
+    tmp_path: Path,
+    now: float,
+    figures: tuple[list[float], list[float]] = (
+        [0.05, 0.05, 0.06, 0.05, 0.05, 0.06, 0.05],
+        [0.3] * 7,
+    ),
+    said: str = "regression",
+) -> tuple[str | None, str | None]:
     """The baseline's artifact starts at once and is in the cache; this run's starts after
     ``now`` seconds. The two runs' own figures say 0.05 s → 0.30 s (drift, or not)."""
     earlier = artifact(tmp_path / "baseline", 0.0)
@@ -137,10 +146,10 @@ def judged(ctx: Context, tmp_path: Path, now: float) -> tuple[str | None, str | 
     current_file = artifact(tmp_path / "current", now)
     fmt = DelayFormat()
     current = fmt.deploy(ctx, Built(files=[current_file], commands=[], seconds=0.1))
-    baseline = report("baseline-run", earlier, [0.05, 0.05, 0.06, 0.05, 0.05, 0.06, 0.05])
-    result = compare(baseline, report("now", current_file, [0.3] * 7), Thresholds())
+    baseline = report("baseline-run", earlier, figures[0])
+    result = compare(baseline, report("now", current_file, figures[1]), Thresholds())
     (warm,) = [fig for fig in result.formats[0].figures if fig.metric.key == "startup.warm"]
-    assert warm.verdict == "regression"  # what the two runs' figures alone say
+    assert warm.verdict == said  # what the two runs' figures alone say
     retimed = Retimer(ctx, {"delayed": (fmt, current)}, lambda *_: None)(result, baseline)
     (warm,) = [fig for fig in retimed.formats[0].figures if fig.metric.key == "startup.warm"]
     return warm.verdict, warm.note
@@ -157,6 +166,11 @@ class TestRetiming:
     def test_a_real_slowdown_is_still_caught(self, ctx: Context, tmp_path: Path) -> None:
         """An artifact that really starts 0.3 s later is a regression side by side too."""
         verdict, _ = judged(ctx, tmp_path, now=0.3)
+        assert verdict == "regression"
+
+    def test_a_slowdown_hidden_by_drift_is_caught(self, ctx: Context, tmp_path: Path) -> None:
+        """Figures 60 ms apart (+12 %: "same") are re-timed; side by side, 0.3 s apart."""
+        verdict, _ = judged(ctx, tmp_path, now=0.3, figures=([0.5] * 7, [0.56] * 7), said="same")
         assert verdict == "regression"
 
     def test_without_the_baseline_artifact_the_figures_decide(
