@@ -349,4 +349,5 @@ class TestReportSaysCached:
             text = (tmp_path / name).read_text(encoding="utf-8")
             assert "(cached)" in text, name
             assert "Reused from the artifact cache (built in" in text, name
+            assert "-m build --wheel" in text, name  # the command that made the reused build
             assert "2026-12-02T12:00:05+00:00" in text, name
