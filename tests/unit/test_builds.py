@@ -17,25 +17,12 @@ from packmatrix.context import Context, Options
 from packmatrix.formats.base import Built, Format
 from packmatrix.pipeline import run_matrix
 from packmatrix.results import Status
-from tests.unit.test_pipeline import FakeFormat
+from tests.unit.test_pipeline import FakeFormat, fake_app
 
 
 @pytest.fixture(name="app")
 def _app(tmp_path: Path) -> AppSpec:
-    root = tmp_path / "fake_app"
-    root.mkdir()
-    (root / "pyproject.toml").write_text('[project]\nname = "fake-app"\nversion = "1.0"\n')
-    return AppSpec(
-        root=root,
-        name="fake-app",
-        version="1.0",
-        script="fake-app",
-        package="fake_app",
-        health="/health",
-        checks=(),
-        build_requires=(),
-        requires_python=None,
-    )
+    return fake_app(tmp_path)
 
 
 class Timed(FakeFormat):

@@ -145,8 +145,8 @@ class FakeFormat:
         return Portability(needs="nothing at all", os_arch="any", distributions=[])
 
 
-@pytest.fixture(name="app")
-def _app(tmp_path: Path) -> AppSpec:
+def fake_app(tmp_path: Path, checks: tuple[Check, ...] = ()) -> AppSpec:
+    """A project folder the fake formats stand for (only its pyproject.toml is read)."""
     root = tmp_path / "fake_app"
     root.mkdir()
     (root / "pyproject.toml").write_text('[project]\nname = "fake-app"\nversion = "1.0"\n')
@@ -157,10 +157,15 @@ def _app(tmp_path: Path) -> AppSpec:
         script="fake-app",
         package="fake_app",
         health="/health",
-        checks=(Check(name="home page", path="/", contains=("Welcome",)),),
+        checks=checks,
         build_requires=(),
         requires_python=None,
     )
+
+
+@pytest.fixture(name="app")
+def _app(tmp_path: Path) -> AppSpec:
+    return fake_app(tmp_path, (Check(name="home page", path="/", contains=("Welcome",)),))
 
 
 @pytest.fixture(name="ctx")
