@@ -18,7 +18,10 @@ FORMATS = {
     "pex-venv": "a pex that unpacks into a venv on first start; needs a Python on the target",
     "pyinstaller-onefile": "one frozen executable, no Python needed; unpacks itself on every start",
     "pyinstaller-onedir": "a frozen folder with its executable, no Python needed",
+    "nuitka": "a folder compiled to C by Nuitka and gcc, no Python needed; builds for minutes, "
+    "so not in the default set: `nox -s matrix -- --formats all` adds it",
     "docker": "a slim multi-stage image, run as a container; needs a container engine",
+    "docker-frozen": "the PyInstaller folder in an image with no Python; needs a container engine",
 }
 """Each format in one line, for `nox -l`; the names mirror packmatrix.registry.FORMAT_NAMES (a
 unit test keeps them equal). Sessions per format are not in the bare `nox`: `matrix` runs them

@@ -72,6 +72,7 @@ __all__ = [  # what callers (``cli``, the tests) import from here, some of it fr
     "describe",
     "find_debian_mirror",
     "image_present",
+    "import_rootfs",
     "python_for_suite",
     "run_in_image",
 ]
@@ -180,7 +181,7 @@ def build_base_image(
             log(f"writing {tar_path}")
             write_rootfs_tar(rootfs, tar_path)
             log(f"importing it as {tag}")
-            image_id = _import_rootfs(client, tar_path, tag)
+            image_id = import_rootfs(client, tar_path, tag, IMAGE_CHANGES)
         finally:
             remove_scratch(scratch, log)
         log(f"checking python3, venv and ssl in {tag}")
@@ -205,7 +206,8 @@ def _names(paths: Sequence[Path]) -> str:
     return ", ".join(path.name for path in paths) or "none"
 
 
-def _import_rootfs(client: Any, tar_path: Path, tag: str) -> str:
+def import_rootfs(client: Any, tar_path: Path, tag: str, changes: Sequence[str]) -> str:
+    """Import a root file system tar as ``tag``, with Dockerfile ``changes``; its image id."""
     repository, image_tag = docker.utils.parse_repository_tag(tag)
     try:
         # A path (not an open file) makes the SDK upload with no timeout.
@@ -213,7 +215,7 @@ def _import_rootfs(client: Any, tar_path: Path, tag: str) -> str:
             src=str(tar_path),
             repository=repository,
             tag=image_tag or "latest",
-            changes=list(IMAGE_CHANGES),
+            changes=list(changes),
         )
         return str(client.images.get(tag).id)
     except (docker.errors.DockerException, OSError) as exc:

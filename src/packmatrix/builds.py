@@ -18,7 +18,7 @@ from typing import Any, Final, TypeVar
 
 from packmatrix import cache, procs
 from packmatrix.context import Context
-from packmatrix.formats.base import Built, Format
+from packmatrix.formats.base import Built, Format, shared_key
 from packmatrix.records import Commands
 
 Progress = Callable[[str, str], None]
@@ -46,6 +46,7 @@ def obtain(fmt: Format, ctx: Context, tools: Mapping[str, str], progress: Progre
     hit = None if ctx.options.rebuild else cache.lookup(key)
     if hit is not None:
         progress(fmt.name, "reused from the artifact cache")
+        ctx.provide(shared_key(fmt.name), hit.built)
         return Obtained(
             built=hit.built,
             record=Commands(

@@ -39,10 +39,8 @@ from packmatrix.context import Options
 from packmatrix.errors import PackmatrixError, UsageError
 from packmatrix.formats.base import Format
 from packmatrix.pipeline import run_matrix
-from packmatrix.registry import FORMAT_NAMES, FORMATS
+from packmatrix.registry import DEFAULT_FORMATS, FORMAT_NAMES, FORMATS, SLOW_FORMATS
 from packmatrix.results import Report, Status
-
-DEFAULT_FORMATS: tuple[str, ...] = FORMAT_NAMES
 
 
 class Terminated(BaseException):
@@ -74,7 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
         type=parse_formats,
         default=None,
         metavar="NAMES",
-        help=f"comma-separated, from: {', '.join(FORMAT_NAMES)} (or 'all'); default: all",
+        help=f"comma-separated, from: {', '.join(FORMAT_NAMES)}; or 'all', which adds the "
+        f"formats that build for minutes ({', '.join(sorted(SLOW_FORMATS)) or 'none'}); "
+        f"default: all but those",
     )
     run.add_argument(
         "--runs",
@@ -253,8 +253,12 @@ def run(
     refuse_unsupported_platform()
     app = load_app(args.app)
     cache.max_bytes()  # a malformed cap is refused before any work
-    named = args.formats is not None  # a format named on the command line must run here
-    formats: list[Format] = [FORMATS[name] for name in args.formats or DEFAULT_FORMATS]
+    # A format named on the command line must run here; the default set and "all" need not.
+    named = args.formats not in (None, "all")
+    chosen: tuple[str, ...] = args.formats if named else DEFAULT_FORMATS
+    if args.formats == "all":
+        chosen = FORMAT_NAMES
+    formats: list[Format] = [FORMATS[name] for name in chosen]
     options = Options(
         runs=args.runs,
         warm_budget=args.warm_budget,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import NoReturn
+from typing import Literal, NoReturn
 
 from packmatrix import baseimage, compare
 from packmatrix.errors import UsageError
@@ -18,11 +18,12 @@ class Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
-def parse_formats(text: str) -> tuple[str, ...] | None:
-    """The named formats in registry order; None for 'all' (the default selection)."""
+def parse_formats(text: str) -> tuple[str, ...] | Literal["all"]:
+    """The named formats in registry order; "all" for every format, the slow ones too (none is
+    then required to run here: docker is optional, as in the default selection)."""
     names = [part.strip() for part in text.split(",") if part.strip()]
     if names == ["all"]:
-        return None
+        return "all"
     unknown = [name for name in names if name not in FORMAT_NAMES]
     if unknown or not names:
         raise argparse.ArgumentTypeError(

@@ -41,9 +41,8 @@ def host_minor() -> str:
     return f"{sys.version_info.major}.{sys.version_info.minor}"
 
 
-def render_dockerfile(ctx: Context, *, base: BaseImageFacts, app_wheels: list[str]) -> str:
-    """The Dockerfile text for the app, built on ``base`` (named by its pinned reference)."""
-    env = jinja2.Environment(
+def _templates() -> jinja2.Environment:
+    return jinja2.Environment(
         loader=jinja2.FunctionLoader(
             lambda name: (
                 resources.files("packmatrix")
@@ -56,19 +55,27 @@ def render_dockerfile(ctx: Context, *, base: BaseImageFacts, app_wheels: list[st
         keep_trailing_newline=True,
         undefined=jinja2.StrictUndefined,
     )
-    return env.get_template("Dockerfile.j2").render(
-        app_name=ctx.app.name,
-        app_version=ctx.app.version,
-        app_wheels=app_wheels,
-        packmatrix_version=__version__,
-        python_minor=host_minor(),
-        platform=f"linux/{platform.machine()}",
-        base_image=base.ref,
-        base_tag=base.tag,
-        uid=UID,
-        user=USER,
-        port=PORT,
-        script=ctx.app.script,
+
+
+def render_dockerfile(ctx: Context, *, base: BaseImageFacts, app_wheels: list[str]) -> str:
+    """The Dockerfile text for the app, built on ``base`` (named by its pinned reference)."""
+    return (
+        _templates()
+        .get_template("Dockerfile.j2")
+        .render(
+            app_name=ctx.app.name,
+            app_version=ctx.app.version,
+            app_wheels=app_wheels,
+            packmatrix_version=__version__,
+            python_minor=host_minor(),
+            platform=f"linux/{platform.machine()}",
+            base_image=base.ref,
+            base_tag=base.tag,
+            uid=UID,
+            user=USER,
+            port=PORT,
+            script=ctx.app.script,
+        )
     )
 
 
@@ -97,4 +104,42 @@ def make_context(ctx: Context, base: BaseImageFacts) -> BuildContext:
     (folder / "Dockerfile").write_text(dockerfile, encoding="utf-8")
     (folder / ".dockerignore").write_text(DOCKERIGNORE, encoding="utf-8")
     write_atomic(ctx.logs.parent / "Dockerfile", dockerfile)
+    return BuildContext(folder, dockerfile)
+
+
+FROZEN_DOCKERIGNORE: Final = """\
+# Only what the Dockerfile copies goes to the engine.
+*
+!app/
+"""
+
+
+def make_frozen_context(
+    ctx: Context, base: BaseImageFacts, onedir: Path, *, glibc_floor: str
+) -> BuildContext:
+    """The docker-frozen format's build context: its Dockerfile and the PyInstaller onedir
+    (symlinks kept). The Dockerfile is also written next to the report (``Dockerfile-frozen``)."""
+    folder = ctx.out("docker-frozen") / "context"
+    folder.mkdir()
+    shutil.copytree(onedir, folder / "app", symlinks=True)
+    dockerfile = (
+        _templates()
+        .get_template("Dockerfile-frozen.j2")
+        .render(
+            app_name=ctx.app.name,
+            app_version=ctx.app.version,
+            packmatrix_version=__version__,
+            platform=f"linux/{platform.machine()}",
+            base_image=base.ref,
+            base_tag=base.tag,
+            base_libc=base.libc,
+            glibc_floor=glibc_floor,
+            uid=UID,
+            port=PORT,
+            script=ctx.app.script,
+        )
+    )
+    (folder / "Dockerfile").write_text(dockerfile, encoding="utf-8")
+    (folder / ".dockerignore").write_text(FROZEN_DOCKERIGNORE, encoding="utf-8")
+    write_atomic(ctx.logs.parent / "Dockerfile-frozen", dockerfile)
     return BuildContext(folder, dockerfile)

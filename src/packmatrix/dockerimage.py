@@ -19,13 +19,15 @@ import re
 import tarfile
 import time
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Final
 
 import docker
 
-from packmatrix import localbase, procs
+from packmatrix import frozenroot, localbase, procs
+from packmatrix.artifacts import open_artifact
 from packmatrix.baseimage import BaseImageError, default_tag
 from packmatrix.context import Context
 from packmatrix.dockerfile import PORT, host_minor
@@ -264,6 +266,27 @@ def layer_sizes(saved: Path, base_layers: frozenset[str]) -> tuple[int, int]:
     return total, own
 
 
+def image_files(saved: Path) -> dict[str, bytes | None]:
+    """The files a container of a saved image sees (what no later layer deletes or replaces),
+    by path; the bytes of the few :func:`os_package_count` and the checks read, else None."""
+    wanted = ("var/lib/dpkg/status",)
+    files: dict[str, bytes | None] = {}
+    with open_artifact(saved) as artifact:
+        for member in artifact.members:
+            if member.parent is None or member.hidden_by is not None:
+                continue
+            files[member.path] = member.read() if member.path in wanted else None
+    return files
+
+
+def os_package_count(files: dict[str, bytes | None]) -> int | None:
+    """The OS packages installed in an image, as its dpkg status file counts them."""
+    status = files.get("var/lib/dpkg/status")
+    if status is None:
+        return None
+    return frozenroot.count_installed(status.decode("utf-8", errors="replace"))
+
+
 def _member(tar: tarfile.TarFile, name: str) -> IO[bytes]:
     stream = tar.extractfile(name)
     if stream is None:
@@ -283,7 +306,9 @@ def gzip_size(stream: IO[bytes]) -> tuple[str, int]:
     return f"sha256:{digest.hexdigest()}", size
 
 
-def engine_overhead(eng: Engine, image: str, runs: int = 3) -> list[float]:
+def engine_overhead(
+    eng: Engine, image: str, runs: int = 3, *, entrypoint: Sequence[str] = ("true",)
+) -> list[float]:
     """Seconds to create, start and finish a container that runs ``true``, port published as
     for the app: the engine's share of every docker startup figure, measured, not guessed.
     Run after the app's starts are measured, never before the cold one (it warms the image)."""
@@ -293,7 +318,7 @@ def engine_overhead(eng: Engine, image: str, runs: int = 3) -> list[float]:
         with eng.container(
             image,
             [],
-            entrypoint=["true"],
+            entrypoint=list(entrypoint),
             what="overhead",
             ports={f"{PORT}/tcp": ("127.0.0.1", None)},
         ) as container:

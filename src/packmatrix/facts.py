@@ -163,14 +163,21 @@ class ImageFacts:
     tag: str
     id: str
     base: BaseImageFacts
+    os_packages: int | None = None
+    """The OS packages inside, as its dpkg status file counts them (None: no dpkg status)."""
 
     def to_json(self) -> dict[str, Any]:
-        return {"tag": self.tag, "id": self.id, "base": self.base.to_json()}
+        out: dict[str, Any] = {"tag": self.tag, "id": self.id, "base": self.base.to_json()}
+        if self.os_packages is not None:
+            out["os_packages"] = self.os_packages
+        return out
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> ImageFacts:
+        packages = data.get("os_packages")
         return cls(
             tag=str(data["tag"]),
             id=str(data["id"]),
             base=BaseImageFacts.from_json(data["base"]),
+            os_packages=int(packages) if packages is not None else None,
         )

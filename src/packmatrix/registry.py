@@ -6,6 +6,8 @@ from typing import Final
 
 from packmatrix.formats.base import Format
 from packmatrix.formats.docker import DockerFormat
+from packmatrix.formats.docker_frozen import DockerFrozenFormat
+from packmatrix.formats.nuitka import NuitkaFormat
 from packmatrix.formats.pex import PexFormat
 from packmatrix.formats.pyinstaller import PyInstallerFormat
 from packmatrix.formats.sdist import SdistFormat
@@ -20,7 +22,13 @@ FORMATS: Final[dict[str, Format]] = {
         PexFormat(venv=True),
         PyInstallerFormat(onefile=True),
         PyInstallerFormat(onefile=False),
+        NuitkaFormat(),
         DockerFormat(),
+        DockerFrozenFormat(),
     )
 }
 FORMAT_NAMES: Final[tuple[str, ...]] = tuple(FORMATS)
+SLOW_FORMATS: Final[frozenset[str]] = frozenset({"nuitka"} & set(FORMATS))
+"""Formats that build for minutes: only ``--formats all`` or their name runs them."""
+DEFAULT_FORMATS: Final[tuple[str, ...]] = tuple(n for n in FORMAT_NAMES if n not in SLOW_FORMATS)
+"""What ``packmatrix run`` runs without ``--formats``: every format but the slow ones."""

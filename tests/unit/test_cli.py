@@ -9,7 +9,7 @@ import pytest
 
 from packmatrix.cli import main
 from packmatrix.cliargs import parse_formats
-from packmatrix.registry import FORMAT_NAMES
+from packmatrix.registry import DEFAULT_FORMATS, FORMAT_NAMES, SLOW_FORMATS
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -20,8 +20,9 @@ class TestFormatSelection:
         assert parse_formats("pex,wheel") == ("wheel", "pex")
 
     def test_all(self) -> None:
-        """ "all" is the default selection: every format, docker optional."""
-        assert parse_formats("all") is None
+        """ "all" is every format, the slow ones too; the default leaves those out."""
+        assert parse_formats("all") == "all"
+        assert set(DEFAULT_FORMATS) == set(FORMAT_NAMES) - SLOW_FORMATS
 
     def test_spaces_and_duplicates(self) -> None:
         """Blanks around names and repeated names are tolerated."""

@@ -63,6 +63,12 @@ class Deployment:
     """Container formats: the image tag to start."""
 
 
+def shared_key(name: str) -> str:
+    """The ``Context.once`` key under which format ``name``'s build is shared with the formats
+    built from it (docker-frozen's image holds the pyinstaller-onedir build)."""
+    return f"built:{name}"
+
+
 class Running(Protocol):
     """A started artifact, as the measurement loop sees it."""
 

@@ -24,12 +24,15 @@ from typing import Any, Final
 import docker
 
 from packmatrix.context import Context
-from packmatrix.dockerfile import PORT, make_context
+from packmatrix.dockerfile import PORT, BuildContext, make_context
 from packmatrix.dockerimage import (
+    ResolvedBase,
     build_image,
     engine_overhead,
     image_checks,
+    image_files,
     layer_sizes,
+    os_package_count,
     resolve_base,
     save_image,
     uid_of,
@@ -150,8 +153,73 @@ def _keep_logs(ctx: Context, container: Container) -> None:
         out.write(container.logs())
 
 
+def build_measured(
+    ctx: Context, eng: Engine, context: BuildContext, tag: str, base: ResolvedBase
+) -> Built:
+    """Build ``context`` as ``tag`` offline, without the layer cache and then with it; save the
+    image and measure it: its sizes, on its own and on top of ``base``, and its OS packages."""
+    known = eng.image_ids()
+    seconds = build_image(ctx, eng, context.folder, tag, nocache=True, known=known)
+    cached = build_image(ctx, eng, context.folder, tag, nocache=False, known=known)
+    image = eng.client.images.get(tag)
+    eng.track(str(image.id))
+    saved = context.folder.parent / f"{ctx.app.normalized_name}-image.tar"
+    save_image(eng, tag, saved)
+    compressed, compressed_own = layer_sizes(saved, base.layers)
+    size = int(image.attrs["Size"])
+    build_argv = [
+        *("docker", "build", "--no-cache", "--network", "none"),
+        *("--label", f"{RUN_LABEL}={eng.run_id}"),
+        *("--tag", tag, str(context.folder)),
+    ]
+    return Built(
+        files=[saved],
+        commands=[build_argv, ["docker", "save", "--output", str(saved), tag]],
+        seconds=seconds,
+        figures=Figures(
+            build_seconds_cached=Stat.of([cached], "s"),
+            image_bytes=size,
+            image_compressed_bytes=compressed,
+            image_on_base_bytes=size - base.facts.bytes,
+            image_on_base_compressed_bytes=compressed_own,
+        ),
+        image=ImageFacts(
+            tag=tag,
+            id=str(image.id),
+            base=base.facts,
+            os_packages=os_package_count(image_files(saved)),
+        ),
+        dockerfile=context.dockerfile,
+        artifact_note="docker save tar",
+    )
+
+
+def image_deployment(ctx: Context, name: str, built: Built) -> Deployment:
+    """A built image, ready to start: its containers publish the app's port on 127.0.0.1."""
+    tag = image_of(built).tag
+    return Deployment(
+        place=ctx.place(name),
+        argv=["docker", "run", "--rm", "--publish", f"127.0.0.1::{PORT}", tag],
+        env={"HOST": "0.0.0.0", "PORT": str(PORT)},
+        footprint_label="the image in the engine, uncompressed; the saved tar is a little "
+        "bigger, as it also holds the image's config and a tar header per layer file",
+        footprint_note="image",
+        footprint_bytes=built.figures.image_bytes if built.figures else None,
+        image=tag,
+    )
+
+
+def image_size_text(figures: Figures) -> str:
+    return (
+        f"{human_bytes(figures.image_bytes)} uncompressed, "
+        f"{human_bytes(figures.image_compressed_bytes)} as gzip layers; "
+        f"{human_bytes(figures.image_on_base_bytes)} on top of the base "
+        f"({human_bytes(figures.image_on_base_compressed_bytes)} compressed)"
+    )
+
+
 # -- the format -------------------------------------------------------------------------------
-def _image(built: Built) -> ImageFacts:
+def image_of(built: Built) -> ImageFacts:
     if built.image is None:
         raise StepFailed("the docker build recorded no image")
     return built.image
@@ -173,48 +241,10 @@ class DockerFormat:
         base = resolve_base(ctx, eng)
         context = make_context(ctx, base.facts)
         tag = f"packmatrix-{ctx.app.normalized_name}:{ctx.run_id}"
-        known = eng.image_ids()
-        seconds = build_image(ctx, eng, context.folder, tag, nocache=True, known=known)
-        cached = build_image(ctx, eng, context.folder, tag, nocache=False, known=known)
-        image = eng.client.images.get(tag)
-        eng.track(str(image.id))
-        saved = context.folder.parent / f"{ctx.app.normalized_name}-image.tar"
-        save_image(eng, tag, saved)
-        compressed, compressed_own = layer_sizes(saved, base.layers)
-        size = int(image.attrs["Size"])
-        build_argv = [
-            *("docker", "build", "--no-cache", "--network", "none"),
-            *("--label", f"{RUN_LABEL}={eng.run_id}"),
-            *("--tag", tag, str(context.folder)),
-        ]
-        return Built(
-            files=[saved],
-            commands=[build_argv, ["docker", "save", "--output", str(saved), tag]],
-            seconds=seconds,
-            figures=Figures(
-                build_seconds_cached=Stat.of([cached], "s"),
-                image_bytes=size,
-                image_compressed_bytes=compressed,
-                image_on_base_bytes=size - base.facts.bytes,
-                image_on_base_compressed_bytes=compressed_own,
-            ),
-            image=ImageFacts(tag=tag, id=str(image.id), base=base.facts),
-            dockerfile=context.dockerfile,
-            artifact_note="docker save tar",
-        )
+        return build_measured(ctx, eng, context, tag, base)
 
     def deploy(self, ctx: Context, built: Built) -> Deployment:
-        tag = _image(built).tag
-        return Deployment(
-            place=ctx.place(self.name),
-            argv=["docker", "run", "--rm", "--publish", f"127.0.0.1::{PORT}", tag],
-            env={"HOST": "0.0.0.0", "PORT": str(PORT)},
-            footprint_label="the image in the engine, uncompressed; the saved tar is a little "
-            "bigger, as it also holds the image's config and a tar header per layer file",
-            footprint_note="image",
-            footprint_bytes=built.figures.image_bytes if built.figures else None,
-            image=tag,
-        )
+        return image_deployment(ctx, self.name, built)
 
     def launch(
         self, ctx: Context, deployment: Deployment, *, port: int
@@ -227,7 +257,7 @@ class DockerFormat:
         """The look inside the image, then the engine's overhead: containers of the image run
         only here, after the starts were measured, so the cold start is the image's first."""
         eng = run_engine(ctx)
-        facts = _image(built)
+        facts = image_of(built)
         base = facts.base
         figures = built.figures or Figures()
         image = eng.client.images.get(facts.id)
@@ -245,12 +275,7 @@ class DockerFormat:
             base_image=base_text + (f"; {base.note}" if base.note else ""),
             base_image_id=base.id,
             python=f"{found['venv_python'][0]} in /opt/venv",
-            image_size=(
-                f"{human_bytes(figures.image_bytes)} uncompressed, "
-                f"{human_bytes(figures.image_compressed_bytes)} as gzip layers; "
-                f"{human_bytes(figures.image_on_base_bytes)} on top of the base "
-                f"({human_bytes(figures.image_on_base_compressed_bytes)} compressed)"
-            ),
+            image_size=image_size_text(figures),
             compilers=found.get("compiler", []),
             pip_caches=found.get("pip_cache", []),
             wheelhouse_files=found.get("wheelhouse", []),

@@ -26,7 +26,7 @@ from packmatrix import bundled, portability
 from packmatrix.artifacts import Member, iter_tree, open_artifact
 from packmatrix.context import Context
 from packmatrix.errors import StepFailed
-from packmatrix.formats.base import Built, Deployment
+from packmatrix.formats.base import Built, Deployment, shared_key
 from packmatrix.launch import LocalLaunch
 from packmatrix.records import GlibcFloor, Portability
 
@@ -51,6 +51,11 @@ class PyInstallerFormat(LocalLaunch):
         return None
 
     def build(self, ctx: Context) -> Built:
+        if self.onefile or not (self.collect_data and self.collect_submodules):
+            return self.build_now(ctx)
+        return onedir_build(ctx)
+
+    def build_now(self, ctx: Context) -> Built:
         python, prepare = build_venv(ctx)
         out = ctx.out(self.name)
         launcher = out / "launcher.py"
@@ -157,6 +162,13 @@ class PyInstallerFormat(LocalLaunch):
         )
 
 
+def onedir_build(ctx: Context) -> Built:
+    """The onedir, built once per run: the pyinstaller-onedir row and the docker-frozen image
+    share it (reused from the artifact cache when the onedir row was: ``builds.obtain``)."""
+    fmt = PyInstallerFormat(onefile=False)
+    return ctx.once(shared_key(fmt.name), lambda: fmt.build_now(ctx))
+
+
 def read_bundle(target: Path) -> tuple[list[str], GlibcFloor]:
     """The files a bundle holds (a onefile's TOC, a onedir's tree) and the GLIBC it needs.
 
@@ -179,14 +191,18 @@ def is_shared_lib(member: Member) -> bool:
 
 def build_venv(ctx: Context) -> tuple[Path, list[list[str]]]:
     """A venv with the locked wheels and PyInstaller, shared by both PyInstaller rows."""
-    return ctx.once("pyinstaller-venv", lambda: _build_venv(ctx))
+    return ctx.once(
+        "pyinstaller-venv", lambda: tool_venv(ctx, pyinstaller_requirement(), "PyInstaller")
+    )
 
 
-def _build_venv(ctx: Context) -> tuple[Path, list[list[str]]]:
+def tool_venv(ctx: Context, requirement: str, tool: str) -> tuple[Path, list[list[str]]]:
+    """A private build venv: the app, exactly the locked wheels, and the build tool pinned by
+    ``requirement`` with what it needs, all installed offline; its python and the commands."""
     log = ctx.log_for("prepare")
-    requirement = pyinstaller_requirement()
-    tools = toolhouse(ctx)
-    python, venv_argv, _ = ctx.make_venv(ctx.scratch("pyinstaller-venv"), log=log)
+    tools = ctx.toolhouse(requirement)
+    name = requirement.split("=")[0]
+    python, venv_argv, _ = ctx.make_venv(ctx.scratch(f"{name}-venv"), log=log)
     install = ctx.pip(
         "--python",
         str(python),
@@ -199,8 +215,8 @@ def _build_venv(ctx: Context) -> tuple[Path, list[list[str]]]:
         *map(str, ctx.own_wheels),
         requirement,
     )
-    ctx.prepared_seconds["PyInstaller build venv"] = ctx.run(
-        install, what="installing the app and PyInstaller into the build venv", log=log
+    ctx.prepared_seconds[f"{tool} build venv"] = ctx.run(
+        install, what=f"installing the app and {tool} into the build venv", log=log
     )
     return python, [venv_argv, install]
 
