@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from packmatrix import launch
-from packmatrix.registry import FORMAT_NAMES
+from packmatrix.registry import DEFAULT_FORMATS, FORMAT_NAMES
 from packmatrix.results import Report
 
 TOLERANCE = 0.10
@@ -238,7 +238,7 @@ def across_formats(found: list[Target], rounds: int, health: str) -> int:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    local = [name for name in FORMAT_NAMES if not name.startswith("docker")]
+    local = [name for name in DEFAULT_FORMATS if not name.startswith("docker")]
     parser.add_argument("--formats", default=",".join(local), help="default: every local format")
     parser.add_argument("--runs", type=int, default=7, help="starts (rounds) per format")
     parser.add_argument("--app", default="sample_app")

@@ -13,6 +13,7 @@ least the onedir's floor (``hostpython.oldest_suite``).
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import tempfile
@@ -35,8 +36,9 @@ from packmatrix.debian import (
 )
 from packmatrix.engine import Engine
 
-KEEP: Final = ("base-files", "libc6", "dash", "netbase")
-"""The packages the root keeps, with everything they depend on."""
+KEEP: Final = ("base-files", "libc6", "zlib1g", "dash", "netbase")
+"""The packages the root keeps, with everything they depend on. zlib: PyInstaller's bootloader
+links it dynamically, before it can load what the bundle ships."""
 LEFT_OUT: Final = frozenset({"dpkg", "debianutils", "mawk"})
 """Depended on only by maintainer scripts (dash's, base-files'), which never run in the image:
 nothing installs packages there. dpkg's status file stays, so the packages can be counted."""
@@ -53,7 +55,10 @@ CHANGES: Final = (f"ENV PATH={IMAGE_PATH}", "ENV LANG=C.UTF-8")
 
 
 def root_tag(suite: str) -> str:
-    return f"packmatrix/debian:{suite}-frozen"
+    """The root image's tag; it names what is kept, so a change of :data:`KEEP` makes a new
+    image instead of reusing an old one."""
+    digest = hashlib.sha256(",".join([*KEEP, "-", *sorted(LEFT_OUT)]).encode()).hexdigest()
+    return f"packmatrix/debian:{suite}-frozen-{digest[:8]}"
 
 
 # -- dpkg's status file -----------------------------------------------------------------------

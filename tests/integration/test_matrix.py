@@ -16,14 +16,15 @@ from packmatrix.cli import main
 from packmatrix.context import Options
 from packmatrix.formats.pyinstaller import PyInstallerFormat
 from packmatrix.pipeline import run_matrix
-from packmatrix.registry import FORMAT_NAMES
+from packmatrix.registry import DEFAULT_FORMATS
 from packmatrix.results import FormatResult, Status
 
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
-FORMATS = [name for name in FORMAT_NAMES if not name.startswith("docker")]
-"""Every registered local format (the docker leg has tests of its own)."""
+FORMATS = [name for name in DEFAULT_FORMATS if not name.startswith("docker")]
+"""Every local format of the default set (the docker formats and the slow nuitka have tests of
+their own)."""
 
 
 @pytest.fixture(scope="module", name="matrix")

@@ -11,7 +11,7 @@ import pytest
 from packmatrix.appspec import load_app
 from packmatrix.context import Context, Options
 from packmatrix.inspection import security_facts
-from packmatrix.registry import FORMATS
+from packmatrix.registry import DEFAULT_FORMATS, FORMATS
 from tests.conftest import require
 
 pytestmark = pytest.mark.integration
@@ -33,7 +33,7 @@ def _ctx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Context]:
     ctx.close()
 
 
-@pytest.mark.parametrize("name", list(FORMATS))
+@pytest.mark.parametrize("name", DEFAULT_FORMATS)  # nuitka: test_nuitka.py, on a smaller app
 def test_planted_key_is_found(ctx: Context, name: str) -> None:
     """The scan reads inside each artifact (a wheel, a tar, a frozen archive, image layers)."""
     fmt = FORMATS[name]

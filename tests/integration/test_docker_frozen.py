@@ -1,0 +1,99 @@
+"""docker-frozen through the real pipeline, next to the docker format in the same run: the
+PyInstaller onedir in an image with no Python, no pip and no compiler, smaller and with fewer OS
+packages than the Python image, run as non-root, and nothing of the run left in the engine.
+
+Needs a Docker Engine, the base image of the docker format (``nox -s base-image``), and root
+with debootstrap for the frozen root image (built on first use, then kept). Without them the
+tests skip; with ``CI=true`` they fail.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from typing import Any
+
+import pytest
+
+from packmatrix import frozenroot, report
+from packmatrix.appspec import load_app
+from packmatrix.context import Options
+from packmatrix.formats.docker import DockerFormat
+from packmatrix.formats.docker_frozen import DockerFrozenFormat
+from packmatrix.pipeline import run_matrix
+from packmatrix.report_input import read_json
+from tests.integration.test_docker import (  # the fixtures too: client, base_image
+    SAMPLE_APP,
+    _base_image,  # noqa: F401
+    _client,  # noqa: F401
+    left_behind,
+    unavailable,
+)
+
+pytestmark = [pytest.mark.integration, pytest.mark.docker]
+
+
+@pytest.fixture(name="both", scope="module")
+def _both(
+    client: Any, base_image: str | None, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Any]:
+    """One run of docker and docker-frozen: the report's entries by name, and the run's id."""
+    if shutil.which("debootstrap") is None:
+        unavailable("debootstrap is not installed (the frozen root image needs it)")
+    reports = tmp_path_factory.mktemp("reports")
+    options = Options(
+        runs=1,
+        base_image=base_image,
+        explicit_formats=frozenset({"docker", "docker-frozen"}),
+    )
+    formats = [DockerFormat(), DockerFrozenFormat()]
+    doc = run_matrix(load_app(SAMPLE_APP), formats, options, reports, lambda *_: None)
+    written = read_json(reports / "matrix.json")
+    report.validate(written)
+    entries = {entry["name"]: entry for entry in written["formats"]}
+    return {"run_id": doc.run.id, "reports": reports, **entries}
+
+
+class TestFrozenImage:
+    def test_passes_the_smoke_test(self, both: dict[str, Any]) -> None:
+        entry = both["docker-frozen"]
+        assert entry["status"] == "passed", entry["reason"]
+        assert all(check["ok"] for check in entry["checks"])
+        assert entry["lock_check"]["matches"], entry["lock_check"]["detail"]
+
+    def test_has_no_python_pip_or_compiler(self, both: dict[str, Any]) -> None:
+        facts = both["docker-frozen"]["portability"]
+        assert facts["python"].startswith("none in the image;"), facts["python"]
+        assert facts["compilers"] == []
+        assert facts["pip_caches"] == []
+        assert facts["wheelhouse_files"] == []
+        assert "no Python" in facts["base_image"]
+
+    def test_runs_as_non_root(self, both: dict[str, Any]) -> None:
+        runs_as = both["docker-frozen"]["portability"]["runs_as"]
+        assert runs_as.startswith(f"{frozenroot.UID}:{frozenroot.UID} (uid {frozenroot.UID}")
+        assert "not root" in runs_as
+
+    def test_is_smaller_with_fewer_os_packages(self, both: dict[str, Any]) -> None:
+        """The comparison the report makes: size and OS packages against the Python image."""
+        frozen, python = both["docker-frozen"], both["docker"]
+        assert python["status"] == "passed", python["reason"]
+        assert 0 < frozen["figures"]["image_bytes"] < python["figures"]["image_bytes"]
+        assert 0 < frozen["image"]["os_packages"] < python["image"]["os_packages"]
+        assert frozen["image"]["base"]["tag"] == frozenroot.root_tag("bookworm")
+
+    def test_report_names_the_comparison(self, both: dict[str, Any]) -> None:
+        text = (both["reports"] / "matrix.md").read_text(encoding="utf-8")
+        assert "OS packages" in text
+        assert (both["reports"] / "Dockerfile-frozen").is_file()
+
+    def test_the_root_image_stays_and_the_run_leaves_nothing(
+        self, client: Any, both: dict[str, Any]
+    ) -> None:
+        """The root image is kept for later runs (like the base image); the run's own images
+        and containers are gone."""
+        client.images.get(frozenroot.root_tag("bookworm"))
+        deadline = time.monotonic() + 10
+        while left_behind(client, both["run_id"]) != ([], []) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert left_behind(client, both["run_id"]) == ([], [])
