@@ -18,6 +18,7 @@ import pytest
 from packmatrix import frozenroot, report
 from packmatrix.appspec import load_app
 from packmatrix.context import Options
+from packmatrix.formats.base import Format
 from packmatrix.formats.docker import DockerFormat
 from packmatrix.formats.docker_frozen import DockerFrozenFormat
 from packmatrix.pipeline import run_matrix
@@ -46,7 +47,7 @@ def _both(
         base_image=base_image,
         explicit_formats=frozenset({"docker", "docker-frozen"}),
     )
-    formats = [DockerFormat(), DockerFrozenFormat()]
+    formats: list[Format] = [DockerFormat(), DockerFrozenFormat()]
     doc = run_matrix(load_app(SAMPLE_APP), formats, options, reports, lambda *_: None)
     written = read_json(reports / "matrix.json")
     report.validate(written)
