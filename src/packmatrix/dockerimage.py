@@ -179,13 +179,20 @@ def engine_arch(machine: str) -> str:
 
 # -- the build --------------------------------------------------------------------------------
 def build_image(
-    ctx: Context, eng: Engine, context: Path, tag: str, *, nocache: bool, known: set[str]
+    ctx: Context,
+    eng: Engine,
+    context: Path,
+    tag: str,
+    *,
+    nocache: bool,
+    known: set[str],
+    log_name: str = "docker",
 ) -> float:
     """One ``docker build``, its output streamed into the log; returns its wall time.
 
     Ids of images the build made (not in ``known``) are tracked by the engine, to be removed.
     """
-    log_path = ctx.log_for("docker")
+    log_path = ctx.log_for(log_name)
     timeout = ctx.options.build_timeout
     with log_path.open("a", encoding="utf-8") as out:
         out.write(f"\n$ docker build {'--no-cache ' if nocache else ''}--tag {tag} {context}\n")

@@ -17,6 +17,7 @@ Only ids this run created are removed, never anything found by name.
 from __future__ import annotations
 
 import contextlib
+import functools
 import time
 from collections.abc import Iterator
 from typing import Any, Final
@@ -125,7 +126,9 @@ class ContainerRunning:
 
 
 @contextlib.contextmanager
-def run_container(ctx: Context, eng: Engine, deployment: Deployment) -> Iterator[ContainerRunning]:
+def run_container(
+    ctx: Context, eng: Engine, deployment: Deployment, *, log_name: str = "docker"
+) -> Iterator[ContainerRunning]:
     """Create and start a container of the deployment's image; whatever happens, its output
     goes to the log and it is removed, by id, on the way out."""
     if deployment.image is None:
@@ -141,26 +144,33 @@ def run_container(ctx: Context, eng: Engine, deployment: Deployment) -> Iterator
             port = container.host_port(PORT)
             yield ContainerRunning(container.sdk, port=port, started=started)
         finally:
-            _keep_logs(ctx, container)
+            _keep_logs(ctx, container, log_name)
 
 
-def _keep_logs(ctx: Context, container: Container) -> None:
+def _keep_logs(ctx: Context, container: Container, log_name: str) -> None:
     with (
         contextlib.suppress(docker.errors.APIError),
-        ctx.log_for("docker").open("a", encoding="utf-8") as out,
+        ctx.log_for(log_name).open("a", encoding="utf-8") as out,
     ):
         out.write(f"\n--- container {container.name} ---\n")
         out.write(container.logs())
 
 
 def build_measured(
-    ctx: Context, eng: Engine, context: BuildContext, tag: str, base: ResolvedBase
+    ctx: Context,
+    eng: Engine,
+    context: BuildContext,
+    tag: str,
+    base: ResolvedBase,
+    *,
+    log_name: str = "docker",
 ) -> Built:
     """Build ``context`` as ``tag`` offline, without the layer cache and then with it; save the
     image and measure it: its sizes, on its own and on top of ``base``, and its OS packages."""
     known = eng.image_ids()
-    seconds = build_image(ctx, eng, context.folder, tag, nocache=True, known=known)
-    cached = build_image(ctx, eng, context.folder, tag, nocache=False, known=known)
+    build = functools.partial(build_image, ctx, eng, context.folder, tag, log_name=log_name)
+    seconds = build(nocache=True, known=known)
+    cached = build(nocache=False, known=known)
     image = eng.client.images.get(tag)
     eng.track(str(image.id))
     saved = context.folder.parent / f"{ctx.app.normalized_name}-image.tar"

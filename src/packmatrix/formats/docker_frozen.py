@@ -75,7 +75,7 @@ class DockerFrozenFormat:
         floor_text = floor.version or "none found"
         context = make_frozen_context(ctx, base.facts, onedir.folder, glibc_floor=floor_text)
         tag = f"packmatrix-{ctx.app.normalized_name}-frozen:{ctx.run_id}"
-        built = build_measured(ctx, eng, context, tag, base)
+        built = build_measured(ctx, eng, context, tag, base, log_name=self.name)
         return dataclasses.replace(
             built,
             commands=[*onedir.commands, *built.commands],
@@ -126,7 +126,7 @@ class DockerFrozenFormat:
         self, ctx: Context, deployment: Deployment, *, port: int
     ) -> contextlib.AbstractContextManager[Running]:
         """``port`` is not used: the engine picks the host port, as for the docker format."""
-        return run_container(ctx, run_engine(ctx), deployment)
+        return run_container(ctx, run_engine(ctx), deployment, log_name=self.name)
 
     def inspect(self, ctx: Context, built: Built, deployment: Deployment) -> Portability:
         """What is inside, read from the saved image; what the bundle holds, traced as for the
