@@ -35,7 +35,9 @@ def _packmatrix(session: nox.Session, *args: str) -> None:
 
 @nox.session(default=True)
 def matrix(session: nox.Session) -> None:
-    """Package sample_app in every format, smoke-test each, write reports/matrix.{json,md,html}."""
+    """Package sample_app in every format but nuitka (slow; `-- --formats all`), and report.
+
+    Smoke-tests and measures each, writes reports/matrix.{json,md,html}."""
     _packmatrix(session, "run")
 
 
