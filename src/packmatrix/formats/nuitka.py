@@ -77,7 +77,7 @@ class NuitkaFormat(LocalLaunch):
             "nuitka",
             "--standalone",
             f"--output-dir={out}",
-            f"--output-folder-name={script}",
+            f"--output-folder-name={script}.dist",  # Nuitka adds .dist to any other name
             f"--output-filename={script}",
             "--no-progress-bar",
             "--quiet",
@@ -85,7 +85,8 @@ class NuitkaFormat(LocalLaunch):
             str(launcher),
         ]
         seconds = ctx.run(argv, what="Nuitka", log=ctx.log_for(self.name), cwd=out)
-        folder = out / script
+        folder = out / script  # the folder as it is deployed: named like the executable
+        (out / f"{script}.dist").rename(folder)
         return Built(
             files=list(iter_tree(folder)), commands=[*prepare, argv], seconds=seconds, folder=folder
         )
