@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from packmatrix.formats.nuitka import NuitkaFormat, metadata_name, shipped_metadata
+from packmatrix.formats.nuitka import NuitkaFormat, compiled_distributions, metadata_name
 from packmatrix.registry import DEFAULT_FORMATS, FORMAT_NAMES, SLOW_FORMATS
 from tests.unit.test_docker_format import make_context
 
@@ -41,12 +41,20 @@ def test_metadata_name_is_the_one_the_wheel_spells(tmp_path: Path) -> None:
     assert metadata_name(ctx, "flask-3.1.3-py3-none-any.whl") == "Flask"
 
 
-def test_distributions_are_the_metadata_folders_it_ships() -> None:
-    names = [
-        "sample-app",
-        "flask-3.1.3.dist-info/METADATA",
-        "flask-3.1.3.dist-info/RECORD",
-        "sample_app-1.0.0.dist-info/METADATA",
-        "markupsafe/_speedups.cpython-311-x86_64-linux-gnu.so",
-    ]
-    assert shipped_metadata(names) == ["flask==3.1.3", "sample_app==1.0.0"]
+def test_distributions_are_those_of_the_compiled_modules(tmp_path: Path) -> None:
+    """Every distribution a compiled module came from, with the version the report lists; a
+    distribution the report lists but no module came from is not in the folder."""
+    report = tmp_path / "compilation-report.xml"
+    report.write_text(
+        "<nuitka-compilation-report>"
+        '<module name="os" kind="UncompiledPythonModule" />'
+        '<module name="flask" kind="CompiledPythonPackage" distribution="Flask" />'
+        '<module name="flask.app" kind="CompiledPythonModule" distribution="Flask" />'
+        '<module name="tiny" kind="CompiledPythonPackage" distribution="tiny-app" />'
+        '<distributions><distribution name="Flask" version="3.1.3" />'
+        '<distribution name="tiny-app" version="0.3.0" />'
+        '<distribution name="pip" version="24.0" /></distributions>'
+        "</nuitka-compilation-report>"
+    )
+    assert compiled_distributions(report) == ["Flask==3.1.3", "tiny-app==0.3.0"]
+    assert compiled_distributions(tmp_path / "missing.xml") is None

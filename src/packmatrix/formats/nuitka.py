@@ -13,8 +13,11 @@ Debian's ``python3-dev`` for Debian's Python).
 It compiles for minutes, so it is not in the default format set (``registry.SLOW_FORMATS``):
 ``--formats all`` or ``--formats nuitka`` runs it.
 
-Compiled modules leave no trace of the wheel they came from, so the distributions it reports
-are the metadata folders it ships (``*.dist-info``), not a trace of its modules.
+Compiled modules leave no trace in the folder of the wheel they came from, so the lock check
+reads Nuitka's compilation report (``--report``, kept next to the folder, not in it): every
+module it compiled in names its distribution, and the report lists their versions. A build
+reused from the artifact cache has no report; its facts were read, and kept by the artifact's
+sha256, when it was built.
 """
 
 from __future__ import annotations
@@ -24,7 +27,8 @@ import shutil
 import sysconfig
 import zipfile
 from importlib import metadata
-from pathlib import Path, PurePosixPath
+from pathlib import Path
+from xml.etree import ElementTree
 
 from packmatrix import portability
 from packmatrix.artifacts import iter_tree
@@ -34,6 +38,8 @@ from packmatrix.formats.pyinstaller import app_packages, launcher_source, read_b
 from packmatrix.launch import LocalLaunch
 from packmatrix.records import Portability
 
+REPORT = "compilation-report.xml"
+"""Nuitka's report of what it compiled, next to the folder."""
 DEBIAN_PACKAGES = {"gcc": "gcc", "patchelf": "patchelf"}
 """The tools Nuitka needs on Linux, and the Debian packages that have them."""
 
@@ -81,6 +87,8 @@ class NuitkaFormat(LocalLaunch):
             f"--output-filename={script}",
             "--no-progress-bar",
             "--quiet",
+            f"--report={out / REPORT}",
+            "--report-diffable",
             *self.bundle_options(ctx),
             str(launcher),
         ]
@@ -130,7 +138,7 @@ class NuitkaFormat(LocalLaunch):
             os_arch=os_arch,
             platform_wheels=None,  # no wheels inside: the whole folder is platform-specific
             glibc_floor=floor,
-            distributions=shipped_metadata(names),
+            distributions=compiled_distributions(built.roots[0].parent / REPORT),
             extension_modules=sorted(n for n in names if ".cpython-" in n and n.endswith(".so")),
         )
 
@@ -146,13 +154,13 @@ def metadata_name(ctx: Context, filename: str) -> str:
     return filename.split("-")[0]
 
 
-def shipped_metadata(names: list[str]) -> list[str]:
-    """``name==version`` of every ``*.dist-info`` folder the bundle ships."""
-    found = set()
-    for name in names:
-        parts = PurePosixPath(name).parts
-        for part in parts[:-1]:
-            if part.endswith(".dist-info") and "-" in part:
-                dist, version = part.removesuffix(".dist-info").split("-", 1)
-                found.add(f"{dist}=={version}")
-    return sorted(found)
+def compiled_distributions(report: Path) -> list[str] | None:
+    """``name==version`` of every distribution a module compiled into the folder came from, as
+    Nuitka's compilation report says; None without a report (nothing to read them from)."""
+    try:
+        root = ElementTree.parse(report).getroot()
+    except (OSError, ElementTree.ParseError):
+        return None
+    used = {module.get("distribution") for module in root.iter("module")} - {None}
+    versions = {dist.get("name"): dist.get("version") for dist in root.iter("distribution")}
+    return sorted(f"{name}=={versions.get(name) or '?'}" for name in used if name)
