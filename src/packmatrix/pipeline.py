@@ -38,7 +38,7 @@ from packmatrix.stats import Stat
 
 log = logging.getLogger(__name__)
 
-TOOLS = ("build", "pip", "pex", "pyinstaller", "docker", "packmatrix")
+TOOLS = ("build", "pip", "pex", "pyinstaller", "nuitka", "docker", "packmatrix")
 
 
 def run_matrix(
