@@ -9,8 +9,9 @@ Python versions, and the format's name and options. An entry is written into a t
 and renamed into place, so an interrupted run never leaves half of one.
 
 Facts read from an artifact's bytes alone (portability, secrets found inside) are cached by the
-artifacts' sha256 under ``facts/``. Artifacts that live in a container engine (an image) are
-not stored: the engine holds them, not a file.
+artifacts' sha256 under ``facts/``. An image is kept in the container engine, tagged by its key
+(``engine.KEPT_REPOSITORY``), and its entry holds the saved tar and the image's id: a hit whose
+image is gone from the engine is a miss, and an entry evicted or cleared takes its image along.
 """
 
 from __future__ import annotations
@@ -30,8 +31,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
+import docker
+
 from packmatrix.context import IGNORED_SOURCE, Context
-from packmatrix.errors import UsageError
+from packmatrix.engine import PING_TIMEOUT, connect
+from packmatrix.errors import StepFailed, UsageError
 from packmatrix.facts import ImageFacts
 from packmatrix.formats.base import Built
 from packmatrix.records import Figures
@@ -230,8 +234,6 @@ def find_artifact(shas: Sequence[str]) -> Built | None:
 def store(key: str, built: Built, *, run_id: str, commands: list[list[str]]) -> bool:
     """Keep a fresh build under ``key``; False when it can't be (an image in an engine, a full
     disk). Never fails the run: the cache is an optimisation."""
-    if built.image is not None:
-        return False
     base = artifacts_dir()
     if (base / key / ENTRY_FILE).exists():
         return True
@@ -257,7 +259,7 @@ def store(key: str, built: Built, *, run_id: str, commands: list[list[str]]) -> 
             "commands": commands,
             "seconds": built.seconds,
             "figures": built.figures.to_json() if built.figures else None,
-            "image": None,
+            "image": built.image.to_json() if built.image else None,
             "dockerfile": built.dockerfile,
             "artifact_note": built.artifact_note,
             "run_id": run_id,
@@ -321,18 +323,50 @@ def evict(limit: int) -> list[Path]:
     for entry in found:
         if total <= limit:
             break
+        images = kept_images([entry.path])
         shutil.rmtree(entry.path, ignore_errors=True)
+        remove_kept(images)
         total -= entry.bytes
         removed.append(entry.path)
     return removed
 
 
+def kept_images(folders: Sequence[Path]) -> list[str]:
+    """The ids of the images these entries keep in the container engine."""
+    found = []
+    for folder in folders:
+        with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+            image = json.loads((folder / ENTRY_FILE).read_text(encoding="utf-8")).get("image")
+            if image:
+                found.append(str(image["id"]))
+    return found
+
+
+def remove_kept(image_ids: Sequence[str]) -> None:
+    """Remove images the artifact cache kept and no longer holds, by id; best effort (no
+    engine, an image already gone or in use: left as it is)."""
+    if not image_ids:
+        return
+    try:
+        client = connect(PING_TIMEOUT)
+    except StepFailed:
+        return
+    try:
+        for image_id in image_ids:
+            with contextlib.suppress(docker.errors.DockerException):
+                client.images.remove(image_id, force=True)
+    finally:
+        client.close()
+
+
 def info_line() -> str:
     found = entries()
     total = sum(entry.bytes for entry in found)
+    images = kept_images([entry.path for entry in found])
+    kept = f", {len(images)} image(s) kept in the container engine" if images else ""
     return (
         f"artifact cache: {len(found)} build(s), {human_bytes(total)} in {artifacts_dir()} "
-        f"(cap {human_bytes(max_bytes())}, ${MAX_ENV})"
+        f"(cap {human_bytes(max_bytes())}, ${MAX_ENV}){kept}"
     )
 
 
@@ -340,9 +374,12 @@ def clear() -> str:
     """Empty the artifact and facts caches (the downloaded wheels stay); one line saying so."""
     found = entries()
     total = sum(entry.bytes for entry in found)
+    images = kept_images([entry.path for entry in found])
     for folder in (artifacts_dir(), facts_dir()):
         shutil.rmtree(folder, ignore_errors=True)
-    return f"removed {len(found)} cached build(s), {human_bytes(total)}, from {root()}"
+    remove_kept(images)
+    gone = f" and {len(images)} kept image(s) from the container engine" if images else ""
+    return f"removed {len(found)} cached build(s), {human_bytes(total)}, from {root()}{gone}"
 
 
 # -- facts read from an artifact's bytes ----------------------------------------------------
