@@ -8,15 +8,19 @@ import json
 import os
 import shutil
 import time
+import types
 from pathlib import Path
 
 import pytest
 
 from packmatrix import cache, report
 from packmatrix.cli import main
+from packmatrix.context import Context, Options
 from packmatrix.formats.base import Built
 from packmatrix.formats.pex import PexFormat
 from packmatrix.formats.pyinstaller import PyInstallerFormat
+from packmatrix.formats.shiv import ShivFormat
+from packmatrix.formats.wheel import WheelFormat
 from packmatrix.records import Figures
 from packmatrix.results import Report
 
@@ -134,6 +138,23 @@ class TestKey:
                 return "base image sha256:123"
 
         assert cache.format_options(Custom(), None) == "base image sha256:123"  # type: ignore[arg-type]
+
+    def test_the_profile_is_part_of_the_key(self) -> None:
+        """The options a profile chose tell two builds of a format apart; a format both
+        profiles build alike (the wheel) keeps one key."""
+
+        def run(profile: str) -> Context:
+            return types.SimpleNamespace(options=Options(profile=profile))  # type: ignore[return-value]
+
+        onefile = PyInstallerFormat(onefile=True)
+        tuned = cache.build_options(onefile, run("tuned"))
+        assert tuned != cache.build_options(onefile, run("plain"))
+        assert "--strip" in tuned
+        assert cache.build_options(onefile, run("plain")) == cache.format_options(onefile, None)  # type: ignore[arg-type]
+        shiv = ShivFormat()
+        assert cache.build_options(shiv, run("tuned")) != cache.build_options(shiv, run("plain"))
+        wheel = WheelFormat()
+        assert cache.build_options(wheel, run("tuned")) == cache.build_options(wheel, run("plain"))
 
 
 def built_in(folder: Path, *, onedir: bool = False) -> Built:

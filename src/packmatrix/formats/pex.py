@@ -7,16 +7,27 @@ pex cache. Each launch has a private ``PEX_ROOT``: empty for the cold start, pop
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import sys
+from typing import Final
 
-from packmatrix import portability
+from packmatrix import portability, profiles
 from packmatrix.artifacts import open_artifact
 from packmatrix.context import Context
 from packmatrix.errors import StepFailed
 from packmatrix.formats.base import Built, Deployment
 from packmatrix.launch import LocalLaunch
 from packmatrix.records import Portability
+
+TUNED_ZIPAPP: Final = ("--sh-boot", "--compile")
+TUNED_VENV: Final = ("--sh-boot", "--compile")
+"""The tuned profile's options per row (what was measured is in the README's profile section).
+
+``--sh-boot``: the pex starts as a ``/bin/sh`` script that, once the pex is installed in its
+cache, runs it with no Python bootstrap of its own. ``--compile``: the bytecode is in the pex,
+so no start compiles it."""
+SH_BOOT_PYTHON: Final = re.compile(rb'^DEFAULT_PYTHON="([^"]+)"', re.MULTILINE)
 
 
 class PexFormat(LocalLaunch):
@@ -29,6 +40,12 @@ class PexFormat(LocalLaunch):
         if sys.platform == "win32":
             return "pex does not run on Windows"
         return None
+
+    def profile_options(self, ctx: Context) -> list[str]:
+        """tuned: see ``TUNED``. plain: pex's defaults."""
+        if not profiles.tuned(ctx):
+            return []
+        return list(TUNED_VENV if self.venv else TUNED_ZIPAPP)
 
     def build(self, ctx: Context) -> Built:
         out = ctx.out(self.name) / f"{ctx.app.script}.pex"
@@ -51,6 +68,7 @@ class PexFormat(LocalLaunch):
         ]
         if self.venv:
             argv.append("--venv")
+        argv += self.profile_options(ctx)
         seconds = ctx.run(argv, what="pex", log=ctx.log_for(self.name))
         return Built(files=[out], commands=[argv], seconds=seconds)
 
@@ -86,7 +104,7 @@ class PexFormat(LocalLaunch):
         dists = [portability.dist_from_wheel_name(name) for name in info.get("distributions", {})]
         constraints = info.get("interpreter_constraints") or []
         return Portability(
-            needs=f"a Python interpreter on PATH ({shebang.removeprefix('#!')})",
+            needs=f"a Python interpreter on PATH ({interpreter(shebang, artifact.preamble)})",
             requires_python=", ".join(constraints) or None,
             os_arch=portability.os_arch_of_dists(dists),
             platform_wheels=[d["wheel"] for d in dists if d["platform_specific"]],
@@ -94,3 +112,12 @@ class PexFormat(LocalLaunch):
             distributions=sorted(f"{d['name']}=={d['version']}" for d in dists),
             shebang=shebang,
         )
+
+
+def interpreter(shebang: str, preamble: bytes) -> str:
+    """The interpreter a pex starts with: its shebang's, or the one its ``--sh-boot`` script
+    looks for first."""
+    if shebang != "#!/bin/sh":
+        return shebang.removeprefix("#!")
+    found = SH_BOOT_PYTHON.search(preamble)
+    return f"/bin/sh, then {found.group(1).decode()}" if found else "/bin/sh"

@@ -21,14 +21,18 @@ import shutil
 import zipfile
 from importlib import metadata
 from pathlib import Path, PurePosixPath
+from typing import Final
 
-from packmatrix import bundled, portability
+from packmatrix import bundled, portability, profiles
 from packmatrix.artifacts import Member, iter_tree, open_artifact
 from packmatrix.context import Context
 from packmatrix.errors import StepFailed
 from packmatrix.formats.base import Built, Deployment
 from packmatrix.launch import LocalLaunch
 from packmatrix.records import GlibcFloor, Portability
+
+OPTIMIZE: Final = "1"
+"""The tuned profile's bytecode optimization level (see ``profile_options``)."""
 
 
 class PyInstallerFormat(LocalLaunch):
@@ -75,6 +79,7 @@ class PyInstallerFormat(LocalLaunch):
             "WARN",
         ]
         argv += self.bundle_options(ctx)
+        argv += self.profile_options(ctx)
         seconds = ctx.run(argv, what="PyInstaller", log=ctx.log_for(self.name), cwd=out)
         bundle = out / "dist" / ctx.app.script
         if self.onefile:
@@ -85,6 +90,12 @@ class PyInstallerFormat(LocalLaunch):
             seconds=seconds,
             folder=bundle,
         )
+
+    def profile_options(self, ctx: Context) -> list[str]:
+        """tuned: ``--strip`` (the symbol tables of the bundled shared libraries go: a onefile
+        halves, and has less to unpack on every start) and ``--optimize`` (bytecode compiled
+        as by ``python -O``, asserts gone). plain: PyInstaller's defaults."""
+        return ["--strip", "--optimize", OPTIMIZE] if profiles.tuned(ctx) else []
 
     def bundle_options(self, ctx: Context) -> list[str]:
         """What PyInstaller must bundle beyond what import statements name: the app's packages
