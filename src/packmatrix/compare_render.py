@@ -21,7 +21,7 @@ from packmatrix.comparison import (
 from packmatrix.comparison_record import ComparisonRecord, ComparisonRow
 from packmatrix.errors import ReportError
 from packmatrix.thresholds import Verdict
-from packmatrix.units import md_cell
+from packmatrix.units import md_cell, options_text
 
 OutputFormat = Literal["markdown", "json"]
 OUTPUT_FORMATS: Final[tuple[OutputFormat, ...]] = ("markdown", "json")
@@ -103,8 +103,8 @@ def _cells(diff: FormatDiff) -> list[list[str]]:
             [
                 "",
                 "options",
-                _options_text(diff.baseline_options),
-                _options_text(diff.current_options),
+                options_text(diff.baseline_options),
+                options_text(diff.current_options),
                 "",
                 "",
                 "",
@@ -124,13 +124,6 @@ def _cells(diff: FormatDiff) -> list[list[str]]:
             ]
         )
     return rows
-
-
-def _options_text(options: list[str] | None) -> str:
-    """The options a profile chose, as a table cell."""
-    if options is None:
-        return "not recorded"
-    return " ".join(options) if options else "the tool's defaults"
 
 
 def verdict_text(fig: FigureDiff) -> str:

@@ -23,8 +23,9 @@ from typing import Any, Final
 
 import docker
 
+from packmatrix import profiles
 from packmatrix.context import Context
-from packmatrix.dockerfile import PORT, make_context
+from packmatrix.dockerfile import PORT, TUNED, make_context
 from packmatrix.dockerimage import (
     build_image,
     engine_overhead,
@@ -167,6 +168,9 @@ class DockerFormat:
         except StepFailed as exc:
             return exc.reason
         return None
+
+    def profile_options(self, ctx: Context) -> list[str]:
+        return list(TUNED) if profiles.tuned(ctx) else []
 
     def build(self, ctx: Context) -> Built:
         eng = run_engine(ctx)
