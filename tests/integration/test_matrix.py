@@ -127,8 +127,8 @@ class TestPortability:
             assert facts["glibc_floor"]["files_scanned"] > 10
 
     def test_markupsafe_is_the_platform_wheel(self, matrix: dict[str, Any]) -> None:
-        """MarkupSafe's C extension makes the venv and pex formats platform-specific."""
-        for name in ("wheel", "sdist", "pex", "pex-venv"):
+        """MarkupSafe's C extension makes the venv, pex and shiv formats platform-specific."""
+        for name in ("wheel", "sdist", "pex", "pex-venv", "shiv"):
             wheels = entry(matrix, name)["portability"]["platform_wheels"]
             assert [w.lower()[:10] for w in wheels] == ["markupsafe"], (name, wheels)
 

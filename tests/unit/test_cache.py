@@ -144,7 +144,9 @@ class TestKey:
         profiles build alike (the wheel) keeps one key."""
 
         def run(profile: str) -> Context:
-            return types.SimpleNamespace(options=Options(profile=profile))  # type: ignore[return-value]
+            namespace = types.SimpleNamespace(options=Options(profile=profile), lock=[])
+            namespace.own_names = {"sample-app"}
+            return namespace  # type: ignore[return-value]
 
         onefile = PyInstallerFormat(onefile=True)
         tuned = cache.build_options(onefile, run("tuned"))

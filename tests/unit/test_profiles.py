@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import copy
 import types
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
 from packmatrix import profiles, report
 from packmatrix.compare import Thresholds, compare, render_markdown
-from packmatrix.context import Context, Options
+from packmatrix.context import Context, LockEntry, Options
 from packmatrix.formats.pex import PexFormat
 from packmatrix.formats.pyinstaller import PyInstallerFormat
 from packmatrix.formats.shiv import ShivFormat
@@ -25,9 +25,11 @@ from tests.unit.real_reports import LINUX, raw
 STRIPPED = ["--strip", "--optimize", "1"]
 
 
-def run_with(profile: str) -> Context:
-    """What a format reads of the run to choose its options: the run's Options."""
-    return types.SimpleNamespace(options=Options(profile=profile))  # type: ignore[return-value]
+def run_with(profile: str, locked: tuple[str, ...] = ("flask",)) -> Context:
+    """What a format reads of the run to choose its options: the run's Options and lock."""
+    lock = [LockEntry(name, "1.0", f"{name}-1.0-py3-none-any.whl", "0" * 64) for name in locked]
+    run = types.SimpleNamespace(options=Options(profile=profile), lock=lock, own_names={"app"})
+    return cast(Context, run)
 
 
 def with_profile(profile: str, chosen: dict[str, list[str]]) -> Report:
@@ -50,11 +52,25 @@ class TestChoices:
         """tuned: PyInstaller strips and optimizes, shiv compiles at extraction, pex boots
         through /bin/sh; the wheel has nothing to tune."""
         tuned = run_with("tuned")
-        assert profiles.chosen(PyInstallerFormat(onefile=True), tuned) == STRIPPED
-        assert profiles.chosen(PyInstallerFormat(onefile=False), tuned) == STRIPPED
+        assert profiles.chosen(PyInstallerFormat(onefile=True), tuned)[:3] == STRIPPED
+        assert profiles.chosen(PyInstallerFormat(onefile=False), tuned)[:3] == STRIPPED
         assert profiles.chosen(ShivFormat(), tuned) == ["--compile-pyc"]
         assert "--sh-boot" in profiles.chosen(PexFormat(venv=True), tuned)
         assert profiles.chosen(WheelFormat(), tuned) == []
+
+    def test_frozen_build_tools_are_left_out_unless_locked(self) -> None:
+        """setuptools and packaging, which PyInstaller's hooks pull from the build venv, are
+        excluded; a lock that holds one (the app needs it at run time) keeps it."""
+        onefile = PyInstallerFormat(onefile=True)
+        excluded = profiles.chosen(onefile, run_with("tuned"))[3:]
+        assert excluded == [
+            *("--exclude-module", "setuptools", "--exclude-module", "pkg_resources"),
+            *("--exclude-module", "_distutils_hack", "--exclude-module", "distutils"),
+            *("--exclude-module", "packaging"),
+        ]
+        kept = profiles.chosen(onefile, run_with("tuned", ("flask", "packaging")))[3:]
+        assert "packaging" not in kept
+        assert "setuptools" in kept
 
     def test_a_format_without_choices(self) -> None:
         """A format that has no ``profile_options`` (a plugin's, a test's) chooses nothing."""

@@ -33,6 +33,12 @@ from packmatrix.records import GlibcFloor, Portability
 
 OPTIMIZE: Final = "1"
 """The tuned profile's bytecode optimization level (see ``profile_options``)."""
+BUILD_TOOL_MODULES: Final = {
+    "setuptools": ("setuptools", "pkg_resources", "_distutils_hack", "distutils"),
+    "packaging": ("packaging",),
+}
+"""Build tools of the build venv that PyInstaller's hooks bundle, by distribution, with the
+modules the tuned profile excludes when the lock does not hold the distribution."""
 
 
 class PyInstallerFormat(LocalLaunch):
@@ -93,9 +99,26 @@ class PyInstallerFormat(LocalLaunch):
 
     def profile_options(self, ctx: Context) -> list[str]:
         """tuned: ``--strip`` (the symbol tables of the bundled shared libraries go: a onefile
-        halves, and has less to unpack on every start) and ``--optimize`` (bytecode compiled
-        as by ``python -O``, asserts gone). plain: PyInstaller's defaults."""
-        return ["--strip", "--optimize", OPTIMIZE] if profiles.tuned(ctx) else []
+        halves, and has less to unpack on every start), ``--optimize 1`` (bytecode as by
+        ``python -O``: asserts gone; 2 would also drop docstrings, which some packages read)
+        and an ``--exclude-module`` for each build tool PyInstaller's hooks pull in that the
+        lock does not hold (setuptools, packaging: 1.4 MB of a onefile; the venv formats don't
+        ship them either). plain: PyInstaller's defaults."""
+        if not profiles.tuned(ctx):
+            return []
+        shipped = {entry.name for entry in ctx.lock} | ctx.own_names
+        excluded = [
+            module
+            for distribution, modules in BUILD_TOOL_MODULES.items()
+            if distribution not in shipped
+            for module in modules
+        ]
+        return [
+            "--strip",
+            "--optimize",
+            OPTIMIZE,
+            *itertools.chain.from_iterable(("--exclude-module", module) for module in excluded),
+        ]
 
     def bundle_options(self, ctx: Context) -> list[str]:
         """What PyInstaller must bundle beyond what import statements name: the app's packages

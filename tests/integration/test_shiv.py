@@ -1,0 +1,112 @@
+"""shiv and the two profiles, for real: the zipapp built from the lock, started outside the tree
+with a private SHIV_ROOT, read back for the lock check; built plain and tuned, each recorded with
+the options its profile chose, kept apart in the artifact cache and compared."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from packmatrix import cache, report
+from packmatrix.cli import main
+
+pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def run_shiv(reports: Path, profile: str) -> dict[str, Any]:
+    argv = ["run", "--app", str(REPO / "sample_app"), "--formats", "shiv", "--profile", profile]
+    assert main([*argv, "--runs", "2", "--warm-budget", "0", "--reports", str(reports)]) == 0
+    doc: dict[str, Any] = json.loads((reports / "matrix.json").read_text(encoding="utf-8"))
+    report.validate(doc)
+    return doc
+
+
+@pytest.fixture(scope="module", name="runs")
+def _runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The shiv row of a plain run, then of a tuned one; where their reports are."""
+    before = {entry.path.name for entry in cache.entries()}
+    reports = {name: tmp_path_factory.mktemp(name) for name in ("plain", "tuned")}
+    docs = {name: run_shiv(folder, name) for name, folder in reports.items()}
+    return {
+        "docs": docs,
+        "rows": {name: doc["formats"][0] for name, doc in docs.items()},
+        "reports": reports,
+        "new_entries": {entry.path.name for entry in cache.entries()} - before,
+    }
+
+
+class TestShiv:
+    def test_passes_every_check(self, runs: dict[str, Any]) -> None:
+        for row in runs["rows"].values():
+            assert (row["name"], row["status"], row["reason"]) == ("shiv", "passed", None)
+            assert row["checks"]
+            assert all(check["ok"] for check in row["checks"])
+            assert row["health"]["frozen"] is False
+            assert row["health"]["cwd"] == "<place>"
+
+    def test_built_offline_from_the_lock(self, runs: dict[str, Any]) -> None:
+        """``shiv --console-script`` with pip's ``--no-index`` and the run's wheelhouse."""
+        (argv,) = runs["rows"]["tuned"]["build"]["commands"]
+        assert argv[1:3] == ["-m", "shiv"]
+        assert argv[argv.index("--console-script") + 1] == "sample-app"
+        assert "--no-index" in argv
+        assert argv[argv.index("--find-links") + 1] == "$WORK/wheelhouse"
+
+    def test_extracts_into_its_private_shiv_root(self, runs: dict[str, Any]) -> None:
+        """Each launch names its own SHIV_ROOT; what it extracted there is the footprint."""
+        row = runs["rows"]["tuned"]
+        assert row["launch"]["env_extra"] == {"SHIV_ROOT": "<place>/shiv_root"}
+        assert row["launch"]["footprint_label"] == "SHIV_ROOT extraction after the first start"
+        assert row["figures"]["footprint_bytes"] > row["figures"]["artifact_bytes"]
+        assert row["figures"]["startup"]["cold"]["n"] == 1
+        assert row["figures"]["startup"]["warm"]["n"] == 2
+
+    def test_lock_check_reads_the_zipapp(self, runs: dict[str, Any]) -> None:
+        """Every dist-info inside is a locked distribution at its version, plus the app."""
+        doc, row = runs["docs"]["tuned"], runs["rows"]["tuned"]
+        locked = sorted(f"{dep['name']}=={dep['version']}" for dep in doc["lock"])
+        assert row["lock_check"]["matches"] is True, row["lock_check"]
+        assert row["portability"]["distributions"] == sorted([*locked, "sample-app==1.0.0"])
+
+    def test_needs_python_and_ships_one_platform_wheel(self, runs: dict[str, Any]) -> None:
+        facts = runs["rows"]["tuned"]["portability"]
+        assert facts["shebang"] == "#!/usr/bin/env python3.11"
+        assert facts["needs"] == "a Python interpreter on PATH (/usr/bin/env python3.11)"
+        assert [wheel.lower()[:10] for wheel in facts["platform_wheels"]] == ["markupsafe"]
+        assert facts["glibc_floor"]["version"].startswith("GLIBC_2.")
+
+
+class TestProfiles:
+    def test_each_run_records_its_profile_and_options(self, runs: dict[str, Any]) -> None:
+        plain, tuned = runs["rows"]["plain"], runs["rows"]["tuned"]
+        assert runs["docs"]["plain"]["run"]["options"]["profile"] == "plain"
+        assert runs["docs"]["tuned"]["run"]["options"]["profile"] == "tuned"
+        assert plain["build"]["profile_options"] == []
+        assert tuned["build"]["profile_options"] == ["--compile-pyc"]
+        assert "--compile-pyc" in tuned["build"]["commands"][0]
+        assert "--compile-pyc" not in plain["build"]["commands"][0]
+
+    def test_the_cache_keeps_both_builds(self, runs: dict[str, Any]) -> None:
+        """The tuned run did not reuse the plain build: two entries, neither reused."""
+        assert len(runs["new_entries"]) == 2
+        assert not any(row["build"].get("cached") for row in runs["rows"].values())
+
+    def test_the_report_shows_the_options(self, runs: dict[str, Any]) -> None:
+        text = (runs["reports"]["tuned"] / "matrix.md").read_text(encoding="utf-8")
+        assert "Options the profile chose (tuned): `--compile-pyc`." in text
+
+    def test_compare_plain_with_tuned(
+        self, runs: dict[str, Any], capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """compare reads two profiles as what tuning changes, not as an error."""
+        plain, tuned = (runs["reports"][name] / "matrix.json" for name in ("plain", "tuned"))
+        code = main(["compare", str(plain), str(tuned)])
+        out = capsys.readouterr().out
+        assert out.startswith("### packmatrix: profile plain → tuned\n")
+        assert "|  | options | none, the tool's defaults | --compile-pyc |" in out
+        assert code in (0, 1)  # 1 only when tuning cost more than the thresholds allow
