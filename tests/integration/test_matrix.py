@@ -152,6 +152,19 @@ class TestFrozenLockCheck:
         tools = {pin.split("==")[0] for pin in row["portability"]["build_tools"]}
         assert tools <= {"setuptools", "packaging", "pyinstaller", "altgraph"}, tools
 
+    @pytest.mark.parametrize("name", ["pyinstaller-onefile", "pyinstaller-onedir"])
+    def test_tuned_bundle_leaves_the_build_tools_out(
+        self, matrix: dict[str, Any], name: str
+    ) -> None:
+        """The default profile, tuned, strips and optimizes, and excludes the build venv's
+        setuptools and packaging (not in the lock): none of their modules is bundled."""
+        row = entry(matrix, name)
+        assert matrix["run"]["options"]["profile"] == "tuned"
+        assert row["build"]["profile_options"][:3] == ["--strip", "--optimize", "1"]
+        assert "--strip" in row["build"]["commands"][-1]
+        tools = {pin.split("==")[0] for pin in row["portability"]["build_tools"]}
+        assert not tools & {"setuptools", "packaging"}, tools
+
 
 class TestReportFiles:
     def test_markdown_has_table_and_commands(self, matrix: dict[str, Any]) -> None:

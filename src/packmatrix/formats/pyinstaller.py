@@ -86,7 +86,11 @@ class PyInstallerFormat(LocalLaunch):
         ]
         argv += self.bundle_options(ctx)
         argv += self.profile_options(ctx)
-        seconds = ctx.run(argv, what="PyInstaller", log=ctx.log_for(self.name), cwd=out)
+        # A cache of its own: PyInstaller keeps the binaries it strips in its cache folder, and
+        # two builds at once (onefile and onedir) sharing ~/.cache/pyinstaller (which --clean
+        # empties) read each other's half-written index.
+        env = ctx.build_env({"PYINSTALLER_CONFIG_DIR": str(out / "pyinstaller-cache")})
+        seconds = ctx.run(argv, what="PyInstaller", log=ctx.log_for(self.name), env=env, cwd=out)
         bundle = out / "dist" / ctx.app.script
         if self.onefile:
             return Built(files=[bundle], commands=[*prepare, argv], seconds=seconds)
