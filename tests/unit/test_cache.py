@@ -153,10 +153,12 @@ class TestKey:
         assert tuned != cache.build_options(onefile, run("plain"))
         assert "--strip" in tuned
         assert cache.build_options(onefile, run("plain")) == cache.format_options(onefile, None)  # type: ignore[arg-type]
-        shiv = ShivFormat()
-        assert cache.build_options(shiv, run("tuned")) != cache.build_options(shiv, run("plain"))
-        wheel = WheelFormat()
-        assert cache.build_options(wheel, run("tuned")) == cache.build_options(wheel, run("plain"))
+        pex = PexFormat(venv=True)
+        assert cache.build_options(pex, run("tuned")) != cache.build_options(pex, run("plain"))
+        for alike in (WheelFormat(), ShivFormat()):
+            assert cache.build_options(alike, run("tuned")) == cache.build_options(
+                alike, run("plain")
+            )
 
 
 def built_in(folder: Path, *, onedir: bool = False) -> Built:

@@ -49,12 +49,12 @@ class TestChoices:
         assert all(profiles.chosen(fmt, run_with("plain")) == [] for fmt in FORMATS.values())
 
     def test_tuned_options(self) -> None:
-        """tuned: PyInstaller strips and optimizes, shiv compiles at extraction, pex boots
-        through /bin/sh; the wheel has nothing to tune."""
+        """tuned: PyInstaller strips and optimizes, pex boots through /bin/sh; the wheel and
+        shiv have nothing worth tuning."""
         tuned = run_with("tuned")
         assert profiles.chosen(PyInstallerFormat(onefile=True), tuned)[:3] == STRIPPED
         assert profiles.chosen(PyInstallerFormat(onefile=False), tuned)[:3] == STRIPPED
-        assert profiles.chosen(ShivFormat(), tuned) == ["--compile-pyc"]
+        assert profiles.chosen(ShivFormat(), tuned) == []
         assert "--sh-boot" in profiles.chosen(PexFormat(venv=True), tuned)
         assert profiles.chosen(WheelFormat(), tuned) == []
 
@@ -106,7 +106,7 @@ class TestCompareProfiles:
     @pytest.fixture(name="markdown")
     def _markdown(self) -> str:
         plain = with_profile("plain", {})
-        tuned = with_profile("tuned", {"pyinstaller-onefile": STRIPPED, "shiv": ["--compile-pyc"]})
+        tuned = with_profile("tuned", {"pyinstaller-onefile": STRIPPED, "pex": ["--sh-boot"]})
         result = compare(plain, tuned, Thresholds(), baseline_source="plain.json")
         assert result.baseline.profile == "plain"
         assert result.current.profile == "tuned"
