@@ -46,7 +46,7 @@ class PexFormat(LocalLaunch):
         return None
 
     def profile_options(self, ctx: Context) -> list[str]:
-        """tuned: see ``TUNED``. plain: pex's defaults."""
+        """tuned: see ``TUNED_ZIPAPP``. plain: pex's defaults."""
         if not profiles.tuned(ctx):
             return []
         return list(TUNED_VENV if self.venv else TUNED_ZIPAPP)
