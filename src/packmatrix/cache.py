@@ -5,8 +5,9 @@ artifact's files under ``files/`` and ``entry.json``, the ``Built`` record (file
 entry, commands, the original build time, figures, the run that built it). The key is a sha256
 of everything the build depends on: the app's source files as the build backend sees them (the
 source copy without ``context.IGNORED_SOURCE``: paths and contents), the lock, the tool and
-Python versions, and the format's name and options. An entry is written into a temporary folder
-and renamed into place, so an interrupted run never leaves half of one.
+Python versions, and the format's name and options, those the run's profile chose included
+(``profiles``: a format both profiles build alike is one entry for both). An entry is written
+into a temporary folder and renamed into place, so an interrupted run never leaves half of one.
 
 Facts read from an artifact's bytes alone (portability, secrets found inside) are cached by the
 artifacts' sha256 under ``facts/``. An image is kept in the container engine, tagged by its key
@@ -33,6 +34,7 @@ from typing import Any, Final
 
 import docker
 
+from packmatrix import profiles
 from packmatrix.context import IGNORED_SOURCE, Context
 from packmatrix.engine import PING_TIMEOUT, connect
 from packmatrix.errors import StepFailed, UsageError
@@ -121,6 +123,14 @@ def format_options(fmt: object, ctx: Context) -> str:
     return json.dumps([type(fmt).__qualname__, values], sort_keys=True)
 
 
+def build_options(fmt: object, ctx: Context) -> str:
+    """``format_options``, and the options the run's profile chose for the format when it
+    chose any: a format both profiles build alike keeps one key."""
+    options = format_options(fmt, ctx)
+    chosen = profiles.chosen(fmt, ctx)
+    return json.dumps([options, chosen]) if chosen else options
+
+
 @dataclass(frozen=True, kw_only=True)
 class KeyParts:
     """Everything a build depends on, each part as text."""
@@ -165,7 +175,7 @@ def key_for(fmt: object, ctx: Context, tools: Mapping[str, str]) -> str:
     lock = (ctx.wheelhouse / "requirements.lock").read_text(encoding="utf-8")
     return KeyParts(
         format=str(getattr(fmt, "name", type(fmt).__name__)),
-        options=format_options(fmt, ctx),
+        options=build_options(fmt, ctx),
         source=run_source_digest(ctx),
         lock=lock,
         tools={**tools, "platform": sysconfig.get_platform()},

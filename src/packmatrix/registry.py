@@ -9,6 +9,7 @@ from packmatrix.formats.docker import DockerFormat
 from packmatrix.formats.pex import PexFormat
 from packmatrix.formats.pyinstaller import PyInstallerFormat
 from packmatrix.formats.sdist import SdistFormat
+from packmatrix.formats.shiv import ShivFormat
 from packmatrix.formats.wheel import WheelFormat
 
 FORMATS: Final[dict[str, Format]] = {
@@ -18,6 +19,7 @@ FORMATS: Final[dict[str, Format]] = {
         SdistFormat(),
         PexFormat(venv=False),
         PexFormat(venv=True),
+        ShivFormat(),
         PyInstallerFormat(onefile=True),
         PyInstallerFormat(onefile=False),
         DockerFormat(),

@@ -22,6 +22,7 @@ import pytest
 from packmatrix import cache, report
 from packmatrix.appspec import load_app
 from packmatrix.context import Options
+from packmatrix.dockerfile import TUNED
 from packmatrix.dockerimage import local_base_tag
 from packmatrix.engine import RUN_LABEL
 from packmatrix.formats.docker import DockerFormat
@@ -151,6 +152,13 @@ class TestImage:
         assert facts["pip_caches"] == []
         assert facts["wheelhouse_files"] == []
         assert "sample-app==1.0.0" in facts["distributions"]
+
+    def test_tuned_image_ships_no_pip(self, passing: Run) -> None:
+        """The default profile, tuned: the venv that ships holds the lock and the app, and
+        nothing else (plain's venv would hold pip and setuptools too: not in the lock)."""
+        assert passing.entry["build"]["profile_options"] == list(TUNED)
+        assert passing.entry["lock_check"]["matches"] is True, passing.entry["lock_check"]
+        assert "compileall" in passing.entry["dockerfile"]
 
     def test_records_build_times_and_sizes(self, passing: Run) -> None:
         """Both build times are figures; the image sizes add up."""

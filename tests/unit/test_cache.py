@@ -8,16 +8,20 @@ import json
 import os
 import shutil
 import time
+import types
 from pathlib import Path
 
 import pytest
 
 from packmatrix import cache, report
 from packmatrix.cli import main
+from packmatrix.context import Context, Options
 from packmatrix.facts import BaseImageFacts, ImageFacts
 from packmatrix.formats.base import Built
 from packmatrix.formats.pex import PexFormat
 from packmatrix.formats.pyinstaller import PyInstallerFormat
+from packmatrix.formats.shiv import ShivFormat
+from packmatrix.formats.wheel import WheelFormat
 from packmatrix.records import Figures
 from packmatrix.results import Report
 
@@ -135,6 +139,27 @@ class TestKey:
                 return "base image sha256:123"
 
         assert cache.format_options(Custom(), None) == "base image sha256:123"  # type: ignore[arg-type]
+
+    def test_the_profile_is_part_of_the_key(self) -> None:
+        """The options a profile chose tell two builds of a format apart; a format both
+        profiles build alike (the wheel) keeps one key."""
+
+        def run(profile: str) -> Context:
+            namespace = types.SimpleNamespace(options=Options(profile=profile), lock=[])
+            namespace.own_names = {"sample-app"}
+            return namespace  # type: ignore[return-value]
+
+        onefile = PyInstallerFormat(onefile=True)
+        tuned = cache.build_options(onefile, run("tuned"))
+        assert tuned != cache.build_options(onefile, run("plain"))
+        assert "--strip" in tuned
+        assert cache.build_options(onefile, run("plain")) == cache.format_options(onefile, None)  # type: ignore[arg-type]
+        pex = PexFormat(venv=True)
+        assert cache.build_options(pex, run("tuned")) != cache.build_options(pex, run("plain"))
+        for alike in (WheelFormat(), ShivFormat()):
+            assert cache.build_options(alike, run("tuned")) == cache.build_options(
+                alike, run("plain")
+            )
 
 
 def built_in(folder: Path, *, onedir: bool = False) -> Built:

@@ -28,8 +28,9 @@ from typing import Any, Final
 
 import docker
 
+from packmatrix import profiles
 from packmatrix.context import Context
-from packmatrix.dockerfile import PORT, make_context
+from packmatrix.dockerfile import PORT, TUNED, make_context
 from packmatrix.dockerimage import (
     ResolvedBase,
     build_image,
@@ -207,6 +208,9 @@ class DockerFormat:
             return False
         eng.kept.add(facts.id)
         return True
+
+    def profile_options(self, ctx: Context) -> list[str]:
+        return list(TUNED) if profiles.tuned(ctx) else []
 
     def build(self, ctx: Context) -> Built:
         eng = run_engine(ctx)
