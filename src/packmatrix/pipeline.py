@@ -90,6 +90,8 @@ def run_matrix(
                 doc.carry_over(earlier)
             if baseline is not None:
                 baseline.judge(doc, reports, retime)
+                if not interrupted:
+                    doc.run.in_progress = None  # re-timing said where it was, and is done
             report.save(doc, reports)
         except ReportError as exc:
             if not interrupted:
