@@ -16,6 +16,7 @@ FORMATS = {
     "sdist": "a source distribution built and installed into a venv; needs Python and a build",
     "pex": "one self-contained zipapp; needs a Python on the target",
     "pex-venv": "a pex that unpacks into a venv on first start; needs a Python on the target",
+    "shiv": "a zipapp that extracts itself to ~/.shiv on first start; needs a Python on the target",
     "pyinstaller-onefile": "one frozen executable, no Python needed; unpacks itself on every start",
     "pyinstaller-onedir": "a frozen folder with its executable, no Python needed",
     "nuitka": "a folder compiled to C by Nuitka and gcc, no Python needed; builds for minutes, "

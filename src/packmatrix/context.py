@@ -66,6 +66,8 @@ class Options:
     ones there; the CLI turns it on, a library caller opts in."""
     rebuild: bool = False
     """Build every format even when the cache holds its build (the new build is stored)."""
+    profile: str = "tuned"
+    """``tuned`` or ``plain``: the options every tool is built with (``packmatrix.profiles``)."""
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from packmatrix.metrics import COLUMNS, METRICS, Metric
 from packmatrix.report_input import load_report
 from packmatrix.results import SCHEMA_VERSION, FormatResult, Report
 from packmatrix.stats import Stat
-from packmatrix.units import command, human_bytes, megabytes, seconds
+from packmatrix.units import command, human_bytes, megabytes, options_text, seconds
 
 FILES = ("matrix.html", "matrix.md", "matrix.json")
 """What a run writes to its reports folder (and ``logs/``), the page people open first."""
@@ -195,6 +195,7 @@ def render(template: str, doc: Report) -> str:
         seconds=seconds,
         megabytes=megabytes,
         command=command,
+        options=options_text,
     )
     env.globals.update(
         size_chart=charts.size_chart,

@@ -17,12 +17,17 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
+import os
 import platform
 import re
+import shutil
+import tarfile
 from pathlib import Path
 from typing import Any, Final
 
 from packmatrix import frozenroot, hostpython, localbase
+from packmatrix.artifacts import open_artifact
 from packmatrix.context import Context
 from packmatrix.debian import BaseImageError
 from packmatrix.dockerfile import make_frozen_context
@@ -55,6 +60,21 @@ _PIP = re.compile(r"(^|/)(bin/pip[0-9.]*|site-packages/pip/__init__\.py)$")
 class DockerFrozenFormat:
     name = "docker-frozen"
     title = "Docker image, frozen (no Python)"
+
+    def cache_key(self, ctx: Context) -> str:
+        """A build depends on the root image's recipe (``frozenroot.root_tag`` names it)."""
+        return json.dumps([type(self).__qualname__, frozenroot.root_tag("")])
+
+    def profile_options(self, ctx: Context) -> list[str]:
+        """The onedir's: the image holds the pyinstaller-onedir build."""
+        return PyInstallerFormat(onefile=False).profile_options(ctx)
+
+    def keep(self, ctx: Context, built: Built, key: str) -> Built:
+        """Kept in the engine for later runs, as the docker format keeps its image."""
+        return DockerFormat().keep(ctx, built, key)
+
+    def reuse(self, ctx: Context, built: Built) -> bool:
+        return DockerFormat().reuse(ctx, built)
 
     def unavailable(self, ctx: Context) -> str | None:
         return PyInstallerFormat(onefile=False).unavailable(ctx) or DockerFormat().unavailable(ctx)
@@ -136,7 +156,7 @@ class DockerFrozenFormat:
         figures = built.figures or Figures()
         image = eng.client.images.get(facts.id)
         files = image_files(built.files[0])
-        bundle = self._bundle(ctx)
+        bundle = self._bundle(ctx, built)
         figures.engine_overhead_seconds = Stat.of(
             engine_overhead(eng, facts.tag, entrypoint=OVERHEAD_ENTRYPOINT), "s"
         )
@@ -171,11 +191,36 @@ class DockerFrozenFormat:
             build_tools=bundle.build_tools,
         )
 
-    def _bundle(self, ctx: Context) -> Portability:
-        """The onedir's own facts (its glibc floor, the distributions traced in it)."""
-        onedir = onedir_build(ctx)
-        if onedir.folder is None:
-            raise StepFailed("the pyinstaller-onedir build made no folder")
-        executable = Path(onedir.folder) / ctx.app.script
-        shown = Deployment(place=onedir.folder, argv=[str(executable)], target=onedir.folder)
-        return PyInstallerFormat(onefile=False).inspect(ctx, onedir, shown)
+    def _bundle(self, ctx: Context, built: Built) -> Portability:
+        """The bundle's own facts (its glibc floor, the distributions traced in it), read as
+        for the pyinstaller-onedir row from the bundle as the saved image holds it."""
+        folder = extract_bundle(built.files[0], ctx.app.script, ctx.scratch("frozen-bundle"))
+        shown = Deployment(place=folder, argv=[str(folder / ctx.app.script)], target=folder)
+        return PyInstallerFormat(onefile=False).inspect(ctx, built, shown)
+
+
+def extract_bundle(saved: Path, script: str, scratch: Path) -> Path:
+    """Copy ``/opt/<script>`` out of a saved image's visible files into ``scratch``."""
+    prefix = f"opt/{script}/"
+    target = scratch / script
+    shutil.rmtree(scratch, ignore_errors=True)
+    target.mkdir(parents=True)
+    with open_artifact(saved) as artifact:
+        for member in artifact.members:
+            if member.parent is None or member.hidden_by is not None:
+                continue
+            if not member.path.startswith(prefix) or member.path == prefix:
+                continue
+            path = target / member.path[len(prefix) :].rstrip("/")
+            info = member.info
+            if not isinstance(info, tarfile.TarInfo):
+                continue
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if info.isdir():
+                path.mkdir(exist_ok=True)
+            elif info.issym():
+                os.symlink(info.linkname, path)
+            elif info.isfile():
+                path.write_bytes(member.read())
+                path.chmod(info.mode & 0o755)
+    return target
