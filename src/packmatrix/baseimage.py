@@ -67,6 +67,7 @@ __all__ = [  # what callers (``cli``, the tests) import from here, some of it fr
     "ImageDescription",
     "RunResult",
     "build_base_image",
+    "build_minimal_image",
     "connect_docker",
     "default_tag",
     "describe",
@@ -198,6 +199,54 @@ def build_base_image(
         size_bytes=size_bytes,
         seconds=seconds,
         python_version=python_version,
+    )
+
+
+def build_minimal_image(
+    *,
+    tag: str,
+    suite: str,
+    mirror: str | None = None,
+    workdir: Path | None = None,
+    log: Callable[[str], None] = _LOG.info,
+) -> BaseImageInfo:
+    """Bootstrap Debian *suite* as debootstrap's minimal system, without Python, trim it and
+    import it as *tag*: a target with no interpreter for the portability grid. The same steps
+    as :func:`build_base_image`, less Python and its check (``sh`` must run instead)."""
+    started = time.perf_counter()
+    python_for_suite(suite)  # refuses a suite we don't know, in one line
+    debootstrap = find_debootstrap()
+    require_root()
+    mirror = mirror or find_debian_mirror()
+    client = connect_docker()
+    try:
+        scratch = Path(tempfile.mkdtemp(prefix="packmatrix-target-", dir=workdir))
+        try:
+            rootfs = scratch / "rootfs"
+            log(f"debootstrap {suite} (minbase, no Python) from {mirror} into {rootfs}")
+            run_debootstrap(debootstrap, suite, rootfs, mirror, scratch / "debootstrap.log", ())
+            trim_rootfs(rootfs)
+            tar_path = scratch / "rootfs.tar"
+            write_rootfs_tar(rootfs, tar_path)
+            log(f"importing it as {tag}")
+            image_id = _import_rootfs(client, tar_path, tag)
+        finally:
+            remove_scratch(scratch, log)
+        result = run_in_image(client, image_id, ["sh", "-c", "echo ok"])
+        if result.exit_code != 0 or result.output.strip() != "ok":
+            client.images.remove(image_id, force=True)
+            raise BaseImageError(
+                f"the new image {tag} can't run sh (exit code {result.exit_code}) and was "
+                "removed: see its output below",
+                log_tail=result.output,
+            )
+        size_bytes = describe(client, image_id)["size"]
+    finally:
+        client.close()
+    seconds = time.perf_counter() - started
+    log(f"built {tag}: {size_bytes / 1e6:.0f} MB in {seconds:.0f} s")
+    return BaseImageInfo(
+        tag=tag, image_id=image_id, size_bytes=size_bytes, seconds=seconds, python_version=""
     )
 
 

@@ -15,11 +15,13 @@ from packmatrix import (
     baseimage,
     cache,
     compare,
+    engine,
     initcmd,
     localbase,
     merge,
     procs,
     report,
+    targets,
 )
 from packmatrix.appspec import load_app
 from packmatrix.cliargs import (
@@ -36,7 +38,7 @@ from packmatrix.cliargs import (
 )
 from packmatrix.console import Terminal
 from packmatrix.context import Options
-from packmatrix.errors import PackmatrixError, UsageError
+from packmatrix.errors import PackmatrixError, StepFailed, UsageError
 from packmatrix.formats.base import Format
 from packmatrix.pipeline import run_matrix
 from packmatrix.registry import FORMAT_NAMES, FORMATS
@@ -141,6 +143,15 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         metavar="FILE",
         help="after the run, compare with this earlier matrix.json (exit 1 on a regression)",
+    )
+    run.add_argument(
+        "--targets",
+        type=targets.parse_targets,
+        default=None,
+        metavar="NAMES",
+        help="target systems the portability grid runs every passed local artifact on: "
+        f"comma-separated, from {', '.join(targets.TARGET_NAMES)}; 'all' (the default when a "
+        "Docker engine answers) or 'none'",
     )
     add_threshold_options(run)
     add_report_commands(commands)
@@ -266,6 +277,7 @@ def run(
         check_reproducible=args.check_reproducible,
         artifact_cache=True,
         rebuild=args.rebuild,
+        targets=grid_targets(args.targets),
         # Named on the command line (not the default, not "all"): failing to run is a failure.
         explicit_formats=frozenset(fmt.name for fmt in formats) if named else frozenset(),
     )
@@ -284,6 +296,17 @@ def run(
         terminal.error(f"{len(failed)} format(s) failed: {', '.join(failed)}")
         return 1, doc
     return 0, doc
+
+
+def grid_targets(named: tuple[str, ...] | None) -> tuple[str, ...]:
+    """The portability grid's targets: those named, else every one when an engine answers."""
+    if named is not None:
+        return named
+    try:
+        engine.connect(engine.PING_TIMEOUT).close()
+    except StepFailed:
+        return ()
+    return targets.TARGET_NAMES
 
 
 def cmd_run_with_baseline(args: argparse.Namespace, terminal: Terminal) -> int:

@@ -27,6 +27,7 @@ from packmatrix.context import Context, Options
 from packmatrix.errors import FormatUnavailable, ReportError, StepFailed
 from packmatrix.factcache import cached_portability, cached_security
 from packmatrix.formats.base import Built, Deployment, Format
+from packmatrix.grid import Artifact, on_grid, run_grid
 from packmatrix.host import clean_environ, host_facts
 from packmatrix.inspection import check_reproducible, lock_check
 from packmatrix.measure import BUILT, Progress, measure
@@ -74,6 +75,8 @@ def run_matrix(
         launched: Launched = {}
         for building in builds:  # serially: no build runs while a startup is timed
             doc.formats.append(finish_format(building, ctx, note, launched))
+        if options.targets:  # after every start was timed: the grid's containers load the CPU
+            doc.grid = run_grid(ctx, grid_artifacts(builds), options.targets, note)
         retime = Retimer(ctx, launched, note)
         if options.artifact_cache:
             prepared.keep(ctx, tools)
@@ -102,6 +105,15 @@ def run_matrix(
     return doc
 
 
+def grid_artifacts(builds: Sequence[Building]) -> list[Artifact]:
+    """The passed rows of this run whose artifact the portability grid runs."""
+    return [
+        Artifact(building.fmt, building.built, building.result.portability)
+        for building in builds
+        if building.built is not None and building.result.passed and on_grid(building.fmt)
+    ]
+
+
 def tracked(progress: Progress, doc: Report) -> Progress:
     """``progress`` that also notes in the report where the run is, for an interrupt."""
 
@@ -128,6 +140,7 @@ def new_report(app: AppSpec, options: Options, started: float) -> Report:
                 "startup_timeout": options.startup_timeout,
                 "base_image": options.base_image,
                 "check_reproducible": options.check_reproducible,
+                "targets": list(options.targets),
             },
         ),
         app=app.to_json(),
