@@ -194,6 +194,8 @@ def _build_all(
         with localbase.build_lock(target.tag, waiting):
             if engine.find_image(client, target.tag) is not None:
                 return 0.0
+            if target.python and _tag_base_image(client, target):  # built meanwhile
+                return 0.0
             started = time.perf_counter()
             build(target, log)
             return time.perf_counter() - started
