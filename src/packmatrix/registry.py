@@ -7,6 +7,7 @@ from typing import Final
 from packmatrix.formats.base import Format
 from packmatrix.formats.docker import DockerFormat
 from packmatrix.formats.pex import PexFormat
+from packmatrix.formats.pexmulti import PexMultiFormat
 from packmatrix.formats.pyinstaller import PyInstallerFormat
 from packmatrix.formats.sdist import SdistFormat
 from packmatrix.formats.wheel import WheelFormat
@@ -18,6 +19,7 @@ FORMATS: Final[dict[str, Format]] = {
         SdistFormat(),
         PexFormat(venv=False),
         PexFormat(venv=True),
+        PexMultiFormat(),
         PyInstallerFormat(onefile=True),
         PyInstallerFormat(onefile=False),
         DockerFormat(),

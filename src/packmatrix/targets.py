@@ -209,6 +209,7 @@ def _build_all(
                 built[target.name] = future.result()
             except (PackmatrixError, OSError, docker.errors.DockerException) as exc:
                 failed[target.name] = first_line(exc)
+                log(f"building {target.tag} failed: {exc}")
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
     return built, failed

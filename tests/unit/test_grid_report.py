@@ -12,6 +12,7 @@ import pytest
 from packmatrix import report
 from packmatrix.compare import Thresholds, compare, render_markdown
 from packmatrix.compare_render import record
+from packmatrix.errors import ReportError
 from packmatrix.gridmodel import FROZEN_NOTE, Grid, GridCell, GridTarget
 from packmatrix.results import Report
 from tests.unit.real_reports import SAMPLES, sample
@@ -87,7 +88,7 @@ class TestJson:
     def test_a_malformed_cell_is_refused(self) -> None:
         data = with_grid(observed()).to_json()
         del data["grid"]["cells"][0]["passed"]
-        with pytest.raises(report.ReportError, match="grid/cells/0"):
+        with pytest.raises(ReportError, match="grid/cells/0"):
             report.validate(data)
 
 
