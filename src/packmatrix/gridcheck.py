@@ -49,9 +49,20 @@ _REASONS: Final = (
 )
 
 
+_PEX_NO_INTERPRETER: Final = re.compile(
+    r"No interpreter compatible with the requested constraints was found:\s+Version matches "
+    r"(\S+)"
+)
+_PEX_EXAMINED: Final = re.compile(r"^\d+\.\) (\S+) (\S+==\S+)", re.M)
+
+
 def reason_from_output(output: str, *, fallback: str = "failed without output") -> str:
     """The line of ``output`` that says why an artifact failed, shortened to its essence; else
     the last line that says error, else the last line, else ``fallback``."""
+    wanted = _PEX_NO_INTERPRETER.search(output)
+    if wanted:  # pex says it over ten lines: the constraint, and the interpreters it found
+        found = ", ".join(f"{path} {version}" for path, version in _PEX_EXAMINED.findall(output))
+        return _short(f"no interpreter matches {wanted.group(1)} (found {found or 'none'})")
     for pattern, template in _REASONS:
         match = pattern.search(output)
         if match:

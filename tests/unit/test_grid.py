@@ -32,16 +32,24 @@ PEX_ON_BULLSEYE = "/usr/bin/env: ‘python3.11’: No such file or directory\n"
 PEX_IN_C_LOCALE = "/usr/bin/env: 'python3.11': No such file or directory\n"
 WHEEL_ON_BULLSEYE = "/bin/sh: 2: python3: not found\n"
 WHEEL_ON_TRIXIE_PYTHON = (
-    "Looking in links: /opt/packmatrix/wheelhouse\n"
-    "Processing /opt/packmatrix/artifact/sample_app-1.0.0-py3-none-any.whl\n"
     "ERROR: Could not find a version that satisfies the requirement markupsafe>=2.1.1 (from "
-    "werkzeug) (from versions: none)\n"
+    "flask) (from versions: none)\n"
     "ERROR: No matching distribution found for markupsafe>=2.1.1\n"
 )
 WHEEL_ON_BULLSEYE_PYTHON = (
-    "Processing /opt/packmatrix/artifact/sample_app-1.0.0-py3-none-any.whl\n"
     "ERROR: Package 'sample-app' requires a different Python: 3.9.2 not in '>=3.10'\n"
 )
+SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+PEX_MULTI_ON_BULLSEYE_PYTHON = f"""\
+Failed to find compatible interpreter on path {SYSTEM_PATH}.
+
+Examined the following interpreters:
+1.) /usr/bin/python3.9 CPython==3.9.2
+
+No interpreter compatible with the requested constraints was found:
+
+  Version matches CPython<3.14,>=3.10
+"""
 
 
 class TestReasonFromOutput:
@@ -56,6 +64,11 @@ class TestReasonFromOutput:
             (
                 WHEEL_ON_BULLSEYE_PYTHON,
                 "Package 'sample-app' requires a different Python: 3.9.2 not in '>=3.10'",
+            ),
+            (
+                PEX_MULTI_ON_BULLSEYE_PYTHON,
+                "no interpreter matches CPython<3.14,>=3.10 (found /usr/bin/python3.9 "
+                "CPython==3.9.2)",
             ),
         ],
     )  # fmt: skip
