@@ -9,12 +9,17 @@ import io
 import tarfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
 import docker
 import pytest
 
-from packmatrix import targets
+from packmatrix import engine, grid, localbase, targets
+from packmatrix.cli import grid_targets, main
+from packmatrix.context import Context
+from packmatrix.errors import StepFailed
+from packmatrix.formats.pexmulti import constraint, pythons
 from packmatrix.grid import ROOT, archive
 from packmatrix.gridcheck import Prediction, predict, reason_from_output, wheel_pythons
 from packmatrix.localbase import Host
@@ -329,3 +334,62 @@ class TestArchive:
         assert {m.uid for m in members.values()} == {0}
         assert members[f"{top}/app/app"].mode == 0o755
         assert members[f"{top}/app/data.txt"].mode == 0o644
+
+
+class TestPexMulti:
+    def test_the_pythons_the_app_accepts(self) -> None:
+        assert pythons(">=3.10") == ["3.10", "3.11", "3.12", "3.13"]
+        assert pythons(None) == ["3.9", "3.10", "3.11", "3.12", "3.13"]
+        assert pythons(">=3.9,<3.12") == ["3.9", "3.10", "3.11"]
+        assert pythons(">=3.14") == []
+
+    def test_one_interpreter_constraint_for_the_range(self) -> None:
+        assert constraint(["3.10", "3.11", "3.12", "3.13"]) == "CPython>=3.10,<3.14"
+        assert constraint(["3.9"]) == "CPython>=3.9,<3.10"
+
+
+class TestCommandLine:
+    def test_an_unknown_target_is_one_line(self, capsys: pytest.CaptureFixture[str]) -> None:
+        assert main(["run", "--targets", "bookworm,jessie"]) == 2
+        errors = capsys.readouterr().err.strip().splitlines()
+        assert len(errors) == 1
+        assert "unknown target 'jessie' (known: bullseye, bullseye-python, bookworm" in errors[0]
+
+    def test_named_targets_or_none_or_every_one_when_an_engine_answers(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        assert grid_targets(("trixie",)) == ("trixie",)
+        assert grid_targets(()) == ()
+
+        def no_engine(timeout: float) -> Any:
+            raise StepFailed("no Docker engine answers at unix:///nowhere: connection refused")
+
+        monkeypatch.setattr(engine, "connect", no_engine)
+        assert grid_targets(None) == ()
+
+
+class TestSkipped:
+    def test_no_engine_the_grid_is_skipped_with_the_reason(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        def no_engine(ctx: Any) -> Any:
+            raise StepFailed("no Docker engine answers at unix:///nowhere: connection refused")
+
+        monkeypatch.setattr(grid, "run_engine", no_engine)
+        found = grid.run_grid(cast(Context, None), [], ("bullseye",), lambda name, stage: None)
+        assert found.status == "skipped"
+        assert found.reason == "no Docker engine answers at unix:///nowhere: connection refused"
+        assert found.cells == []
+
+    def test_no_targets_the_grid_is_skipped_with_the_remedy(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setattr(grid, "run_engine", lambda ctx: SimpleNamespace(client=FakeClient()))
+        missing = Host(which=lambda name: None, euid=lambda: 0)
+        monkeypatch.setattr(localbase, "Host", lambda: missing)
+        found = grid.run_grid(cast(Context, None), [], ("trixie",), lambda name, stage: None)
+        assert found.status == "skipped"
+        assert found.reason == (
+            "target(s) trixie not built and debootstrap is not installed — apt-get install "
+            "debootstrap, or pass --targets none"
+        )
