@@ -49,6 +49,25 @@ for _name, _summary in FORMATS.items():
     _format_session(_name, _summary)
 
 
+@nox.session(default=False)
+def portability(session: nox.Session) -> None:
+    """Every local artifact run on every target system: Debian bullseye, bookworm and trixie,
+    without Python and with their own (the grid; targets built once with debootstrap, as root).
+    Builds come from the artifact cache; one start each here; reports/portability/."""
+    local = ",".join(name for name in FORMATS if name != "docker")
+    _packmatrix(
+        session, "run", "--formats", local, "--runs", "1", "--warm-budget", "0",
+        "--targets", "all", "--reports", "reports/portability",
+    )  # fmt: skip
+
+
+@nox.session(name="grid-benchmark", default=False)
+def grid_benchmark(session: nox.Session) -> None:
+    """Time the portability grid on the default matrix, targets cached (prints figures)."""
+    session.install(".")
+    session.run("python", "benchmarks/grid.py", *session.posargs)
+
+
 @nox.session(name="base-image", default=False)
 def base_image(session: nox.Session) -> None:
     """Build a local Python base image without any registry (debootstrap; needs root)."""

@@ -19,6 +19,7 @@ from __future__ import annotations
 import concurrent.futures
 import http.client
 import io
+import logging
 import shlex
 import tarfile
 import threading
@@ -45,13 +46,15 @@ from packmatrix.gridmodel import Grid, GridCell, GridTarget
 from packmatrix.records import Portability
 from packmatrix.smoke import run_checks
 
+log = logging.getLogger(__name__)
+
 ROOT: Final = "/opt/packmatrix"
 """Where an artifact is copied in the target container (read-only for the user it runs as)."""
 USER: Final = "65534:65534"
 """``nobody``: every Debian root has it, so no target runs an artifact as root."""
 WORKERS: Final = 3
 """Cells at once: each mostly waits on a container, on 2 cores."""
-POLL: Final = 0.05
+POLL: Final = 0.1
 """Seconds between two health probes: an install in the container needs the CPU more."""
 INSTALL_SECONDS: Final = 180.0
 """Time a venv and a pip install may take in a container, before the start is timed out."""
@@ -194,7 +197,9 @@ def run_cell(
                 else f"smoke test: {failed[0].name} ({failed[0].request}): {failed[0].detail}"
             )
         output = container.logs()
-        if problem is not None:
+        if problem is not None and problem.startswith("not healthy"):  # still running: say so
+            reason = f"{problem} (last output: {gridcheck.reason_from_output(output)})"
+        elif problem is not None:
             reason = gridcheck.reason_from_output(output, fallback=problem)
     tail = "\n".join(output.strip().splitlines()[-OUTPUT_TAIL:]) if not passed else ""
     return GridCell(
@@ -288,9 +293,13 @@ def run_grid(
 def _cell_of(
     future: concurrent.futures.Future[GridCell], name: str, target: targets.Target
 ) -> GridCell:
-    """The cell's result; an engine fault is the cell's failure, not the run's."""
+    """The cell's result; an engine fault (or a bug) is the cell's failure, not the run's."""
     try:
         return future.result()
     except (StepFailed, docker.errors.DockerException, OSError) as exc:
         why = exc.reason if isinstance(exc, StepFailed) else targets.first_line(exc)
         return GridCell(format=name, target=target.name, passed=False, reason=f"engine: {why}")
+    except Exception as exc:  # an unforeseen fault: still one cell, the grid goes on
+        log.debug("grid cell %s on %s crashed", name, target.name, exc_info=True)
+        reason = f"{type(exc).__name__}: {targets.first_line(exc)}"
+        return GridCell(format=name, target=target.name, passed=False, reason=reason)

@@ -28,6 +28,7 @@ from packmatrix.errors import FormatUnavailable, ReportError, StepFailed
 from packmatrix.factcache import cached_portability, cached_security
 from packmatrix.formats.base import Built, Deployment, Format
 from packmatrix.grid import Artifact, on_grid, run_grid
+from packmatrix.gridmodel import Grid
 from packmatrix.host import clean_environ, host_facts
 from packmatrix.inspection import check_reproducible, lock_check
 from packmatrix.measure import BUILT, Progress, measure
@@ -76,7 +77,7 @@ def run_matrix(
         for building in builds:  # serially: no build runs while a startup is timed
             doc.formats.append(finish_format(building, ctx, note, launched))
         if options.targets:  # after every start was timed: the grid's containers load the CPU
-            doc.grid = run_grid(ctx, grid_artifacts(builds), options.targets, note)
+            doc.grid = portability_grid(ctx, builds, options.targets, note)
         retime = Retimer(ctx, launched, note)
         if options.artifact_cache:
             prepared.keep(ctx, tools)
@@ -103,6 +104,17 @@ def run_matrix(
             if options.artifact_cache:
                 cache.evict(cache.max_bytes())
     return doc
+
+
+def portability_grid(
+    ctx: Context, builds: Sequence[Building], names: Sequence[str], progress: Progress
+) -> Grid:
+    """The grid of this run's passed artifacts; a fault in it skips the grid, never the run."""
+    try:
+        return run_grid(ctx, grid_artifacts(builds), names, progress)
+    except Exception as exc:  # a bug or an unforeseen fault: the matrix stands without the grid
+        log.debug("the portability grid crashed", exc_info=True)
+        return Grid(status="skipped", reason=f"{type(exc).__name__}: {exc}")
 
 
 def grid_artifacts(builds: Sequence[Building]) -> list[Artifact]:

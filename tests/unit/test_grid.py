@@ -15,7 +15,7 @@ from typing import Any, cast
 import docker
 import pytest
 
-from packmatrix import engine, grid, localbase, targets
+from packmatrix import engine, grid, localbase, pipeline, targets
 from packmatrix.cli import grid_targets, main
 from packmatrix.context import Context
 from packmatrix.errors import StepFailed
@@ -393,3 +393,13 @@ class TestSkipped:
             "target(s) trixie not built and debootstrap is not installed — apt-get install "
             "debootstrap, or pass --targets none"
         )
+
+    def test_a_fault_in_the_grid_skips_the_grid_not_the_run(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        def crash(*args: Any) -> Any:
+            raise RuntimeError("a bug in the grid")
+
+        monkeypatch.setattr(pipeline, "run_grid", crash)
+        found = pipeline.portability_grid(cast(Context, None), [], ("bullseye",), print)
+        assert (found.status, found.reason) == ("skipped", "RuntimeError: a bug in the grid")
