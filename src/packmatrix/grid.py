@@ -185,9 +185,13 @@ def run_cell(
     ) as container:
         container.put_archive("/", data)
         container.start()
-        port = container.host_port(PORT)
-        problem = _wait_healthy(container, port, ctx.app.health, timeout, stop)
-        if problem is None:
+        port = _published(container)
+        problem: str | None = None
+        if port is None:  # it exited at once (no python3…): the engine unpublished its port
+            problem = f"exited with code {container.wait(timeout)} before answering"
+        else:
+            problem = _wait_healthy(container, port, ctx.app.health, timeout, stop)
+        if problem is None and port is not None:
             results = run_checks("127.0.0.1", port, ctx.app.checks)
             failed = [check for check in results if not check.ok]
             passed = not failed
@@ -212,6 +216,14 @@ def run_cell(
         seconds=time.perf_counter() - started,
         output=tail,
     )
+
+
+def _published(container: Container) -> int | None:
+    """The host port of ``PORT``, or None when the container has already stopped."""
+    try:
+        return container.host_port(PORT)
+    except (KeyError, IndexError, TypeError):
+        return None
 
 
 def _wait_healthy(
