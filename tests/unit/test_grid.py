@@ -403,3 +403,22 @@ class TestSkipped:
         monkeypatch.setattr(pipeline, "run_grid", crash)
         found = pipeline.portability_grid(cast(Context, None), [], ("bullseye",), print)
         assert (found.status, found.reason) == ("skipped", "RuntimeError: a bug in the grid")
+
+
+class TestPublishedPort:
+    def test_none_once_the_container_has_stopped(self) -> None:
+        """A container that exits at once (``python3: not found``) has no published port left:
+        the engine answers with an empty port map, which is a failed cell, not a crash."""
+
+        class Stopped:
+            ports: dict[str, Any] = {}  # what the SDK's ``Container.ports`` is once stopped
+
+            def host_port(self, port: int) -> int:
+                return int(self.ports[f"{port}/tcp"][0]["HostPort"])
+
+        class Running:
+            def host_port(self, port: int) -> int:
+                return 49153
+
+        assert grid._published(cast(Any, Stopped())) is None
+        assert grid._published(cast(Any, Running())) == 49153
