@@ -411,7 +411,8 @@ class TestPublishedPort:
         the engine answers with an empty port map, which is a failed cell, not a crash."""
 
         class Stopped:
-            ports: dict[str, Any] = {}  # what the SDK's ``Container.ports`` is once stopped
+            def __init__(self) -> None:
+                self.ports: dict[str, Any] = {}  # the SDK's ``Container.ports`` once stopped
 
             def host_port(self, port: int) -> int:
                 return int(self.ports[f"{port}/tcp"][0]["HostPort"])
