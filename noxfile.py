@@ -51,9 +51,10 @@ for _name, _summary in FORMATS.items():
 
 @nox.session(default=False)
 def portability(session: nox.Session) -> None:
-    """Every local artifact run on every target system: Debian bullseye, bookworm and trixie,
-    without Python and with their own (the grid; targets built once with debootstrap, as root).
-    Builds come from the artifact cache; one start each here; reports/portability/."""
+    """Every local artifact run on every target system (Debian 11-13, with and without Python).
+
+    The targets are built once with debootstrap (as root); builds come from the artifact cache,
+    with one start each here; the report goes to reports/portability/."""
     local = ",".join(name for name in FORMATS if name != "docker")
     _packmatrix(
         session, "run", "--formats", local, "--runs", "1", "--warm-budget", "0",
