@@ -103,15 +103,20 @@ class TestRendering:
         assert "| pex | ✗ python3.11: No such file or directory | ✓ |" in text
         assert "| pyinstaller-onefile | ✗ GLIBC_2.35 not found | ✓ |" in text
         assert "Every cell agrees with the prediction" in text
-        assert FROZEN_NOTE in text
+        assert f"> **pyinstaller-onefile**: {FROZEN_NOTE}" in text
 
     def test_html_grid_reason_is_text(self) -> None:
         html = report.render("matrix.html.j2", with_grid(observed()))
         assert 'id="grid-table"' in html
         assert (
-            '<td class="fail" data-target="bullseye" data-passed="false">✗ '
+            '<td class="fail" data-target="bullseye" data-passed="false" title="predicted to fail: '
+            'needs a Python, the target has none">✗ '
             '<span class="reason small">GLIBC_2.35 not found</span></td>'
         ) in html
+        assert (
+            "<strong>pyinstaller-onefile</strong>: A frozen binary&#39;s glibc floor comes from"
+            in html
+        )
         assert '<a href="#grid">Grid</a>' in html
 
     def test_a_disagreement_is_flagged(self) -> None:
