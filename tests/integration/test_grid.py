@@ -2,11 +2,11 @@
 print, the prediction beside them, and nothing left in the engine, also after Ctrl-C.
 
 Targets: ``bullseye`` (no Python, glibc 2.31) and ``bookworm-python`` (the base image CI builds,
-tagged as the target, so free). Cost in CI: the artifacts are the artifact cache's (the session
-shares it with test_matrix, which builds the same formats); bullseye is debootstrapped once per
-engine (about 2.5 minutes the first time, then reused); the grid itself is 6 cells, about 30 s,
-and the interrupt test about 30 s. Needs a Docker Engine, debootstrap and root: without them the
-tests skip; with ``CI=true`` they fail.
+tagged as the target, so free). Cost in CI: about 45 s here with the targets there (the run of
+three formats with one start each, its 6 cells, and the interrupt test, 5 s); the builds are the
+session's artifact cache's, which test_matrix reuses (it builds the same formats). bullseye is
+debootstrapped once per engine: about 2.5 minutes the first time, then reused. Needs a Docker
+Engine, debootstrap and root: without them the tests skip; with ``CI=true`` they fail.
 """
 
 from __future__ import annotations
