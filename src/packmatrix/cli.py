@@ -40,6 +40,7 @@ from packmatrix.console import Terminal
 from packmatrix.context import Options
 from packmatrix.errors import PackmatrixError, StepFailed, UsageError
 from packmatrix.formats.base import Format
+from packmatrix.gridmodel import Grid
 from packmatrix.pipeline import run_matrix
 from packmatrix.registry import FORMAT_NAMES, FORMATS
 from packmatrix.results import Report, Status
@@ -287,6 +288,8 @@ def run(
     )
     doc = run_matrix(app, formats, options, args.reports, terminal.progress, baseline)
     terminal.table(doc)
+    if doc.grid is not None:
+        terminal.line(grid_line(doc.grid))
     files = ", ".join(str(args.reports / name) for name in report.FILES)
     terminal.line(f"reports: {files}")
     if doc.run.workspace:
@@ -296,6 +299,23 @@ def run(
         terminal.error(f"{len(failed)} format(s) failed: {', '.join(failed)}")
         return 1, doc
     return 0, doc
+
+
+def grid_line(grid: Grid) -> str:
+    """The portability grid in one line, under the table."""
+    if grid.status == "skipped":
+        return f"portability grid SKIPPED: {grid.reason}"
+    passed = sum(1 for cell in grid.cells if cell.passed)
+    disagree = len(grid.disagreements)
+    against = (
+        f"{disagree} disagree with the prediction (see the report)"
+        if disagree
+        else ("all as predicted")
+    )
+    return (
+        f"portability grid: {passed} of {len(grid.cells)} cells passed on "
+        f"{', '.join(t.name for t in grid.targets)}; {against}"
+    )
 
 
 def grid_targets(named: tuple[str, ...] | None) -> tuple[str, ...]:

@@ -10,6 +10,7 @@ import dataclasses
 import pytest
 
 from packmatrix import report
+from packmatrix.cli import grid_line
 from packmatrix.compare import Thresholds, compare, render_markdown
 from packmatrix.compare_render import record
 from packmatrix.errors import ReportError
@@ -187,3 +188,15 @@ class TestCompare:
         assert "the portability grid was skipped this time: no Docker engine answers" in (
             result.notes
         )
+
+
+class TestTerminalLine:
+    def test_the_grid_in_one_line_under_the_table(self) -> None:
+        assert grid_line(observed()) == (
+            "portability grid: 3 of 6 cells passed on bullseye, bookworm-python; all as predicted"
+        )
+        grid = observed()
+        grid.cells[1] = dataclasses.replace(grid.cells[1], passed=False)
+        assert grid_line(grid).endswith("; 1 disagree with the prediction (see the report)")
+        skipped = Grid(status="skipped", reason="no Docker engine answers")
+        assert grid_line(skipped) == "portability grid SKIPPED: no Docker engine answers"
