@@ -17,6 +17,7 @@ FORMATS = {
     "pex": "one self-contained zipapp; needs a Python on the target",
     "pex-venv": "a pex that unpacks into a venv on first start; needs a Python on the target",
     "pex-multi": "one pex for every Python 3.9-3.13 the app accepts, from the same lock",
+    "shiv": "a zipapp that extracts itself to ~/.shiv on first start; needs a Python on the target",
     "pyinstaller-onefile": "one frozen executable, no Python needed; unpacks itself on every start",
     "pyinstaller-onedir": "a frozen folder with its executable, no Python needed",
     "docker": "a slim multi-stage image, run as a container; needs a container engine",

@@ -50,14 +50,15 @@ def slowed_copy(folder: Path) -> Path:
     return app
 
 
+def warm_rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """The comparison's warm-start rows: baseline, current, change and verdict per format."""
+    rows = (doc.get("comparison") or {}).get("rows") or []
+    return [row for row in rows if row["figure"] == "warm start"]
+
+
 def warm_regressions(doc: dict[str, Any]) -> dict[str, bool]:
     """Per format: whether the run's comparison flagged a warm-start regression."""
-    rows = (doc.get("comparison") or {}).get("rows") or []
-    flagged: dict[str, bool] = {}
-    for row in rows:
-        if row["figure"] == "warm start":
-            flagged[row["format"]] = row["regression"]
-    return flagged
+    return {row["format"]: bool(row["regression"]) for row in warm_rows(doc)}
 
 
 def main() -> int:
@@ -88,6 +89,11 @@ def main() -> int:
             for name, flagged in warm_regressions(doc).items():
                 caught[name] += flagged
             print(f"slowed against run {index}: {warm_regressions(doc)}")
+            for row in warm_rows(doc):
+                print(
+                    f"  {row['format']:<10} {row['baseline']} → {row['current']} "
+                    f"({row['change']}, {row['verdict']})"
+                )
     finally:
         shutil.rmtree(work, ignore_errors=True)
     pairs = args.reruns - 1

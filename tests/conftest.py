@@ -14,6 +14,9 @@ from typing import Any
 
 import pytest
 
+from packmatrix import cache
+from packmatrix.engine import BUILT_BY_LABEL, RUN_LABEL
+
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Unit tests first, then integration tests (slow), like pypa/build."""
@@ -35,10 +38,28 @@ def _private_artifact_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterato
     try:
         yield home
     finally:
+        cache.clear()  # the session's cache, and the images it kept in the engine, by id
         if saved is None:
             os.environ.pop("XDG_CACHE_HOME", None)
         else:
             os.environ["XDG_CACHE_HOME"] = saved
+
+
+def kept_by_cache() -> set[str]:
+    """Ids of the images the (test session's) artifact cache keeps in the engine."""
+    return set(cache.kept_images([entry.path for entry in cache.entries()]))
+
+
+def images_of_run(client: Any, run_id: str) -> list[Any]:
+    """Images a run labelled as its own or built, except those the artifact cache keeps (they
+    outlive the run by design, and go with ``packmatrix cache clear``)."""
+    kept = kept_by_cache()
+    found = {}
+    for label in (RUN_LABEL, BUILT_BY_LABEL):
+        for image in client.images.list(all=True, filters={"label": f"{label}={run_id}"}):
+            if str(image.id) not in kept:
+                found[str(image.id)] = image
+    return list(found.values())
 
 
 def in_ci() -> bool:

@@ -18,7 +18,7 @@ from typing import Any, Final, TypeVar
 
 from packmatrix import cache, procs
 from packmatrix.context import Context
-from packmatrix.formats.base import Built, Format
+from packmatrix.formats.base import Built, Format, KeptInEngine
 from packmatrix.records import Commands
 
 Progress = Callable[[str, str], None]
@@ -44,6 +44,8 @@ def obtain(fmt: Format, ctx: Context, tools: Mapping[str, str], progress: Progre
         return fresh(fmt.build(ctx), ctx)
     key = cache.key_for(fmt, ctx, tools)
     hit = None if ctx.options.rebuild else cache.lookup(key)
+    if hit is not None and not still_there(fmt, ctx, hit.built):
+        hit = None  # the image is gone from the engine: build it again
     if hit is not None:
         progress(fmt.name, "reused from the artifact cache")
         return Obtained(
@@ -57,8 +59,20 @@ def obtain(fmt: Format, ctx: Context, tools: Mapping[str, str], progress: Progre
             ),
         )
     obtained = fresh(fmt.build(ctx), ctx)
-    cache.store(key, obtained.built, run_id=ctx.run_id, commands=obtained.record.commands)
-    return obtained
+    kept = obtained.built
+    if kept.image is not None:
+        if not isinstance(fmt, KeptInEngine):
+            return obtained
+        kept = fmt.keep(ctx, kept, key)
+    cache.store(key, kept, run_id=ctx.run_id, commands=obtained.record.commands)
+    return Obtained(built=kept, record=obtained.record)
+
+
+def still_there(fmt: Format, ctx: Context, built: Built) -> bool:
+    """A cached build is whole: its files are (``cache.lookup``), and its image, if any."""
+    if built.image is None:
+        return True
+    return isinstance(fmt, KeptInEngine) and fmt.reuse(ctx, built)
 
 
 def fresh(built: Built, ctx: Context) -> Obtained:

@@ -5,12 +5,14 @@ artifact's files under ``files/`` and ``entry.json``, the ``Built`` record (file
 entry, commands, the original build time, figures, the run that built it). The key is a sha256
 of everything the build depends on: the app's source files as the build backend sees them (the
 source copy without ``context.IGNORED_SOURCE``: paths and contents), the lock, the tool and
-Python versions, and the format's name and options. An entry is written into a temporary folder
-and renamed into place, so an interrupted run never leaves half of one.
+Python versions, and the format's name and options, those the run's profile chose included
+(``profiles``: a format both profiles build alike is one entry for both). An entry is written
+into a temporary folder and renamed into place, so an interrupted run never leaves half of one.
 
 Facts read from an artifact's bytes alone (portability, secrets found inside) are cached by the
-artifacts' sha256 under ``facts/``. Artifacts that live in a container engine (an image) are
-not stored: the engine holds them, not a file.
+artifacts' sha256 under ``facts/``. An image is kept in the container engine, tagged by its key
+(``engine.KEPT_REPOSITORY``), and its entry holds the saved tar and the image's id: a hit whose
+image is gone from the engine is a miss, and an entry evicted or cleared takes its image along.
 """
 
 from __future__ import annotations
@@ -30,8 +32,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
+import docker
+
+from packmatrix import profiles
 from packmatrix.context import IGNORED_SOURCE, Context
-from packmatrix.errors import UsageError
+from packmatrix.engine import PING_TIMEOUT, connect
+from packmatrix.errors import StepFailed, UsageError
 from packmatrix.facts import ImageFacts
 from packmatrix.formats.base import Built
 from packmatrix.records import Figures
@@ -117,6 +123,14 @@ def format_options(fmt: object, ctx: Context) -> str:
     return json.dumps([type(fmt).__qualname__, values], sort_keys=True)
 
 
+def build_options(fmt: object, ctx: Context) -> str:
+    """``format_options``, and the options the run's profile chose for the format when it
+    chose any: a format both profiles build alike keeps one key."""
+    options = format_options(fmt, ctx)
+    chosen = profiles.chosen(fmt, ctx)
+    return json.dumps([options, chosen]) if chosen else options
+
+
 @dataclass(frozen=True, kw_only=True)
 class KeyParts:
     """Everything a build depends on, each part as text."""
@@ -161,7 +175,7 @@ def key_for(fmt: object, ctx: Context, tools: Mapping[str, str]) -> str:
     lock = (ctx.wheelhouse / "requirements.lock").read_text(encoding="utf-8")
     return KeyParts(
         format=str(getattr(fmt, "name", type(fmt).__name__)),
-        options=format_options(fmt, ctx),
+        options=build_options(fmt, ctx),
         source=run_source_digest(ctx),
         lock=lock,
         tools={**tools, "platform": sysconfig.get_platform()},
@@ -230,8 +244,6 @@ def find_artifact(shas: Sequence[str]) -> Built | None:
 def store(key: str, built: Built, *, run_id: str, commands: list[list[str]]) -> bool:
     """Keep a fresh build under ``key``; False when it can't be (an image in an engine, a full
     disk). Never fails the run: the cache is an optimisation."""
-    if built.image is not None:
-        return False
     base = artifacts_dir()
     if (base / key / ENTRY_FILE).exists():
         return True
@@ -257,7 +269,7 @@ def store(key: str, built: Built, *, run_id: str, commands: list[list[str]]) -> 
             "commands": commands,
             "seconds": built.seconds,
             "figures": built.figures.to_json() if built.figures else None,
-            "image": None,
+            "image": built.image.to_json() if built.image else None,
             "dockerfile": built.dockerfile,
             "artifact_note": built.artifact_note,
             "run_id": run_id,
@@ -321,18 +333,50 @@ def evict(limit: int) -> list[Path]:
     for entry in found:
         if total <= limit:
             break
+        images = kept_images([entry.path])
         shutil.rmtree(entry.path, ignore_errors=True)
+        remove_kept(images)
         total -= entry.bytes
         removed.append(entry.path)
     return removed
 
 
+def kept_images(folders: Sequence[Path]) -> list[str]:
+    """The ids of the images these entries keep in the container engine."""
+    found = []
+    for folder in folders:
+        with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+            image = json.loads((folder / ENTRY_FILE).read_text(encoding="utf-8")).get("image")
+            if image:
+                found.append(str(image["id"]))
+    return found
+
+
+def remove_kept(image_ids: Sequence[str]) -> None:
+    """Remove images the artifact cache kept and no longer holds, by id; best effort (no
+    engine, an image already gone or in use: left as it is)."""
+    if not image_ids:
+        return
+    try:
+        client = connect(PING_TIMEOUT)
+    except StepFailed:
+        return
+    try:
+        for image_id in image_ids:
+            with contextlib.suppress(docker.errors.DockerException):
+                client.images.remove(image_id, force=True)
+    finally:
+        client.close()
+
+
 def info_line() -> str:
     found = entries()
     total = sum(entry.bytes for entry in found)
+    images = kept_images([entry.path for entry in found])
+    kept = f", {len(images)} image(s) kept in the container engine" if images else ""
     return (
         f"artifact cache: {len(found)} build(s), {human_bytes(total)} in {artifacts_dir()} "
-        f"(cap {human_bytes(max_bytes())}, ${MAX_ENV})"
+        f"(cap {human_bytes(max_bytes())}, ${MAX_ENV}){kept}"
     )
 
 
@@ -340,9 +384,12 @@ def clear() -> str:
     """Empty the artifact and facts caches (the downloaded wheels stay); one line saying so."""
     found = entries()
     total = sum(entry.bytes for entry in found)
+    images = kept_images([entry.path for entry in found])
     for folder in (artifacts_dir(), facts_dir()):
         shutil.rmtree(folder, ignore_errors=True)
-    return f"removed {len(found)} cached build(s), {human_bytes(total)}, from {root()}"
+    remove_kept(images)
+    gone = f" and {len(images)} kept image(s) from the container engine" if images else ""
+    return f"removed {len(found)} cached build(s), {human_bytes(total)}, from {root()}{gone}"
 
 
 # -- facts read from an artifact's bytes ----------------------------------------------------

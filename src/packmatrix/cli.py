@@ -20,6 +20,7 @@ from packmatrix import (
     localbase,
     merge,
     procs,
+    profiles,
     report,
     targets,
 )
@@ -121,6 +122,15 @@ def build_parser() -> argparse.ArgumentParser:
         default=900.0,
         metavar="SECONDS",
         help="how long one build step may take (default 900)",
+    )
+    run.add_argument(
+        "--profile",
+        choices=profiles.PROFILES,
+        default=profiles.DEFAULT,
+        help="tuned (default): "
+        + profiles.DESCRIPTIONS["tuned"]
+        + "; plain: "
+        + profiles.DESCRIPTIONS["plain"],
     )
     run.add_argument("--base-image", help="base image for the docker format")
     run.add_argument(
@@ -279,12 +289,13 @@ def run(
         artifact_cache=True,
         rebuild=args.rebuild,
         targets=grid_targets(args.targets),
+        profile=args.profile,
         # Named on the command line (not the default, not "all"): failing to run is a failure.
         explicit_formats=frozenset(fmt.name for fmt in formats) if named else frozenset(),
     )
     terminal.line(
         f"packmatrix {__version__}: {app.name} {app.version} from {app.root} → "
-        f"{', '.join(fmt.name for fmt in formats)}"
+        f"{', '.join(fmt.name for fmt in formats)} (profile {args.profile})"
     )
     doc = run_matrix(app, formats, options, args.reports, terminal.progress, baseline)
     terminal.table(doc)

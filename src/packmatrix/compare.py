@@ -106,6 +106,12 @@ def compare(
             f"the baseline ran on {base_side.host}, the current run on {cur_side.host}: "
             "timings and sizes may differ for that reason alone"
         )
+    if base_side.profile != cur_side.profile:
+        notes.append(
+            f"the baseline was built with profile {base_side.profile_label}, the current run "
+            f"with {cur_side.profile_label}: the changes below are what the profile changes "
+            "buy or cost (each format's options are in its first rows)"
+        )
     if not baseline.complete:
         notes.append(f"the baseline run is {baseline.run.status}: some formats may be missing")
     incomplete = None

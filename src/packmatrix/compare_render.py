@@ -21,7 +21,7 @@ from packmatrix.comparison import (
 from packmatrix.comparison_record import ComparisonRecord, ComparisonRow
 from packmatrix.errors import ReportError
 from packmatrix.thresholds import Verdict
-from packmatrix.units import md_cell
+from packmatrix.units import md_cell, options_text
 
 OutputFormat = Literal["markdown", "json"]
 OUTPUT_FORMATS: Final[tuple[OutputFormat, ...]] = ("markdown", "json")
@@ -46,7 +46,11 @@ def render(result: Comparison, fmt: OutputFormat = "markdown") -> str:
 def render_markdown(result: Comparison) -> str:
     """The comparison as Markdown fit for a pull-request comment or a GitHub step summary."""
     regressions = result.regressions()
-    lines = ["### packmatrix: comparison with the baseline", ""]
+    base, cur = result.baseline, result.current
+    title = "comparison with the baseline"
+    if base.profile != cur.profile:
+        title = f"profile {base.profile_label} → {cur.profile_label}"
+    lines = [f"### packmatrix: {title}", ""]
     if regressions:
         lines.append(f"**⚠ {len(regressions)} regression(s)** ({result.headline_counts()})")
         lines.append("")
@@ -60,7 +64,6 @@ def render_markdown(result: Comparison) -> str:
     for note in result.notes:
         lines.append(f"> ⚠ Note: {note}.")
         lines.append("")
-    base, cur = result.baseline, result.current
     lines += [
         f"Baseline `{base.run_id}` ({base.host}, {base.started}) from `{base.source}`; "
         f"current `{cur.run_id}` ({cur.host}, {cur.started}) from `{cur.source}`.",
@@ -95,6 +98,18 @@ def _cells(diff: FormatDiff) -> list[list[str]]:
             f"⚠ regression: {diff.status_note}" if diff.status_regression else diff.status_note,
         ]
     ]
+    if diff.baseline_options != diff.current_options:
+        rows.append(
+            [
+                "",
+                "options",
+                options_text(diff.baseline_options),
+                options_text(diff.current_options),
+                "",
+                "",
+                "",
+            ]
+        )
     for fig in diff.figures:
         unit = fig.metric.unit
         rows.append(

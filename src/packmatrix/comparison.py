@@ -142,6 +142,9 @@ class FormatDiff:
     figures: tuple[FigureDiff, ...] = ()
     grid: tuple[GridDiff, ...] = ()
     """Its cells of the portability grid whose outcome changed."""
+    baseline_options: list[str] | None = None
+    """The options each run's profile chose for this format's build (None: not recorded)."""
+    current_options: list[str] | None = None
 
     def regressions(self) -> list[str]:
         """One short line per regression of this format."""
@@ -162,6 +165,8 @@ class FormatDiff:
             "status_regression": self.status_regression,
             "figures": [diff.to_json() for diff in self.figures],
             "grid": [diff.to_json() for diff in self.grid],
+            "baseline_options": self.baseline_options,
+            "current_options": self.current_options,
         }
 
 
@@ -219,7 +224,14 @@ def compare_format(
         status_note=note,
         status_regression=is_regression,
         figures=figures,
+        baseline_options=_options(baseline),
+        current_options=_options(current),
     )
+
+
+def _options(row: FormatResult | None) -> list[str] | None:
+    """The options a row's profile chose for its build, when the report recorded them."""
+    return row.build.profile_options if row is not None and row.build is not None else None
 
 
 # -- the comparison -------------------------------------------------------------------------------
@@ -231,23 +243,34 @@ class Side:
     run_id: str
     started: str
     host: str
+    profile: str | None = None
+    """The run's profile (tuned, plain); None in a report older than profiles."""
 
     @classmethod
     def of(cls, report: Report, source: str) -> Side:
+        profile = report.run.options.get("profile")
         return cls(
             source=source,
             run_id=report.run.id,
             started=report.run.started,
             host=host_label(report.host),
+            profile=str(profile) if profile else None,
         )
 
+    @property
+    def profile_label(self) -> str:
+        return self.profile or "no profile recorded"
+
     def to_json(self) -> dict[str, str]:
-        return {
+        out = {
             "source": self.source,
             "run_id": self.run_id,
             "started": self.started,
             "host": self.host,
         }
+        if self.profile:
+            out["profile"] = self.profile
+        return out
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -69,6 +69,8 @@ class Options:
     targets: tuple[str, ...] = ()
     """Target systems the portability grid runs every passed local artifact on (``targets``);
     empty: no grid (a library caller's default; the command line's is every target)."""
+    profile: str = "tuned"
+    """``tuned`` or ``plain``: the options every tool is built with (``packmatrix.profiles``)."""
 
 
 @dataclass(frozen=True)

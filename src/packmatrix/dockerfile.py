@@ -17,7 +17,7 @@ from typing import Final
 
 import jinja2
 
-from packmatrix import __version__
+from packmatrix import __version__, profiles
 from packmatrix.atomic import write_atomic
 from packmatrix.context import Context
 from packmatrix.facts import BaseImageFacts
@@ -34,6 +34,13 @@ DOCKERIGNORE: Final = """\
 !wheelhouse/
 !app/
 """
+
+
+TUNED: Final = (
+    "pip outside the shipped venv (venv --without-pip)",
+    "compileall --invalidation-mode unchecked-hash at build time",
+)
+"""What the tuned profile does to the image (plain: pip's defaults, a venv with pip in it)."""
 
 
 def host_minor() -> str:
@@ -69,6 +76,7 @@ def render_dockerfile(ctx: Context, *, base: BaseImageFacts, app_wheels: list[st
         user=USER,
         port=PORT,
         script=ctx.app.script,
+        tuned=profiles.tuned(ctx),
     )
 
 

@@ -201,7 +201,7 @@ def build_image(
                 network_mode="none",
                 decode=True,
                 timeout=timeout,
-                labels=eng.labels,
+                labels=eng.build_labels,
             )
             for chunk in stream:
                 text = _ANSI.sub("", str(chunk.get("stream", "")))

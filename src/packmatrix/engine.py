@@ -10,9 +10,11 @@ both use it. What it offers:
   (and starts) a container on entry and on exit always removes it, by its id, whatever the body
   did; with ``put_archive`` and ``get_archive`` to copy files in and out;
 - ``run_once``: a short-lived container that runs one command; its exit code and output;
-- ``Engine``: one run's connection. Everything it creates carries ``RUN_LABEL=<run id>``; it
-  records the images it created and on ``close`` removes those, and the run's leftover
-  containers, by id. Nothing found only by name is ever removed.
+- ``Engine``: one run's connection. Every container it creates carries ``RUN_LABEL=<run id>``,
+  every image it builds ``BUILT_BY_LABEL=<run id>``; it records the images it created and on
+  ``close`` removes those, and the run's leftover containers, by id, except the images it was
+  asked to ``keep`` (an image the artifact cache holds, for later runs). Nothing found only by
+  name is ever removed (``cache.remove_kept`` removes a kept image by id when the cache drops it).
 """
 
 from __future__ import annotations
@@ -35,7 +37,12 @@ from packmatrix.errors import StepFailed
 log = logging.getLogger(__name__)
 
 RUN_LABEL: Final = "org.packmatrix.run"
-"""Label on every image and container of a run; its value is the run id."""
+"""Label on every container of a run; its value is the run id."""
+BUILT_BY_LABEL: Final = "org.packmatrix.built-by"
+"""Label on every image a run builds; its value is the run id. An image the artifact cache keeps
+carries it still: it tells which run built it, not that it belongs to a run."""
+KEPT_REPOSITORY: Final = "packmatrix-kept"
+"""The repository an image the artifact cache keeps is tagged in (``packmatrix-kept/APP:KEY``)."""
 PING_TIMEOUT: Final = 5.0
 """Seconds to wait for the engine's answer when only asking whether it is there."""
 PULL_TIMEOUT: Final = 60.0
@@ -304,6 +311,8 @@ class Engine:
     client: Any
     run_id: str
     created: list[str] = field(default_factory=list)
+    kept: set[str] = field(default_factory=set)
+    """Images ``close`` leaves in the engine: the artifact cache holds them."""
     names: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
     @classmethod
@@ -325,6 +334,10 @@ class Engine:
     def labels(self) -> dict[str, str]:
         return {RUN_LABEL: self.run_id}
 
+    @property
+    def build_labels(self) -> dict[str, str]:
+        return {BUILT_BY_LABEL: self.run_id}
+
     def name(self, what: str) -> str:
         """A container name no other run uses: ``packmatrix-<run id>-<what><n>``."""
         return f"packmatrix-{self.run_id}-{what}{next(self.names)}"
@@ -340,6 +353,25 @@ class Engine:
 
     def find_image(self, name: str) -> Any:
         return find_image(self.client, name)
+
+    def keep(self, image_id: str, tag: str) -> None:
+        """Leave an image this run built in the engine after the run, tagged ``tag``: the
+        artifact cache holds it. Its run tags stay until ``close``, which removes them."""
+        self.client.images.get(image_id).tag(*tag.rsplit(":", 1))
+        self.kept.add(image_id)
+
+    def _ancestors(self, image_ids: set[str]) -> set[str]:
+        """The images ``image_ids`` are built on (their ``Parent`` chain), themselves included."""
+        found: set[str] = set()
+        for image_id in image_ids:
+            current: str | None = image_id
+            while current and current not in found:
+                found.add(current)
+                try:
+                    current = str(self.client.images.get(current).attrs.get("Parent") or "")
+                except docker.errors.DockerException:
+                    break
+        return found
 
     def container(
         self,
@@ -374,25 +406,44 @@ class Engine:
         )
 
     def close(self) -> None:
-        """Remove this run's leftover containers, then the images it created, newest first.
+        """Remove this run's leftover containers, then the images it created, newest first,
+        except the kept ones and what they are built on.
 
-        Leftovers are found by the run's label (a container whose creation was interrupted
+        Leftovers are found by the run's labels (a container whose creation was interrupted
         before its id came back; an image a build finished after an interrupt) and removed by
-        id, like every image in ``created``.
-        """
-        filters = {"label": f"{RUN_LABEL}={self.run_id}"}
+        id, like every image in ``created``. A kept image loses the run's own tags."""
         try:
-            for container in self.client.containers.list(all=True, filters=filters):
+            for container in self.client.containers.list(
+                all=True, filters={"label": f"{RUN_LABEL}={self.run_id}"}
+            ):
                 with contextlib.suppress(docker.errors.NotFound):
                     self.client.api.remove_container(str(container.id), force=True, v=True)
-            labelled = self.client.images.list(all=True, filters=filters)
-            extra = [str(image.id) for image in labelled if str(image.id) not in self.created]
+            keep = self._ancestors(self.kept)
+            labelled = [
+                str(image.id)
+                for label in (RUN_LABEL, BUILT_BY_LABEL)
+                for image in self.client.images.list(
+                    all=True, filters={"label": f"{label}={self.run_id}"}
+                )
+            ]
+            extra = [i for i in dict.fromkeys(labelled) if i not in self.created]
             for image_id in [*extra, *reversed(self.created)]:
+                if image_id in keep:
+                    continue
                 try:
                     self.client.images.remove(image_id, force=True)
                 except docker.errors.NotFound:
                     pass  # already gone with its child
                 except docker.errors.APIError as exc:
                     log.warning("could not remove image %s: %s", image_id, why(exc))
+            self._untag_kept()
         finally:
             self.client.close()
+
+    def _untag_kept(self) -> None:
+        """A kept image keeps only its ``KEPT_REPOSITORY`` tag, not the run's."""
+        for image_id in self.kept:
+            with contextlib.suppress(docker.errors.DockerException):
+                for tag in self.client.images.get(image_id).tags:
+                    if not tag.startswith(f"{KEPT_REPOSITORY}/"):
+                        self.client.api.remove_image(tag, noprune=True)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-from packmatrix import __version__, cache, prepared, procs, report
+from packmatrix import __version__, cache, prepared, procs, profiles, report
 from packmatrix.appspec import AppSpec
 from packmatrix.atomic import check_writable
 from packmatrix.builds import Obtained, build_all, obtain
@@ -40,7 +40,7 @@ from packmatrix.stats import Stat
 
 log = logging.getLogger(__name__)
 
-TOOLS = ("build", "pip", "pex", "pyinstaller", "docker", "packmatrix")
+TOOLS = ("build", "pip", "pex", "shiv", "pyinstaller", "docker", "packmatrix")
 
 
 def run_matrix(
@@ -94,6 +94,8 @@ def run_matrix(
                 doc.carry_over(earlier)
             if baseline is not None:
                 baseline.judge(doc, reports, retime)
+                if not interrupted:
+                    doc.run.in_progress = None  # re-timing said where it was, and is done
             report.save(doc, reports)
         except ReportError as exc:
             if not interrupted:
@@ -153,6 +155,7 @@ def new_report(app: AppSpec, options: Options, started: float) -> Report:
                 "base_image": options.base_image,
                 "check_reproducible": options.check_reproducible,
                 "targets": list(options.targets),
+                "profile": options.profile,
             },
         ),
         app=app.to_json(),
@@ -225,7 +228,7 @@ def build_format(fmt: Format, ctx: Context, progress: Progress) -> Building:
         progress(fmt.name, "build")
         obtained = obtain(fmt, ctx, tool_versions(), progress)
         progress(fmt.name, BUILT)
-        record_build(result, obtained, ctx)
+        record_build(result, obtained, profiles.chosen(fmt, ctx))
         built = obtained.built
     return Building(fmt=fmt, result=result, built=built, seconds=time.perf_counter() - started)
 
@@ -282,7 +285,8 @@ def recorded(result: FormatResult, fmt: Format, ctx: Context) -> Iterator[None]:
         result.log_tail = "".join(traceback.format_exception(exc)[-6:])
 
 
-def record_build(result: FormatResult, obtained: Obtained, ctx: Context) -> None:
+def record_build(result: FormatResult, obtained: Obtained, chosen: list[str]) -> None:
+    """The build's row: its commands, the options the profile ``chosen``, its files."""
     built = obtained.built
 
     def name(path: Path) -> str:  # a folder artifact's files by their path in it
@@ -292,7 +296,9 @@ def record_build(result: FormatResult, obtained: Obtained, ctx: Context) -> None
         ArtifactFile(name=name(path), bytes=path.stat().st_size, sha256=file_sha256(path))
         for path in built.files
     ]
-    result.build = dataclasses.replace(obtained.record, note=built.artifact_note)
+    result.build = dataclasses.replace(
+        obtained.record, note=built.artifact_note, profile_options=chosen
+    )
     result.artifact = files
     result.figures = built.figures or Figures()
     result.figures.build_seconds = Stat.of([built.seconds], "s")

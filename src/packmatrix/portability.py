@@ -90,23 +90,26 @@ def dists_in_site(site: Path) -> list[Dist]:
     """Every distribution installed in a site-packages folder, read from its dist-info."""
     dists = []
     for info in sorted(site.glob("*.dist-info")):
-        meta = email.parser.Parser().parsestr(
-            (info / "METADATA").read_text(encoding="utf-8", errors="replace"), headersonly=True
-        )
         wheel_file = info / "WHEEL"
-        tags = wheel_tags(wheel_file.read_text(encoding="utf-8")) if wheel_file.exists() else []
-        name = normalize(str(meta["Name"]))
-        version = str(meta["Version"])
-        dists.append(
-            Dist(
-                name=name,
-                version=version,
-                wheel=f"{name}-{version} ({', '.join(tags) or 'no WHEEL file'})",
-                tags=tags,
-                platform_specific=is_platform_specific(tags),
-            )
-        )
+        wheel = wheel_file.read_text(encoding="utf-8") if wheel_file.exists() else None
+        metadata = (info / "METADATA").read_text(encoding="utf-8", errors="replace")
+        dists.append(dist_from_metadata(metadata, wheel))
     return dists
+
+
+def dist_from_metadata(metadata: str, wheel: str | None) -> Dist:
+    """A distribution from the texts of its dist-info's METADATA and WHEEL (None: no WHEEL)."""
+    meta = email.parser.Parser().parsestr(metadata, headersonly=True)
+    tags = wheel_tags(wheel) if wheel is not None else []
+    name = normalize(str(meta["Name"]))
+    version = str(meta["Version"])
+    return Dist(
+        name=name,
+        version=version,
+        wheel=f"{name}-{version} ({', '.join(tags) or 'no WHEEL file'})",
+        tags=tags,
+        platform_specific=is_platform_specific(tags),
+    )
 
 
 def dist_from_wheel_name(filename: str) -> Dist:

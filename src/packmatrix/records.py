@@ -161,9 +161,13 @@ class Commands:
     """The run id of the build that was reused."""
     cached_at: str | None = None
     """When that build ran (ISO 8601)."""
+    profile_options: list[str] | None = None
+    """A build: the options the run's profile chose (empty: the tool's defaults)."""
 
     def to_json(self) -> dict[str, Any]:
         out = drop_none({"commands": self.commands, "seconds": self.seconds, "note": self.note})
+        if self.profile_options is not None:
+            out["profile_options"] = self.profile_options
         if self.cached:
             out["cached"] = True
             out.update(
@@ -189,6 +193,11 @@ class Commands:
             original_seconds=float(original) if original is not None else None,
             cached_from=data.get("cached_from"),
             cached_at=data.get("cached_at"),
+            profile_options=(
+                list(map(str, data["profile_options"]))
+                if data.get("profile_options") is not None
+                else None
+            ),
         )
 
 

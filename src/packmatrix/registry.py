@@ -10,6 +10,7 @@ from packmatrix.formats.pex import PexFormat
 from packmatrix.formats.pexmulti import PexMultiFormat
 from packmatrix.formats.pyinstaller import PyInstallerFormat
 from packmatrix.formats.sdist import SdistFormat
+from packmatrix.formats.shiv import ShivFormat
 from packmatrix.formats.wheel import WheelFormat
 
 FORMATS: Final[dict[str, Format]] = {
@@ -20,6 +21,7 @@ FORMATS: Final[dict[str, Format]] = {
         PexFormat(venv=False),
         PexFormat(venv=True),
         PexMultiFormat(),
+        ShivFormat(),
         PyInstallerFormat(onefile=True),
         PyInstallerFormat(onefile=False),
         DockerFormat(),

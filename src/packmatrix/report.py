@@ -24,7 +24,7 @@ from packmatrix.metrics import COLUMNS, METRICS, Metric
 from packmatrix.report_input import load_report
 from packmatrix.results import SCHEMA_VERSION, FormatResult, Report
 from packmatrix.stats import Stat
-from packmatrix.units import command, human_bytes, megabytes, seconds
+from packmatrix.units import command, human_bytes, megabytes, options_text, seconds
 
 FILES = ("matrix.html", "matrix.md", "matrix.json")
 """What a run writes to its reports folder (and ``logs/``), the page people open first."""
@@ -218,6 +218,7 @@ def render(template: str, doc: Report) -> str:
         megabytes=megabytes,
         command=command,
         mdcell=markdown_cell,
+        options=options_text,
     )
     env.globals.update(
         size_chart=charts.size_chart,

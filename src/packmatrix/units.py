@@ -40,3 +40,13 @@ def command(argv: list[str]) -> str:
 def md_cell(text: str) -> str:
     """Text made safe for one Markdown table cell: one line, pipes escaped."""
     return " ".join(text.split()).replace("|", "\\|")
+
+
+def options_text(options: list[str] | None) -> str:
+    """The options a profile chose, as one line: command-line words joined by spaces
+    (``--strip --optimize 1``), phrases (a Dockerfile's choices) by semicolons."""
+    if options is None:
+        return "not recorded"
+    if not options:
+        return "none, the tool's defaults"
+    return ("; " if any(" " in option for option in options) else " ").join(options)

@@ -19,15 +19,17 @@ from typing import Any
 import docker
 import pytest
 
-from packmatrix import report
+from packmatrix import cache, report
 from packmatrix.appspec import load_app
 from packmatrix.context import Options
+from packmatrix.dockerfile import TUNED
 from packmatrix.dockerimage import local_base_tag
 from packmatrix.engine import RUN_LABEL
 from packmatrix.formats.docker import DockerFormat
 from packmatrix.pipeline import run_matrix
 from packmatrix.report_input import read_json
 from packmatrix.results import Report
+from tests.conftest import images_of_run
 
 pytestmark = [pytest.mark.integration, pytest.mark.docker]
 
@@ -95,12 +97,9 @@ def run_docker(app_root: Path, reports: Path, base_image: str | None) -> Run:
 
 
 def left_behind(client: Any, run_id: str) -> tuple[list[Any], list[Any]]:
-    """Containers and images that still carry the run's label."""
+    """Containers that still carry the run's label, images it built that nothing keeps."""
     filters = {"label": f"{RUN_LABEL}={run_id}"}
-    return (
-        client.containers.list(all=True, filters=filters),
-        client.images.list(all=True, filters=filters),
-    )
+    return client.containers.list(all=True, filters=filters), images_of_run(client, run_id)
 
 
 def containers_of_the_image(client: Any, run: Run) -> list[str]:
@@ -153,6 +152,13 @@ class TestImage:
         assert facts["pip_caches"] == []
         assert facts["wheelhouse_files"] == []
         assert "sample-app==1.0.0" in facts["distributions"]
+
+    def test_tuned_image_ships_no_pip(self, passing: Run) -> None:
+        """The default profile, tuned: the venv that ships holds the lock and the app, and
+        nothing else (plain's venv would hold pip and setuptools too: not in the lock)."""
+        assert passing.entry["build"]["profile_options"] == list(TUNED)
+        assert passing.entry["lock_check"]["matches"] is True, passing.entry["lock_check"]
+        assert "compileall" in passing.entry["dockerfile"]
 
     def test_records_build_times_and_sizes(self, passing: Run) -> None:
         """Both build times are figures; the image sizes add up."""
@@ -211,3 +217,44 @@ class TestFailingSmokeTest:
         actions = container_events(client, run)
         assert actions.count("create") >= 1
         assert actions.count("create") == actions.count("destroy")
+
+
+class TestArtifactCache:
+    def test_an_unchanged_rerun_starts_the_kept_image(
+        self, client: Any, base_image: str | None, tmp_path: Path
+    ) -> None:
+        """With the artifact cache on, the first run keeps its image in the engine (tagged by
+        its key, nothing else of the run left); a rerun builds nothing, starts that same image
+        and passes; ``cache clear`` takes the image out of the engine."""
+        app = tmp_path / "app"
+        shutil.copytree(SAMPLE_APP, app, ignore=shutil.ignore_patterns("__pycache__"))
+        options = Options(
+            runs=1,
+            base_image=base_image,
+            explicit_formats=frozenset({"docker"}),
+            artifact_cache=True,
+        )
+        docs = [
+            run_matrix(load_app(app), [DockerFormat()], options, tmp_path / name, lambda *_: None)
+            for name in ("first", "second")
+        ]
+        first, second = (doc.formats[0] for doc in docs)
+        assert [row.status.value for row in (first, second)] == ["passed", "passed"]
+        assert first.build is not None
+        assert not first.build.cached
+        assert second.build is not None
+        assert second.build.cached
+        assert second.build.cached_from == docs[0].run.id
+        assert first.image is not None
+        assert second.image is not None
+        assert second.image.id == first.image.id
+        kept = client.images.get(first.image.id)
+        assert kept.tags == [first.image.tag]
+        assert first.image.tag.startswith("packmatrix-kept/")
+        for doc in docs:
+            assert left_behind(client, doc.run.id) == ([], [])
+        report.validate(read_json(tmp_path / "second" / "matrix.json"))
+
+        assert "1 kept image(s)" in cache.clear()
+        with pytest.raises(docker.errors.ImageNotFound):
+            client.images.get(first.image.id)

@@ -8,6 +8,7 @@ one ``nox -s base-image`` builds). Without them the tests skip; with ``CI=true``
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import sys
 import time
@@ -21,11 +22,11 @@ import pytest
 from packmatrix.appspec import load_app
 from packmatrix.context import Context, Options
 from packmatrix.dockerimage import local_base_tag
-from packmatrix.engine import RUN_LABEL, find_image
+from packmatrix.engine import BUILT_BY_LABEL, RUN_LABEL, find_image
 from packmatrix.formats.base import Built, Deployment
 from packmatrix.formats.docker import DockerFormat
 from packmatrix.records import CONTAINER_MEMORY, MemoryUse, Portability
-from tests.conftest import docker_client, require
+from tests.conftest import docker_client, images_of_run, require
 
 pytestmark = [pytest.mark.integration, pytest.mark.docker]
 
@@ -142,7 +143,7 @@ class TestBuild:
         assert run.saved_bytes > 0
         build, save = run.built.commands
         assert build[:5] == ["docker", "build", "--no-cache", "--network", "none"]
-        assert f"{RUN_LABEL}={run.run_id}" in build
+        assert f"{BUILT_BY_LABEL}={run.run_id}" in build
         assert save[:3] == ["docker", "save", "--output"]
         assert run.built.seconds > 0
 
@@ -249,7 +250,7 @@ class TestCleanup:
         """No container and no image carries the run's label once its context closed."""
         filters = {"label": f"{RUN_LABEL}={run.run_id}"}
         assert client.containers.list(all=True, filters=filters) == []
-        assert client.images.list(all=True, filters=filters) == []
+        assert images_of_run(client, run.run_id) == []
         assert run.built.image is not None
         assert find_image(client, run.built.image.id) is None
 
@@ -257,7 +258,18 @@ class TestCleanup:
         """Each container the run created, for a start, a check or a measurement, was
         destroyed: as many ``destroy`` events as ``create``."""
         filters = {"type": "container", "label": f"{RUN_LABEL}={run.run_id}"}
-        events = client.events(since=run.since, until=run.until, filters=filters, decode=True)
+        events = list(client.events(since=run.since, until=run.until, filters=filters, decode=True))
         actions = [str(event.get("Action") or event.get("status")) for event in events]
-        assert actions.count("create") >= 2 + 3 + 3  # two starts, three checks, three overheads
+        created = [
+            str(event["Actor"]["Attributes"].get("name", "")).removeprefix(
+                f"packmatrix-{run.run_id}-"
+            )
+            for event in events
+            if event.get("Action") == "create"
+        ]
+        kinds = collections.Counter(
+            name.rstrip("0123456789").removeprefix("sample-app-") for name in created
+        )
+        # the base image's probe and two looks inside; two starts; three overhead runs
+        assert (kinds["check"], kinds["start"], kinds["overhead"]) == (3, 2, 3), created
         assert actions.count("create") == actions.count("destroy")

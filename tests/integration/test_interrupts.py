@@ -106,7 +106,7 @@ class TestDockerInterrupts:
     ) -> None:
         """Interrupted in the build or while a container runs: nothing of the run stays."""
         from packmatrix.engine import RUN_LABEL
-        from tests.conftest import docker_client
+        from tests.conftest import docker_client, images_of_run
 
         client = docker_client()
         dangling_before = {image.id for image in client.images.list(filters={"dangling": True})}
@@ -117,6 +117,6 @@ class TestDockerInterrupts:
         assert doc["run"]["status"] == "interrupted"
         label = {"label": f"{RUN_LABEL}={doc['run']['id']}"}
         assert client.containers.list(all=True, filters=label) == []
-        assert client.images.list(all=True, filters=label) == []
+        assert images_of_run(client, doc["run"]["id"]) == []
         dangling = {image.id for image in client.images.list(filters={"dangling": True})}
         assert dangling - dangling_before == set()

@@ -57,7 +57,7 @@ def entry(doc: dict[str, Any], name: str) -> dict[str, Any]:
 
 class TestEveryFormatPasses:
     def test_exit_code_and_rows(self, matrix: dict[str, Any]) -> None:
-        """All six non-Docker formats pass, in registry order, and the run exits 0."""
+        """Every non-Docker format passes, in registry order, and the run exits 0."""
         assert [(item["name"], item["status"], item["reason"]) for item in matrix["formats"]] == [
             (name, "passed", None) for name in FORMATS
         ]
@@ -127,8 +127,8 @@ class TestPortability:
             assert facts["glibc_floor"]["files_scanned"] > 10
 
     def test_markupsafe_is_the_platform_wheel(self, matrix: dict[str, Any]) -> None:
-        """MarkupSafe's C extension makes the venv and pex formats platform-specific."""
-        for name in ("wheel", "sdist", "pex", "pex-venv"):
+        """MarkupSafe's C extension makes the venv, pex and shiv formats platform-specific."""
+        for name in ("wheel", "sdist", "pex", "pex-venv", "shiv"):
             wheels = entry(matrix, name)["portability"]["platform_wheels"]
             assert [w.lower()[:10] for w in wheels] == ["markupsafe"], (name, wheels)
 
@@ -151,6 +151,19 @@ class TestFrozenLockCheck:
         assert row["portability"]["distributions"] == sorted([*locked, "sample-app==1.0.0"])
         tools = {pin.split("==")[0] for pin in row["portability"]["build_tools"]}
         assert tools <= {"setuptools", "packaging", "pyinstaller", "altgraph"}, tools
+
+    @pytest.mark.parametrize("name", ["pyinstaller-onefile", "pyinstaller-onedir"])
+    def test_tuned_bundle_leaves_the_build_tools_out(
+        self, matrix: dict[str, Any], name: str
+    ) -> None:
+        """The default profile, tuned, strips and optimizes, and excludes the build venv's
+        setuptools and packaging (not in the lock): none of their modules is bundled."""
+        row = entry(matrix, name)
+        assert matrix["run"]["options"]["profile"] == "tuned"
+        assert row["build"]["profile_options"][:3] == ["--strip", "--optimize", "1"]
+        assert "--strip" in row["build"]["commands"][-1]
+        tools = {pin.split("==")[0] for pin in row["portability"]["build_tools"]}
+        assert not tools & {"setuptools", "packaging"}, tools
 
 
 class TestReportFiles:

@@ -13,7 +13,7 @@ import pytest
 
 from packmatrix.cli import main
 from packmatrix.engine import RUN_LABEL
-from tests.conftest import docker_client
+from tests.conftest import docker_client, images_of_run
 
 pytestmark = [pytest.mark.integration, pytest.mark.soak, pytest.mark.docker]
 
@@ -26,7 +26,7 @@ def engine_things(client: Any, run_ids: list[str]) -> list[str]:
     for run_id in run_ids:
         label = {"label": f"{RUN_LABEL}={run_id}"}
         found += [f"container {c.id}" for c in client.containers.list(all=True, filters=label)]
-        found += [f"image {i.id}" for i in client.images.list(all=True, filters=label)]
+        found += [f"image {i.id}" for i in images_of_run(client, run_id)]
     return found
 
 

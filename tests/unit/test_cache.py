@@ -8,15 +8,20 @@ import json
 import os
 import shutil
 import time
+import types
 from pathlib import Path
 
 import pytest
 
 from packmatrix import cache, report
 from packmatrix.cli import main
+from packmatrix.context import Context, Options
+from packmatrix.facts import BaseImageFacts, ImageFacts
 from packmatrix.formats.base import Built
 from packmatrix.formats.pex import PexFormat
 from packmatrix.formats.pyinstaller import PyInstallerFormat
+from packmatrix.formats.shiv import ShivFormat
+from packmatrix.formats.wheel import WheelFormat
 from packmatrix.records import Figures
 from packmatrix.results import Report
 
@@ -135,6 +140,27 @@ class TestKey:
 
         assert cache.format_options(Custom(), None) == "base image sha256:123"  # type: ignore[arg-type]
 
+    def test_the_profile_is_part_of_the_key(self) -> None:
+        """The options a profile chose tell two builds of a format apart; a format both
+        profiles build alike (the wheel) keeps one key."""
+
+        def run(profile: str) -> Context:
+            namespace = types.SimpleNamespace(options=Options(profile=profile), lock=[])
+            namespace.own_names = {"sample-app"}
+            return namespace  # type: ignore[return-value]
+
+        onefile = PyInstallerFormat(onefile=True)
+        tuned = cache.build_options(onefile, run("tuned"))
+        assert tuned != cache.build_options(onefile, run("plain"))
+        assert "--strip" in tuned
+        assert cache.build_options(onefile, run("plain")) == cache.format_options(onefile, None)  # type: ignore[arg-type]
+        pex = PexFormat(venv=True)
+        assert cache.build_options(pex, run("tuned")) != cache.build_options(pex, run("plain"))
+        for alike in (WheelFormat(), ShivFormat()):
+            assert cache.build_options(alike, run("tuned")) == cache.build_options(
+                alike, run("plain")
+            )
+
 
 def built_in(folder: Path, *, onedir: bool = False) -> Built:
     """A small artifact: one file, or a folder of two files."""
@@ -216,11 +242,26 @@ class TestEntries:
         cache.evict(cache.DEFAULT_MAX_BYTES)
         assert not leftover.exists()
 
-    def test_an_image_is_not_stored(self, tmp_path: Path) -> None:
-        """An artifact held by a container engine is not a file the cache can keep."""
+    def test_an_image_is_kept_by_id(self, tmp_path: Path) -> None:
+        """An image's entry holds its saved tar and the image's facts; evicting or clearing it
+        names the image, so that it leaves the engine too."""
         built = built_in(tmp_path / "out")
-        built.image = object()  # type: ignore[assignment]
-        assert not cache.store("k5", built, run_id="run-1", commands=[])
+        base = BaseImageFacts(
+            tag="python:3.11-slim",
+            id="sha256:" + "b" * 64,
+            ref="python:3.11-slim",
+            bytes=120_000_000,
+            os_arch="linux/amd64",
+            python="3.11.7",
+            libc="glibc 2.36",
+        )
+        built.image = ImageFacts(tag="packmatrix-kept/app:k5", id="sha256:" + "a" * 64, base=base)
+        assert cache.store("k5", built, run_id="run-1", commands=[])
+        hit = cache.lookup("k5")
+        assert hit is not None
+        assert hit.built.image == built.image
+        assert cache.kept_images([cache.artifacts_dir() / "k5"]) == ["sha256:" + "a" * 64]
+        assert "1 image(s) kept in the container engine" in cache.info_line()
 
 
 class TestEviction:

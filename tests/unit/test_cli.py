@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from packmatrix.cli import main
+from packmatrix.cli import build_parser, main
 from packmatrix.cliargs import parse_formats
 from packmatrix.registry import FORMAT_NAMES
 
@@ -39,6 +39,13 @@ class TestFormatSelection:
         assert tuple(ast.literal_eval(formats)) == FORMAT_NAMES
 
 
+class TestProfile:
+    def test_tuned_by_default(self) -> None:
+        """A bare run builds every tool tuned; --profile plain asks for the tools' defaults."""
+        assert build_parser().parse_args(["run"]).profile == "tuned"
+        assert build_parser().parse_args(["run", "--profile", "plain"]).profile == "plain"
+
+
 class TestBadInput:
     @pytest.mark.parametrize(
         ("argv", "code", "message"),
@@ -49,6 +56,11 @@ class TestBadInput:
             (["run", "--runs", "many"], 2, "'many' is not a whole number"),
             (["run", "--startup-timeout", "-1"], 2, "must be more than 0"),
             (["run", "--build-timeout", "soon"], 2, "'soon' is not a number"),
+            (
+                ["run", "--profile", "fast"],
+                2,
+                "invalid choice: 'fast' (choose from 'tuned', 'plain')",
+            ),
             (["run", "--app", "no/such/app"], 3, "app path no/such/app does not exist"),
             (["frobnicate"], 2, "invalid choice"),
             (["-v"], 2, "no command: give one of run, compare, merge, init, base-image"),

@@ -86,6 +86,25 @@ class TestDockerfile:
         assert "COPY --from=builder /opt/venv /opt/venv" in dockerfile
         assert "/opt/tools /" not in dockerfile.split("FROM ${BASE_IMAGE}\n")[-1]
 
+    def test_tuned_compiles_bytecode_at_build_time(self, dockerfile: str) -> None:
+        """Unchecked-hash pycs, made in the builder: no start compiles or stats a module."""
+        assert (
+            "compileall -q -f -j 0 --invalidation-mode unchecked-hash /opt/venv/lib" in dockerfile
+        )
+
+    def test_plain_is_pip_s_defaults(self, tmp_path: Path) -> None:
+        """Profile plain: the venv that ships has pip in it, and nothing is compiled but what
+        pip compiles on its own."""
+        plain = render_dockerfile(
+            make_context(tmp_path, Options(profile="plain")),
+            base=BASE,
+            app_wheels=["sample_app-1.0.0-py3-none-any.whl"],
+        )
+        assert "RUN python3 -m venv /opt/venv \\\n    && /opt/venv/bin/pip install" in plain
+        assert "/opt/tools" not in plain
+        assert "compileall" not in plain
+        assert "COPY --from=builder /opt/venv /opt/venv" in plain
+
 
 class TestLayerSizes:
     def test_splits_compressed_bytes_between_base_and_own_layers(self, tmp_path: Path) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from packmatrix.context import Context
 from packmatrix.facts import ImageFacts
@@ -111,3 +111,15 @@ class Format(Protocol):
 
     def inspect(self, ctx: Context, built: Built, deployment: Deployment) -> Portability:
         """Portability facts read from the artifact itself."""
+
+
+@runtime_checkable
+class KeptInEngine(Protocol):
+    """A format whose artifact lives in a container engine (an image): the artifact cache
+    holds its saved bytes and record, and asks the format to keep the image itself."""
+
+    def keep(self, ctx: Context, built: Built, key: str) -> Built:
+        """Keep a fresh build's image in the engine for later runs; the build as kept."""
+
+    def reuse(self, ctx: Context, built: Built) -> bool:
+        """Whether a cached build's image is still in the engine (and is now this run's)."""

@@ -9,23 +9,30 @@ image's sizes and the look inside it are ``packmatrix.dockerimage``'s.
 No container of the built image runs before the pipeline's cold start: the build runs none, and
 ``inspect`` (the look inside, the engine's overhead) runs after the starts are measured.
 
-Everything this format makes in the engine carries the label ``org.packmatrix.run=<run id>``;
-containers are removed when each start ends, images when the run ends (``Context.cleanups``).
-Only ids this run created are removed, never anything found by name.
+Every container this format starts carries the label ``org.packmatrix.run=<run id>``, every
+image it builds ``org.packmatrix.built-by=<run id>``; containers are removed when each start
+ends, images when the run ends (``Context.cleanups``), except the image the artifact cache keeps
+(``keep``): tagged ``packmatrix-kept/APP:KEY``, it is what an unchanged rerun starts without
+building anything (``reuse``). Only ids this run created are removed, never anything found by
+name.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import json
 import time
 from collections.abc import Iterator
 from typing import Any, Final
 
 import docker
 
+from packmatrix import profiles
 from packmatrix.context import Context
-from packmatrix.dockerfile import PORT, make_context
+from packmatrix.dockerfile import PORT, TUNED, make_context
 from packmatrix.dockerimage import (
+    ResolvedBase,
     build_image,
     engine_overhead,
     image_checks,
@@ -34,7 +41,14 @@ from packmatrix.dockerimage import (
     save_image,
     uid_of,
 )
-from packmatrix.engine import PING_TIMEOUT, RUN_LABEL, Container, Engine, connect
+from packmatrix.engine import (
+    BUILT_BY_LABEL,
+    KEPT_REPOSITORY,
+    PING_TIMEOUT,
+    Container,
+    Engine,
+    connect,
+)
 from packmatrix.errors import StepFailed
 from packmatrix.facts import ImageFacts
 from packmatrix.formats.base import Built, Deployment, Running
@@ -55,6 +69,11 @@ def run_engine(ctx: Context) -> Engine:
         return made
 
     return ctx.once("docker.engine", make)
+
+
+def run_base(ctx: Context) -> ResolvedBase:
+    """The run's base image, resolved once (it may be built here: ``localbase``)."""
+    return ctx.once("docker.base", lambda: resolve_base(ctx, run_engine(ctx)))
 
 
 # -- running ----------------------------------------------------------------------------------
@@ -168,9 +187,34 @@ class DockerFormat:
             return exc.reason
         return None
 
+    def cache_key(self, ctx: Context) -> str:
+        """A build depends on the base image too: another base (a rebuilt local one, a newer
+        python:X.Y-slim) is another build."""
+        return json.dumps([type(self).__qualname__, run_base(ctx).facts.id])
+
+    def keep(self, ctx: Context, built: Built, key: str) -> Built:
+        """The image stays in the engine for later runs, tagged by its cache key."""
+        facts = _image(built)
+        tag = f"{KEPT_REPOSITORY}/{ctx.app.normalized_name}:{key[:20]}"
+        run_engine(ctx).keep(facts.id, tag)
+        return dataclasses.replace(built, image=dataclasses.replace(facts, tag=tag))
+
+    def reuse(self, ctx: Context, built: Built) -> bool:
+        """Whether a kept image is still in the engine (``docker image prune -a`` removes it)."""
+        facts = _image(built)
+        eng = run_engine(ctx)
+        found = eng.find_image(facts.id)
+        if found is None or facts.tag not in found.tags:
+            return False
+        eng.kept.add(facts.id)
+        return True
+
+    def profile_options(self, ctx: Context) -> list[str]:
+        return list(TUNED) if profiles.tuned(ctx) else []
+
     def build(self, ctx: Context) -> Built:
         eng = run_engine(ctx)
-        base = resolve_base(ctx, eng)
+        base = run_base(ctx)
         context = make_context(ctx, base.facts)
         tag = f"packmatrix-{ctx.app.normalized_name}:{ctx.run_id}"
         known = eng.image_ids()
@@ -184,7 +228,7 @@ class DockerFormat:
         size = int(image.attrs["Size"])
         build_argv = [
             *("docker", "build", "--no-cache", "--network", "none"),
-            *("--label", f"{RUN_LABEL}={eng.run_id}"),
+            *("--label", f"{BUILT_BY_LABEL}={eng.run_id}"),
             *("--tag", tag, str(context.folder)),
         ]
         return Built(

@@ -60,6 +60,11 @@ class PexMultiFormat(PexFormat):
         self.name = "pex-multi"
         self.title = "pex for several Pythons"
 
+    def profile_options(self, ctx: Context) -> list[str]:
+        """Both profiles: pex's own bootstrap. The tuned ``--sh-boot`` script is built around
+        one interpreter to look for first; this pex is for any of several."""
+        return []
+
     def unavailable(self, ctx: Context) -> str | None:
         if sys.platform != "linux":
             return "pex-multi resolves manylinux wheels: Linux only"

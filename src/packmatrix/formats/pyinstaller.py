@@ -21,14 +21,24 @@ import shutil
 import zipfile
 from importlib import metadata
 from pathlib import Path, PurePosixPath
+from typing import Final
 
-from packmatrix import bundled, portability
+from packmatrix import bundled, portability, profiles
 from packmatrix.artifacts import Member, iter_tree, open_artifact
 from packmatrix.context import Context
 from packmatrix.errors import StepFailed
 from packmatrix.formats.base import Built, Deployment
 from packmatrix.launch import LocalLaunch
 from packmatrix.records import GlibcFloor, Portability
+
+OPTIMIZE: Final = "1"
+"""The tuned profile's bytecode optimization level (see ``profile_options``)."""
+BUILD_TOOL_MODULES: Final = {
+    "setuptools": ("setuptools", "pkg_resources", "_distutils_hack", "distutils"),
+    "packaging": ("packaging",),
+}
+"""Build tools of the build venv that PyInstaller's hooks bundle, by distribution, with the
+modules the tuned profile excludes when the lock does not hold the distribution."""
 
 
 class PyInstallerFormat(LocalLaunch):
@@ -75,7 +85,12 @@ class PyInstallerFormat(LocalLaunch):
             "WARN",
         ]
         argv += self.bundle_options(ctx)
-        seconds = ctx.run(argv, what="PyInstaller", log=ctx.log_for(self.name), cwd=out)
+        argv += self.profile_options(ctx)
+        # A cache of its own: PyInstaller keeps the binaries it strips in its cache folder, and
+        # two builds at once (onefile and onedir) sharing ~/.cache/pyinstaller (which --clean
+        # empties) read each other's half-written index.
+        env = ctx.build_env({"PYINSTALLER_CONFIG_DIR": str(out / "pyinstaller-cache")})
+        seconds = ctx.run(argv, what="PyInstaller", log=ctx.log_for(self.name), env=env, cwd=out)
         bundle = out / "dist" / ctx.app.script
         if self.onefile:
             return Built(files=[bundle], commands=[*prepare, argv], seconds=seconds)
@@ -85,6 +100,29 @@ class PyInstallerFormat(LocalLaunch):
             seconds=seconds,
             folder=bundle,
         )
+
+    def profile_options(self, ctx: Context) -> list[str]:
+        """tuned: ``--strip`` (the symbol tables of the bundled shared libraries go: a onefile
+        halves, and has less to unpack on every start), ``--optimize 1`` (bytecode as by
+        ``python -O``: asserts gone; 2 would also drop docstrings, which some packages read)
+        and an ``--exclude-module`` for each build tool PyInstaller's hooks pull in that the
+        lock does not hold (setuptools, packaging: 1.4 MB of a onefile; the venv formats don't
+        ship them either). plain: PyInstaller's defaults."""
+        if not profiles.tuned(ctx):
+            return []
+        shipped = {entry.name for entry in ctx.lock} | ctx.own_names
+        excluded = [
+            module
+            for distribution, modules in BUILD_TOOL_MODULES.items()
+            if distribution not in shipped
+            for module in modules
+        ]
+        return [
+            "--strip",
+            "--optimize",
+            OPTIMIZE,
+            *itertools.chain.from_iterable(("--exclude-module", module) for module in excluded),
+        ]
 
     def bundle_options(self, ctx: Context) -> list[str]:
         """What PyInstaller must bundle beyond what import statements name: the app's packages
