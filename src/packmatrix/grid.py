@@ -3,11 +3,11 @@
 For each artifact and target: a fresh container of the target (``targets``), the artifact copied
 in (and the run's wheelhouse, for a wheel or an sdist), started the way a user of that system
 would start it, as the unprivileged ``nobody``: a wheel or an sdist installed into a venv made
-with the target's ``python3``, ``--no-index`` from the wheelhouse; a pex run by its own shebang,
-which picks the target's interpreter; a frozen binary as it is. The smoke test runs through a
-port published on 127.0.0.1 only. A cell passes when every check does; a failing one keeps one
-line of reason from the artifact's output (``gridcheck``) beside what the static portability
-facts predicted. The docker image carries its own OS, so it is not on the grid.
+with the target's ``python3``, ``--no-index`` from the wheelhouse; a pex or a shiv run as it
+is, so that its shebang (or a pex's ``--sh-boot`` script) picks the target's interpreter; a
+frozen binary as it is. The smoke test runs through a port published on 127.0.0.1 only. A cell
+passes when every check does; a failing one keeps one line of reason from the artifact's output
+(``gridcheck``) beside what the static portability facts predicted. The docker image carries its own OS, so it is not on the grid.
 
 Every container goes through ``engine`` with the run's label, is removed by id when its cell
 ends, and the run's engine removes any leftover by that label; an interrupt stops the cells
@@ -41,6 +41,7 @@ from packmatrix.formats.docker import run_engine
 from packmatrix.formats.pex import PexFormat
 from packmatrix.formats.pyinstaller import PyInstallerFormat
 from packmatrix.formats.sdist import SdistFormat
+from packmatrix.formats.shiv import ShivFormat
 from packmatrix.formats.wheel import WheelFormat
 from packmatrix.gridmodel import Grid, GridCell, GridTarget
 from packmatrix.records import Portability
@@ -92,7 +93,7 @@ class Artifact:
 
 def on_grid(fmt: Format) -> bool:
     """Formats the grid runs: every local one; the docker image brings its own OS."""
-    return isinstance(fmt, WheelFormat | SdistFormat | PexFormat | PyInstallerFormat)
+    return isinstance(fmt, WheelFormat | SdistFormat | PexFormat | ShivFormat | PyInstallerFormat)
 
 
 def plan(ctx: Context, artifact: Artifact) -> Plan:
@@ -117,7 +118,7 @@ def plan(ctx: Context, artifact: Artifact) -> Plan:
             installs=True,
             facts=artifact.facts,
         )
-    if isinstance(fmt, PexFormat):
+    if isinstance(fmt, PexFormat | ShivFormat):  # a zipapp: its shebang finds the interpreter
         name = built.files[0].name
         return Plan(
             {name: built.files[0]}, f"exec {ROOT}/{shlex.quote(name)}\n", facts=artifact.facts
@@ -176,7 +177,7 @@ def run_cell(
     started = time.perf_counter()
     timeout = ctx.options.startup_timeout + (INSTALL_SECONDS if how.installs else 0.0)
     env = {"HOST": "0.0.0.0", "PORT": str(PORT), "HOME": "/tmp", "TMPDIR": "/tmp"}
-    env |= {"LANG": "C.UTF-8", "PEX_ROOT": "/tmp/pex_root"}
+    env |= {"LANG": "C.UTF-8", "PEX_ROOT": "/tmp/pex_root", "SHIV_ROOT": "/tmp/shiv_root"}
     passed, reason, output = False, "", ""
     with eng.container(
         target.tag,

@@ -56,13 +56,42 @@ _PEX_NO_INTERPRETER: Final = re.compile(
 _PEX_EXAMINED: Final = re.compile(r"^\d+\.\) (\S+) (\S+==\S+)", re.M)
 
 
+_PEX_REQUIRES_PYTHON: Final = re.compile(
+    r"A distribution for (\S+) could not be resolved for (\S+)\..*?The distribution has a python "
+    r"requirement of (\S+) which does not match the python version of (\S+) ",
+    re.S,
+)
+_PEX_NO_DISTRIBUTION: Final = re.compile(
+    r"Needed (\S+) compatible dependencies for:\s+1: (\S+)", re.S
+)
+_SH_BOOT_NO_PYTHON: Final = re.compile(
+    r"Failed to find any of these python binaries on the PATH:\n(.*?)\nEither adjust", re.S
+)
+
+
+def _pex_reason(output: str) -> str | None:
+    """What pex says over ten lines, in one: no interpreter in its constraints, one the app's
+    Requires-Python refuses, no wheel for this Python inside, or (``--sh-boot``) no Python."""
+    if wanted := _PEX_NO_INTERPRETER.search(output):
+        found = ", ".join(f"{path} {version}" for path, version in _PEX_EXAMINED.findall(output))
+        return f"no interpreter matches {wanted.group(1)} (found {found or 'none'})"
+    if refused := _PEX_REQUIRES_PYTHON.search(output):
+        name, python, wanted_python, version = refused.groups()
+        return f"{name} requires Python {wanted_python}, {python} is {version}"
+    if missing := _PEX_NO_DISTRIBUTION.search(output):
+        return f"no {missing.group(2)} for {missing.group(1)} in the pex"
+    if looked := _SH_BOOT_NO_PYTHON.search(output):
+        names = looked.group(1).split()
+        more = f" and {len(names) - 1} more" if len(names) > 1 else ""
+        return f"no Python on PATH (looked for {names[0] if names else 'python'}{more})"
+    return None
+
+
 def reason_from_output(output: str, *, fallback: str = "failed without output") -> str:
     """The line of ``output`` that says why an artifact failed, shortened to its essence; else
     the last line that says error, else the last line, else ``fallback``."""
-    wanted = _PEX_NO_INTERPRETER.search(output)
-    if wanted:  # pex says it over ten lines: the constraint, and the interpreters it found
-        found = ", ".join(f"{path} {version}" for path, version in _PEX_EXAMINED.findall(output))
-        return _short(f"no interpreter matches {wanted.group(1)} (found {found or 'none'})")
+    if (pex := _pex_reason(output)) is not None:
+        return _short(pex)
     for pattern, template in _REASONS:
         match = pattern.search(output)
         if match:

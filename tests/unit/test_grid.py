@@ -57,6 +57,35 @@ No interpreter compatible with the requested constraints was found:
 """
 
 
+# A pex built with --sh-boot (the tuned profile), on the same targets.
+SH_BOOT_PEX_ON_BULLSEYE = (
+    "Failed to find any of these python binaries on the PATH:\npython3.11\npython3.16\n"
+    "python3\npython\nEither adjust your $PATH which is currently:\n" + SYSTEM_PATH + "\n"
+    "Or else install an appropriate Python that provides one of the binaries in this list.\n"
+)
+SH_BOOT_PEX_ON_BULLSEYE_PYTHON = f"""\
+Failed to find compatible interpreter on path {SYSTEM_PATH}.
+
+Examined the following interpreters:
+1.) /usr/bin/python3.9 CPython==3.9.2
+
+No interpreter compatible with the requested constraints was found:
+
+  A distribution for sample-app could not be resolved for /usr/bin/python3.9.
+  Found 1 distribution for sample-app that does not apply:
+  1.) The distribution has a python requirement of >=3.10 which does not match the python \
+version of 3.9.2 for /usr/bin/python3.9.
+"""
+SH_BOOT_PEX_ON_TRIXIE_PYTHON = """\
+  Failed to resolve requirements from PEX environment @ /tmp/pex_root/unzipped_pexes/4/c155.
+  Needed cp313-cp313-manylinux_2_41_x86_64 compatible dependencies for:
+   1: MarkupSafe>=2.0
+      Required by:
+        Jinja2 3.1.6
+      But this pex had no 'MarkupSafe' distributions.
+"""
+
+
 class TestReasonFromOutput:
     @pytest.mark.parametrize(
         ("output", "reason"),
@@ -69,6 +98,15 @@ class TestReasonFromOutput:
             (
                 WHEEL_ON_BULLSEYE_PYTHON,
                 "Package 'sample-app' requires a different Python: 3.9.2 not in '>=3.10'",
+            ),
+            (SH_BOOT_PEX_ON_BULLSEYE, "no Python on PATH (looked for python3.11 and 3 more)"),
+            (
+                SH_BOOT_PEX_ON_BULLSEYE_PYTHON,
+                "sample-app requires Python >=3.10, /usr/bin/python3.9 is 3.9.2",
+            ),
+            (
+                SH_BOOT_PEX_ON_TRIXIE_PYTHON,
+                "no MarkupSafe>=2.0 for cp313-cp313-manylinux_2_41_x86_64 in the pex",
             ),
             (
                 PEX_MULTI_ON_BULLSEYE_PYTHON,
