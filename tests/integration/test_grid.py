@@ -85,10 +85,9 @@ class TestGrid:
         assert pex is not None
         assert (wheel.passed, wheel.reason) == (False, "python3: not found")
         assert "python3: not found" in wheel.output
-        assert (pex.passed, pex.reason) == (
-            False,
-            f"python{host_minor()}: No such file or directory",
-        )
+        # the tuned profile's pex is a --sh-boot script: it looks for its Python, then others
+        assert not pex.passed
+        assert pex.reason.startswith(f"no Python on PATH (looked for python{host_minor()} and ")
 
     def test_a_frozen_binary_runs_where_its_glibc_floor_allows(self, run: dict[str, Any]) -> None:
         grid = grid_of(run)
