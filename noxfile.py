@@ -16,6 +16,7 @@ FORMATS = {
     "sdist": "a source distribution built and installed into a venv; needs Python and a build",
     "pex": "one self-contained zipapp; needs a Python on the target",
     "pex-venv": "a pex that unpacks into a venv on first start; needs a Python on the target",
+    "pex-multi": "one pex for every Python 3.9-3.13 the app accepts, from the same lock",
     "shiv": "a zipapp that extracts itself to ~/.shiv on first start; needs a Python on the target",
     "pyinstaller-onefile": "one frozen executable, no Python needed; unpacks itself on every start",
     "pyinstaller-onedir": "a frozen folder with its executable, no Python needed",
@@ -52,6 +53,26 @@ def _format_session(name: str, summary: str) -> None:
 
 for _name, _summary in FORMATS.items():
     _format_session(_name, _summary)
+
+
+@nox.session(default=False)
+def portability(session: nox.Session) -> None:
+    """Every local artifact run on every target system (Debian 11-13, with and without Python).
+
+    The targets are built once with debootstrap (as root); builds come from the artifact cache,
+    with one start each here; the report goes to reports/portability/."""
+    local = ",".join(name for name in FORMATS if name != "docker")
+    _packmatrix(
+        session, "run", "--formats", local, "--runs", "1", "--warm-budget", "0",
+        "--targets", "all", "--reports", "reports/portability",
+    )  # fmt: skip
+
+
+@nox.session(name="grid-benchmark", default=False)
+def grid_benchmark(session: nox.Session) -> None:
+    """Time the portability grid on the default matrix, targets cached (prints figures)."""
+    session.install(".")
+    session.run("python", "benchmarks/grid.py", *session.posargs)
 
 
 @nox.session(name="base-image", default=False)

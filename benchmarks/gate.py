@@ -26,7 +26,7 @@ def run_matrix(app: Path, formats: str, reports: Path, baseline: Path | None) ->
     """One ``packmatrix run`` (with ``--baseline`` when given); its report's JSON."""
     argv = [
         sys.executable, "-m", "packmatrix", "run", "--app", str(app), "--formats", formats,
-        "--reports", str(reports),
+        "--reports", str(reports), "--targets", "none",
     ]  # fmt: skip
     if baseline is not None:
         argv += ["--baseline", str(baseline)]

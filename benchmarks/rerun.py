@@ -56,6 +56,7 @@ class Figures:
 
 def one_run(app: Path, reports: Path, env: dict[str, str], extra: list[str]) -> Figures:
     argv = [sys.executable, "-m", "packmatrix", "run", "--app", str(app), "--reports", str(reports)]
+    argv += ["--targets", "none"]  # the rest of the matrix; benchmarks/grid.py times the grid
     load = os.getloadavg()[0]
     started = time.perf_counter()
     done = subprocess.run([*argv, *extra], env=env, capture_output=True, text=True, check=False)

@@ -262,6 +262,7 @@ def main() -> int:
         run = [
             "packmatrix", "run", "--app", args.app, "--formats", args.formats,
             "--runs", str(args.runs), "--reports", str(reports), "--keep-workspace",
+            "--targets", "none",
         ]  # fmt: skip
         before = os.getloadavg()[0]
         subprocess.run(run, check=False)

@@ -67,6 +67,7 @@ __all__ = [  # what callers (``cli``, the tests) import from here, some of it fr
     "ImageDescription",
     "RunResult",
     "build_base_image",
+    "build_minimal_image",
     "connect_docker",
     "default_tag",
     "describe",
@@ -202,6 +203,54 @@ def build_base_image(
     )
 
 
+def build_minimal_image(
+    *,
+    tag: str,
+    suite: str,
+    mirror: str | None = None,
+    workdir: Path | None = None,
+    log: Callable[[str], None] = _LOG.info,
+) -> BaseImageInfo:
+    """Bootstrap Debian *suite* as debootstrap's minimal system, without Python, trim it and
+    import it as *tag*: a target with no interpreter for the portability grid. The same steps
+    as :func:`build_base_image`, less Python and its check (``sh`` must run instead)."""
+    started = time.perf_counter()
+    python_for_suite(suite)  # refuses a suite we don't know, in one line
+    debootstrap = find_debootstrap()
+    require_root()
+    mirror = mirror or find_debian_mirror()
+    client = connect_docker()
+    try:
+        scratch = Path(tempfile.mkdtemp(prefix="packmatrix-target-", dir=workdir))
+        try:
+            rootfs = scratch / "rootfs"
+            log(f"debootstrap {suite} (minbase, no Python) from {mirror} into {rootfs}")
+            run_debootstrap(debootstrap, suite, rootfs, mirror, scratch / "debootstrap.log", ())
+            trim_rootfs(rootfs)
+            tar_path = scratch / "rootfs.tar"
+            write_rootfs_tar(rootfs, tar_path)
+            log(f"importing it as {tag}")
+            image_id = import_rootfs(client, tar_path, tag, IMAGE_CHANGES)
+        finally:
+            remove_scratch(scratch, log)
+        result = run_in_image(client, image_id, ["sh", "-c", "echo ok"])
+        if result.exit_code != 0 or result.output.strip() != "ok":
+            client.images.remove(image_id, force=True)
+            raise BaseImageError(
+                f"the new image {tag} can't run sh (exit code {result.exit_code}) and was "
+                "removed: see its output below",
+                log_tail=result.output,
+            )
+        size_bytes = describe(client, image_id)["size"]
+    finally:
+        client.close()
+    seconds = time.perf_counter() - started
+    log(f"built {tag}: {size_bytes / 1e6:.0f} MB in {seconds:.0f} s")
+    return BaseImageInfo(
+        tag=tag, image_id=image_id, size_bytes=size_bytes, seconds=seconds, python_version=""
+    )
+
+
 def _names(paths: Sequence[Path]) -> str:
     return ", ".join(path.name for path in paths) or "none"
 
@@ -233,10 +282,15 @@ def _remove_if_unused(client: Any, image_id: str, log: Callable[[str], None]) ->
         log(f"removed the previous image {image_id[:19]}")
 
 
+# OpenSSL loads the certificates of a CA folder (bullseye's 1.1.1 does) only when a connection
+# needs one, so they count as loaded only where a CA file is read up front (bookworm's 3.0).
 _VERIFY_SCRIPT: Final = """\
-import platform, shutil, ssl, venv
+import os, platform, shutil, ssl, venv
 assert shutil.which("python") == "/usr/local/bin/python", shutil.which("python")
-assert ssl.create_default_context().cert_store_stats()["x509_ca"] > 0, "no CA certificates"
+loaded = ssl.create_default_context().cert_store_stats()["x509_ca"]
+folder = ssl.get_default_verify_paths().capath
+listed = os.listdir(folder) if folder and os.path.isdir(folder) else []
+assert loaded or any(name.endswith(".0") for name in listed), "no CA certificates"
 print(platform.python_version())
 """
 

@@ -15,12 +15,14 @@ from packmatrix import (
     baseimage,
     cache,
     compare,
+    engine,
     initcmd,
     localbase,
     merge,
     procs,
     profiles,
     report,
+    targets,
 )
 from packmatrix.appspec import load_app
 from packmatrix.cliargs import (
@@ -37,8 +39,9 @@ from packmatrix.cliargs import (
 )
 from packmatrix.console import Terminal
 from packmatrix.context import Options
-from packmatrix.errors import PackmatrixError, UsageError
+from packmatrix.errors import PackmatrixError, StepFailed, UsageError
 from packmatrix.formats.base import Format
+from packmatrix.gridmodel import Grid
 from packmatrix.pipeline import run_matrix
 from packmatrix.registry import DEFAULT_FORMATS, FORMAT_NAMES, FORMATS, SLOW_FORMATS
 from packmatrix.results import Report, Status
@@ -151,6 +154,15 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         metavar="FILE",
         help="after the run, compare with this earlier matrix.json (exit 1 on a regression)",
+    )
+    run.add_argument(
+        "--targets",
+        type=targets.parse_targets,
+        default=None,
+        metavar="NAMES",
+        help="target systems the portability grid runs every passed local artifact on: "
+        f"comma-separated, from {', '.join(targets.TARGET_NAMES)}; 'all' (the default when a "
+        "Docker engine answers) or 'none'",
     )
     add_threshold_options(run)
     add_report_commands(commands)
@@ -280,6 +292,7 @@ def run(
         check_reproducible=args.check_reproducible,
         artifact_cache=True,
         rebuild=args.rebuild,
+        targets=grid_targets(args.targets),
         profile=args.profile,
         # Named on the command line (not the default, not "all"): failing to run is a failure.
         explicit_formats=frozenset(fmt.name for fmt in formats) if named else frozenset(),
@@ -290,6 +303,8 @@ def run(
     )
     doc = run_matrix(app, formats, options, args.reports, terminal.progress, baseline)
     terminal.table(doc)
+    if doc.grid is not None:
+        terminal.line(grid_line(doc.grid))
     files = ", ".join(str(args.reports / name) for name in report.FILES)
     terminal.line(f"reports: {files}")
     if doc.run.workspace:
@@ -299,6 +314,34 @@ def run(
         terminal.error(f"{len(failed)} format(s) failed: {', '.join(failed)}")
         return 1, doc
     return 0, doc
+
+
+def grid_line(grid: Grid) -> str:
+    """The portability grid in one line, under the table."""
+    if grid.status == "skipped":
+        return f"portability grid SKIPPED: {grid.reason}"
+    passed = sum(1 for cell in grid.cells if cell.passed)
+    disagree = len(grid.disagreements)
+    against = (
+        f"{disagree} disagree with the prediction (see the report)"
+        if disagree
+        else ("all as predicted")
+    )
+    return (
+        f"portability grid: {passed} of {len(grid.cells)} cells passed on "
+        f"{', '.join(t.name for t in grid.targets)}; {against}"
+    )
+
+
+def grid_targets(named: tuple[str, ...] | None) -> tuple[str, ...]:
+    """The portability grid's targets: those named, else every one when an engine answers."""
+    if named is not None:
+        return named
+    try:
+        engine.connect(engine.PING_TIMEOUT).close()
+    except StepFailed:
+        return ()
+    return targets.TARGET_NAMES
 
 
 def cmd_run_with_baseline(args: argparse.Namespace, terminal: Terminal) -> int:

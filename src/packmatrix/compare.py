@@ -5,6 +5,7 @@ reading a report in ``report_input``."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,7 @@ from packmatrix.compare_render import (
     render_markdown,
 )
 from packmatrix.comparison import Comparison, FigureDiff, FormatDiff, Side, compare_format
+from packmatrix.gridcompare import grid_diffs, grid_note
 from packmatrix.report_input import UnusableReport, load_report
 from packmatrix.results import Report
 from packmatrix.thresholds import Rule, Thresholds, Verdict, parse_percent, parse_seconds
@@ -118,17 +120,22 @@ def compare(
     base_app, cur_app = _app_label(baseline), _app_label(current)
     if base_app != cur_app:
         notes.append(f"the baseline is {base_app}, the current run is {cur_app}")
+    if grid_skipped := grid_note(baseline.grid, current.grid):
+        notes.append(grid_skipped)
     return Comparison(
         baseline=base_side,
         current=cur_side,
         thresholds=thresholds,
         formats=tuple(
-            compare_format(
-                name,
-                base_rows.get(name),
-                cur_rows.get(name),
-                thresholds,
-                not_run=name in carried or (not current.complete and name not in cur_rows),
+            dataclasses.replace(
+                compare_format(
+                    name,
+                    base_rows.get(name),
+                    cur_rows.get(name),
+                    thresholds,
+                    not_run=name in carried or (not current.complete and name not in cur_rows),
+                ),
+                grid=grid_diffs(baseline.grid, current.grid, name) if name in cur_rows else (),
             )
             for name in names
         ),

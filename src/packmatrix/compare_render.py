@@ -123,6 +123,18 @@ def _cells(diff: FormatDiff) -> list[list[str]]:
                 verdict_text(fig),
             ]
         )
+    for cell in diff.grid:
+        rows.append(
+            [
+                "",
+                f"on {cell.target}",
+                "✓ passed" if cell.baseline else "✗ failed",
+                "✓ passed" if cell.current else f"✗ failed: {cell.reason}",
+                "",
+                "",
+                f"⚠ regression: {cell.note}" if cell.regression else cell.note,
+            ]
+        )
     return rows
 
 

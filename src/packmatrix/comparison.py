@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from packmatrix.gridcompare import GridDiff
 from packmatrix.metrics import COMPARED, Metric
 from packmatrix.records import Figures
 from packmatrix.report_input import host_label
@@ -139,6 +140,8 @@ class FormatDiff:
     status_note: str
     status_regression: bool
     figures: tuple[FigureDiff, ...] = ()
+    grid: tuple[GridDiff, ...] = ()
+    """Its cells of the portability grid whose outcome changed."""
     baseline_options: list[str] | None = None
     """The options each run's profile chose for this format's build (None: not recorded)."""
     current_options: list[str] | None = None
@@ -146,6 +149,7 @@ class FormatDiff:
     def regressions(self) -> list[str]:
         """One short line per regression of this format."""
         found = [f"{self.name}: {self.status_note}"] if self.status_regression else []
+        found += [f"{diff.line()}" for diff in self.grid if diff.regression]
         for diff in self.figures:
             if diff.verdict == "regression":
                 found.append(f"{self.name}: {diff.metric.label} {change_text(diff)}")
@@ -160,6 +164,7 @@ class FormatDiff:
             "status_note": self.status_note,
             "status_regression": self.status_regression,
             "figures": [diff.to_json() for diff in self.figures],
+            "grid": [diff.to_json() for diff in self.grid],
             "baseline_options": self.baseline_options,
             "current_options": self.current_options,
         }

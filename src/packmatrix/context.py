@@ -66,6 +66,9 @@ class Options:
     ones there; the CLI turns it on, a library caller opts in."""
     rebuild: bool = False
     """Build every format even when the cache holds its build (the new build is stored)."""
+    targets: tuple[str, ...] = ()
+    """Target systems the portability grid runs every passed local artifact on (``targets``);
+    empty: no grid (a library caller's default; the command line's is every target)."""
     profile: str = "tuned"
     """``tuned`` or ``plain``: the options every tool is built with (``packmatrix.profiles``)."""
 

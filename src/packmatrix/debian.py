@@ -180,14 +180,8 @@ def run_debootstrap(
     group, by the PID it recorded, before the exception goes on: SIGTERM first,
     so that debootstrap unmounts /proc and /sys in the target, then SIGKILL.
     """
-    argv = [
-        debootstrap,
-        "--variant=minbase",
-        f"--include={','.join(packages)}",
-        suite,
-        str(rootfs),
-        mirror,
-    ]
+    include = [f"--include={','.join(packages)}"] if packages else []
+    argv = [debootstrap, "--variant=minbase", *include, suite, str(rootfs), mirror]
     environment = {**os.environ, "PATH": IMAGE_PATH, "LC_ALL": "C"}
     try:
         procs.run(

@@ -27,6 +27,8 @@ from packmatrix.context import Context, Options
 from packmatrix.errors import FormatUnavailable, ReportError, StepFailed
 from packmatrix.factcache import cached_portability, cached_security
 from packmatrix.formats.base import Built, Deployment, Format
+from packmatrix.grid import Artifact, on_grid, run_grid
+from packmatrix.gridmodel import Grid
 from packmatrix.host import clean_environ, host_facts
 from packmatrix.inspection import check_reproducible, lock_check
 from packmatrix.measure import BUILT, Progress, measure
@@ -74,6 +76,8 @@ def run_matrix(
         launched: Launched = {}
         for building in builds:  # serially: no build runs while a startup is timed
             doc.formats.append(finish_format(building, ctx, note, launched))
+        if options.targets:  # after every start was timed: the grid's containers load the CPU
+            doc.grid = portability_grid(ctx, builds, options.targets, note)
         retime = Retimer(ctx, launched, note)
         if options.artifact_cache:
             prepared.keep(ctx, tools)
@@ -104,6 +108,26 @@ def run_matrix(
     return doc
 
 
+def portability_grid(
+    ctx: Context, builds: Sequence[Building], names: Sequence[str], progress: Progress
+) -> Grid:
+    """The grid of this run's passed artifacts; a fault in it skips the grid, never the run."""
+    try:
+        return run_grid(ctx, grid_artifacts(builds), names, progress)
+    except Exception as exc:  # a bug or an unforeseen fault: the matrix stands without the grid
+        log.debug("the portability grid crashed", exc_info=True)
+        return Grid(status="skipped", reason=f"{type(exc).__name__}: {exc}")
+
+
+def grid_artifacts(builds: Sequence[Building]) -> list[Artifact]:
+    """The passed rows of this run whose artifact the portability grid runs."""
+    return [
+        Artifact(building.fmt, building.built, building.result.portability)
+        for building in builds
+        if building.built is not None and building.result.passed and on_grid(building.fmt)
+    ]
+
+
 def tracked(progress: Progress, doc: Report) -> Progress:
     """``progress`` that also notes in the report where the run is, for an interrupt."""
 
@@ -130,6 +154,7 @@ def new_report(app: AppSpec, options: Options, started: float) -> Report:
                 "startup_timeout": options.startup_timeout,
                 "base_image": options.base_image,
                 "check_reproducible": options.check_reproducible,
+                "targets": list(options.targets),
                 "profile": options.profile,
             },
         ),

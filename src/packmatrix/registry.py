@@ -9,6 +9,7 @@ from packmatrix.formats.docker import DockerFormat
 from packmatrix.formats.docker_frozen import DockerFrozenFormat
 from packmatrix.formats.nuitka import NuitkaFormat
 from packmatrix.formats.pex import PexFormat
+from packmatrix.formats.pexmulti import PexMultiFormat
 from packmatrix.formats.pyinstaller import PyInstallerFormat
 from packmatrix.formats.sdist import SdistFormat
 from packmatrix.formats.shiv import ShivFormat
@@ -21,6 +22,7 @@ FORMATS: Final[dict[str, Format]] = {
         SdistFormat(),
         PexFormat(venv=False),
         PexFormat(venv=True),
+        PexMultiFormat(),
         ShivFormat(),
         PyInstallerFormat(onefile=True),
         PyInstallerFormat(onefile=False),

@@ -19,6 +19,7 @@ import jsonschema
 from packmatrix import charts
 from packmatrix.atomic import write_atomic
 from packmatrix.errors import ReportError
+from packmatrix.gridmodel import FROZEN_NOTE, Grid, GridCell
 from packmatrix.metrics import COLUMNS, METRICS, Metric
 from packmatrix.report_input import load_report
 from packmatrix.results import SCHEMA_VERSION, FormatResult, Report
@@ -179,6 +180,27 @@ def figure_rows(result: FormatResult) -> tuple[list[tuple[Metric, Stat]], list[t
     return spread, single
 
 
+# -- the portability grid -----------------------------------------------------------------------
+def grid_rows(grid: Grid) -> list[tuple[str, list[GridCell | None]]]:
+    """Each format of the grid with its cell on every target (None where it did not run)."""
+    return [
+        (name, [grid.cell(name, target.name) for target in grid.targets]) for name in grid.formats
+    ]
+
+
+def grid_cell(cell: GridCell | None) -> str:
+    """A cell as text: ``✓``, or ``✗`` and the reason; ``⚠`` where the prediction disagrees."""
+    if cell is None:
+        return "—"
+    text = "✓" if cell.passed else f"✗ {cell.reason}"
+    return f"{text} ⚠" if cell.disagrees else text
+
+
+def markdown_cell(text: str) -> str:
+    """Text that can stand in a Markdown table cell."""
+    return " ".join(text.split()).replace("|", "\\|")
+
+
 # -- rendering ----------------------------------------------------------------------------------
 def render(template: str, doc: Report) -> str:
     env = jinja2.Environment(
@@ -195,6 +217,7 @@ def render(template: str, doc: Report) -> str:
         seconds=seconds,
         megabytes=megabytes,
         command=command,
+        mdcell=markdown_cell,
         options=options_text,
     )
     env.globals.update(
@@ -202,6 +225,9 @@ def render(template: str, doc: Report) -> str:
         startup_chart=charts.startup_chart,
         figure_rows=figure_rows,
         headers=HEADERS,
+        grid_rows=grid_rows,
+        grid_cell=grid_cell,
+        frozen_note=FROZEN_NOTE,
     )
     return env.get_template(template).render(report=doc, rows=table_rows(doc))
 

@@ -16,6 +16,7 @@ from typing import Any, Final, Literal
 
 from packmatrix.comparison_record import ComparisonRecord
 from packmatrix.facts import ImageFacts, LockCheck, Reproducibility, SecurityFacts
+from packmatrix.gridmodel import Grid
 from packmatrix.records import (
     ArtifactFile,
     CheckResult,
@@ -25,7 +26,7 @@ from packmatrix.records import (
     Portability,
 )
 
-SCHEMA_VERSION: Final = "2.0"
+SCHEMA_VERSION: Final = "2.1"
 """Major.minor: the major part changes on a breaking change, the minor when optional fields are
 added. Readers accept this major and the one before it (``READABLE_MAJORS``): 2.0 dropped the
 free ``extra`` object and two figure spellings no packmatrix wrote."""
@@ -243,6 +244,8 @@ class Report:
     """With ``run --baseline``: this run compared with the baseline."""
     launcher: LauncherRecord | None = None
     """The launcher packmatrix generated, when the app needed one."""
+    grid: Grid | None = None
+    """The portability grid: every passed local artifact run on every target system."""
     schema_version: str = SCHEMA_VERSION
 
     @property
@@ -291,7 +294,11 @@ class Report:
             "formats": [row.to_json() for row in self.formats],
         } | {
             key: value.to_json()
-            for key, value in (("comparison", self.comparison), ("launcher", self.launcher))
+            for key, value in (
+                ("comparison", self.comparison),
+                ("launcher", self.launcher),
+                ("grid", self.grid),
+            )
             if value is not None
         }
 
@@ -317,6 +324,7 @@ class Report:
             launcher=LauncherRecord.from_json(data["launcher"])
             if isinstance(data.get("launcher"), Mapping)
             else None,
+            grid=Grid.from_json(data["grid"]) if isinstance(data.get("grid"), Mapping) else None,
         )
 
 

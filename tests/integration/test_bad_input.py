@@ -130,7 +130,8 @@ def test_one_clear_line(case_id: str, table: dict[str, Case], tmp_path: Path) ->
     reports = tmp_path / "reports"
     reports.mkdir()
     (reports / "matrix.json").write_text(EARLIER, encoding="utf-8")
-    argv = [sys.executable, "-m", "packmatrix", "run", "--runs", "1", "--reports", str(reports)]
+    argv = [sys.executable, "-m", "packmatrix", "run", "--runs", "1", "--targets", "none",
+            "--reports", str(reports)]  # fmt: skip
     result = subprocess.run(
         [*argv, *case.args],
         capture_output=True,
@@ -159,9 +160,10 @@ def test_failure_shows_the_apps_own_words(table: dict[str, Case], tmp_path: Path
     from packmatrix.cli import main
 
     assert main(["run", "--app", str(REPO / "sample_app"), "--formats", "sdist", "--runs", "1",
-                 "--reports", str(tmp_path)]) == 0  # fmt: skip
+                 "--targets", "none", "--reports", str(tmp_path)]) == 0  # fmt: skip
     crash = table["exits-at-once"]
-    assert main(["run", *crash.args, "--runs", "1", "--reports", str(tmp_path)]) == 1
+    assert main(["run", *crash.args, "--runs", "1", "--targets", "none",
+                 "--reports", str(tmp_path)]) == 1  # fmt: skip
     row = json.loads((tmp_path / "matrix.json").read_text(encoding="utf-8"))["formats"][0]
     assert "boom: DATABASE_URL is not set" in row["log_tail"]
     assert json.loads((tmp_path / "matrix.previous.json").read_text())["formats"][0]["name"] == (

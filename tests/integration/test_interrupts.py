@@ -28,6 +28,7 @@ def run_and_signal(
     argv = [
         sys.executable, "-m", "packmatrix", "run", "--app", str(REPO / "sample_app"),
         "--formats", formats, "--runs", "20", "--reports", str(tmp_path / "reports"),
+        "--targets", "none",
     ]  # fmt: skip
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "200", "TMPDIR": str(private_tmp)}
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)

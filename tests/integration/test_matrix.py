@@ -38,7 +38,7 @@ def _matrix(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
                 "run",
                 "--app", str(REPO / "sample_app"),
                 "--formats", ",".join(FORMATS),
-                "--runs", "5", "--warm-budget", "0",
+                "--runs", "5", "--warm-budget", "0", "--targets", "none",
                 "--reports", str(reports),
             ]
         )  # fmt: skip

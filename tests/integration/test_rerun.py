@@ -32,6 +32,8 @@ def run(app: Path, reports: Path, *extra: str) -> dict[str, Any]:
         "2",
         "--warm-budget",
         "0",
+        "--targets",
+        "none",
     ]
     assert main([*argv, "--reports", str(reports), *extra]) == 0
     doc: dict[str, Any] = json.loads((reports / "matrix.json").read_text(encoding="utf-8"))

@@ -39,7 +39,7 @@ def test_three_runs_leave_nothing(tmp_path: Path) -> None:
     run_ids = []
     for index in range(3):
         reports = tmp_path / f"run{index}"
-        args = ["run", "--app", str(REPO / "sample_app"), "--runs", "1"]
+        args = ["run", "--app", str(REPO / "sample_app"), "--runs", "1", "--targets", "none"]
         assert main([*args, "--reports", str(reports)]) == 0
         doc = json.loads((reports / "matrix.json").read_text(encoding="utf-8"))
         assert {entry["status"] for entry in doc["formats"]} == {"passed"}

@@ -40,7 +40,14 @@ from packmatrix.compare import (
 from packmatrix.comparison import percent_text
 from packmatrix.records import Figures
 from packmatrix.report_input import read_json
-from packmatrix.results import SCHEMA_VERSION, FormatResult, Report, RunInfo, Status
+from packmatrix.results import (
+    SCHEMA_VERSION,
+    FormatResult,
+    Report,
+    RunInfo,
+    Status,
+    schema_major,
+)
 from packmatrix.stats import Stat
 from tests.unit.real_reports import LINUX, doctored_baseline, previous_major, raw
 
@@ -384,7 +391,7 @@ class TestLoading:
     def test_schema_2_report_is_read(self, tmp_path: Path) -> None:
         """A report of this major, even one with no format, is read."""
         empty = derived(LINUX, tmp_path / "empty.json", formats=[])
-        assert raw(LINUX)["schema_version"] == SCHEMA_VERSION
+        assert schema_major(raw(LINUX)["schema_version"]) == schema_major(SCHEMA_VERSION)
         assert load_report(empty).formats == []
 
     @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from packmatrix import report
-from packmatrix.results import Report
+from packmatrix.results import SCHEMA_VERSION, Report
 from tests.unit.real_reports import FIXTURES, raw
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "regenerate_fixtures.py"
@@ -39,7 +39,8 @@ class TestFixtures:
         doc = raw(FIXTURES / name)
         report.validate(doc)
         assert doc["run"]["status"] == "complete"
-        assert Report.from_json(doc).to_json() == doc
+        # written again at this minor (an older minor only lacks optional parts)
+        assert Report.from_json(doc).to_json() == {**doc, "schema_version": SCHEMA_VERSION}
 
     def test_hosts_of_the_merge_pair_differ(self) -> None:
         """The two platform reports come from two different Pythons."""

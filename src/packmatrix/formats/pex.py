@@ -113,7 +113,7 @@ class PexFormat(LocalLaunch):
             os_arch=portability.os_arch_of_dists(dists),
             platform_wheels=[d["wheel"] for d in dists if d["platform_specific"]],
             glibc_floor=floor,
-            distributions=sorted(f"{d['name']}=={d['version']}" for d in dists),
+            distributions=sorted({f"{d['name']}=={d['version']}" for d in dists}),
             shebang=shebang,
         )
 
