@@ -106,7 +106,8 @@ def gate_benchmark(session: nox.Session) -> None:
 
 @nox.session(default=False)
 def benchmark(session: nox.Session) -> None:
-    """Check packmatrix's startup figures against an independent stopwatch (prints figures);
+    """Check packmatrix's startup figures against an independent stopwatch, then print the
+    strategies' size and startup goals (prints figures);
     ``-- --alternate-formats`` starts the formats in turn against the report's warm medians."""
     session.install(".")
     session.run("python", "benchmarks/stopwatch.py", *session.posargs)

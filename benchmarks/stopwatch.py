@@ -36,6 +36,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from goals import print_goals
+
 from packmatrix import launch
 from packmatrix.registry import DEFAULT_FORMATS, FORMAT_NAMES
 from packmatrix.results import Report
@@ -298,6 +300,7 @@ def main() -> int:
         "left: entries in the artifact's TMPDIR after the matrix run / most after one of the "
         "stopwatch's starts (a onefile's _MEI* extraction left behind shows here)"
     )
+    print_goals(doc)
     return 1 if disagree else 0
 
 
