@@ -35,21 +35,13 @@ def warm(name: str) -> Callable[[dict[str, FormatResult]], tuple[float, str]]:
     return figure
 
 
-def artifact_mb(name: str) -> Callable[[dict[str, FormatResult]], tuple[float, str]]:
+def size_mb(name: str, attr: str) -> Callable[[dict[str, FormatResult]], tuple[float, str]]:
+    """A size figure (``artifact_bytes``, ``image_bytes``) in MB."""
+
     def figure(rows: dict[str, FormatResult]) -> tuple[float, str]:
-        size = rows[name].figures.artifact_bytes
+        size = getattr(rows[name].figures, attr)
         if size is None:
-            raise LookupError(f"{name} has no artifact size")
-        return size / MB, f"{size / MB:.1f} MB"
-
-    return figure
-
-
-def image_mb(name: str) -> Callable[[dict[str, FormatResult]], tuple[float, str]]:
-    def figure(rows: dict[str, FormatResult]) -> tuple[float, str]:
-        size = rows[name].figures.image_bytes
-        if size is None:
-            raise LookupError(f"{name} has no image size")
+            raise LookupError(f"{name} has no {attr}")
         return size / MB, f"{size / MB:.1f} MB"
 
     return figure
@@ -60,7 +52,12 @@ def fixed(value: float) -> Callable[[dict[str, FormatResult]], float]:
 
 
 GOALS = (
-    Goal("onefile size", ("pyinstaller-onefile",), artifact_mb("pyinstaller-onefile"), fixed(11)),
+    Goal(
+        "onefile size",
+        ("pyinstaller-onefile",),
+        size_mb("pyinstaller-onefile", "artifact_bytes"),
+        fixed(11),
+    ),
     Goal("onefile warm start", ("pyinstaller-onefile",), warm("pyinstaller-onefile"), fixed(0.45)),
     Goal("onedir warm start", ("pyinstaller-onedir",), warm("pyinstaller-onedir"), fixed(0.22)),
     Goal("pex-venv warm start", ("pex-venv",), warm("pex-venv"), fixed(0.25)),
@@ -68,8 +65,8 @@ GOALS = (
     Goal(
         "docker-frozen image, at most 60 % of the Python image",
         ("docker", "docker-frozen"),
-        image_mb("docker-frozen"),
-        lambda rows: image_mb("docker")(rows)[0] * 0.6,
+        size_mb("docker-frozen", "image_bytes"),
+        lambda rows: size_mb("docker", "image_bytes")(rows)[0] * 0.6,
     ),
     Goal(
         "docker-frozen warm start, no slower than the Python image's",

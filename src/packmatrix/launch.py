@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import shutil
 import socket
 import subprocess
 import time
@@ -15,7 +16,7 @@ import psutil
 from packmatrix import procs
 from packmatrix.context import Context
 from packmatrix.errors import StepFailed
-from packmatrix.formats.base import Deployment, Running
+from packmatrix.formats.base import Built, Deployment, Running
 from packmatrix.records import PSS_OF_TREE, RSS_OF_TREE, MemoryUse
 
 POLL_INTERVAL = 0.002  # seconds between health probes: well under the 5 ms the spec allows
@@ -172,3 +173,24 @@ class LocalLaunch:
             port=port,
             log=ctx.log_for(self.name),
         )
+
+
+def deploy_zipapp(
+    ctx: Context, name: str, built: Built, *, cache_env: str, what: str
+) -> Deployment:
+    """A self-extracting zipapp (a pex, a shiv) copied to a fresh folder, with a private cache
+    root (``cache_env``) there: emptied before the cold start, its size the footprint."""
+    place = ctx.place(name)
+    target = place / built.files[0].name
+    shutil.copy2(built.files[0], target)
+    root = place / cache_env.lower()
+    return Deployment(
+        place=place,
+        argv=[str(target)],
+        env=ctx.launch_env(place, {cache_env: str(root)}),
+        caches=[root],
+        footprint=[root],
+        footprint_label=f"{cache_env} {what} after the first start",
+        commands=[["cp", str(built.files[0]), str(target)]],
+        target=target,
+    )

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import sys
 from typing import Final
 
@@ -18,7 +17,7 @@ from packmatrix.artifacts import open_artifact
 from packmatrix.context import Context
 from packmatrix.errors import StepFailed
 from packmatrix.formats.base import Built, Deployment
-from packmatrix.launch import LocalLaunch
+from packmatrix.launch import LocalLaunch, deploy_zipapp
 from packmatrix.records import Portability
 
 TUNED_ZIPAPP: Final = ("--sh-boot",)
@@ -77,20 +76,7 @@ class PexFormat(LocalLaunch):
         return Built(files=[out], commands=[argv], seconds=seconds)
 
     def deploy(self, ctx: Context, built: Built) -> Deployment:
-        place = ctx.place(self.name)
-        target = place / built.files[0].name
-        shutil.copy2(built.files[0], target)
-        pex_root = place / "pex_root"
-        return Deployment(
-            place=place,
-            argv=[str(target)],
-            env=ctx.launch_env(place, {"PEX_ROOT": str(pex_root)}),
-            caches=[pex_root],
-            footprint=[pex_root],
-            footprint_label="PEX_ROOT cache after the first start",
-            commands=[["cp", str(built.files[0]), str(target)]],
-            target=target,
-        )
+        return deploy_zipapp(ctx, self.name, built, cache_env="PEX_ROOT", what="cache")
 
     def inspect(self, ctx: Context, built: Built, deployment: Deployment) -> Portability:
         with open_artifact(built.files[0]) as artifact:

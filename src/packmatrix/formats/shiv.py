@@ -17,7 +17,6 @@ environment always sets it.
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 from importlib import metadata
 from pathlib import PurePosixPath
@@ -27,7 +26,7 @@ from packmatrix.artifacts import open_artifact
 from packmatrix.context import Context
 from packmatrix.errors import StepFailed
 from packmatrix.formats.base import Built, Deployment
-from packmatrix.launch import LocalLaunch
+from packmatrix.launch import LocalLaunch, deploy_zipapp
 from packmatrix.records import Portability
 
 
@@ -66,20 +65,7 @@ class ShivFormat(LocalLaunch):
         return Built(files=[out], commands=[argv], seconds=seconds)
 
     def deploy(self, ctx: Context, built: Built) -> Deployment:
-        place = ctx.place(self.name)
-        target = place / built.files[0].name
-        shutil.copy2(built.files[0], target)
-        shiv_root = place / "shiv_root"
-        return Deployment(
-            place=place,
-            argv=[str(target)],
-            env=ctx.launch_env(place, {"SHIV_ROOT": str(shiv_root)}),
-            caches=[shiv_root],
-            footprint=[shiv_root],
-            footprint_label="SHIV_ROOT extraction after the first start",
-            commands=[["cp", str(built.files[0]), str(target)]],
-            target=target,
-        )
+        return deploy_zipapp(ctx, self.name, built, cache_env="SHIV_ROOT", what="extraction")
 
     def inspect(self, ctx: Context, built: Built, deployment: Deployment) -> Portability:
         """Read from the zipapp: its shebang, ``environment.json`` and every dist-info of the
