@@ -85,7 +85,7 @@ def base_image(session: nox.Session) -> None:
 def tests(session: nox.Session) -> None:
     """Unit tests, then integration tests that build and run the real artifacts."""
     session.install(".[test]")
-    session.run("pytest", *session.posargs)
+    session.run("pytest", "--durations=20", *session.posargs)
 
 
 @nox.session

@@ -35,6 +35,10 @@ def _private_artifact_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterato
     (home / "packmatrix" / "wheels").symlink_to(real / "wheels")
     saved = os.environ.get("XDG_CACHE_HOME")
     os.environ["XDG_CACHE_HOME"] = str(home)
+    # The session's runs keep images' tars too: with the default cap, the oldest builds would
+    # be evicted at the end of some run, and a test that counts what the cache kept would
+    # depend on the tests before it. Eviction has tests of its own (tests/unit/test_cache.py).
+    os.environ.setdefault(cache.MAX_ENV, str(50 * 10**9))
     try:
         yield home
     finally:
