@@ -38,15 +38,22 @@ def kept(before: set[str], suffix: str) -> int:
 
 @pytest.fixture(scope="module", name="runs")
 def _runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """A plain run, then a tuned one, of pex and shiv; where their reports are."""
-    before = {entry.path.name for entry in cache.entries()}
-    reports = {name: tmp_path_factory.mktemp(name) for name in ("plain", "tuned")}
-    docs = {name: run(folder, name) for name, folder in reports.items()}
+    """A plain run, then a tuned one, of pex and shiv, with an artifact cache of their own (the
+    session's may hold these builds from other tests); where their reports are."""
+    home = tmp_path_factory.mktemp("own-cache")
+    (home / "packmatrix").mkdir()
+    (home / "packmatrix" / "wheels").symlink_to(cache.root() / "wheels")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_CACHE_HOME", str(home))
+        before = {entry.path.name for entry in cache.entries()}
+        reports = {name: tmp_path_factory.mktemp(name) for name in ("plain", "tuned")}
+        docs = {name: run(folder, name) for name, folder in reports.items()}
+        kept_now = {suffix: kept(before, suffix) for suffix in (".pex", ".pyz")}
     return {
         "docs": docs,
         "rows": {name: {row["name"]: row for row in doc["formats"]} for name, doc in docs.items()},
         "reports": reports,
-        "kept": {suffix: kept(before, suffix) for suffix in (".pex", ".pyz")},
+        "kept": kept_now,
     }
 
 
