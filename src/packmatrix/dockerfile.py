@@ -64,26 +64,37 @@ def _templates() -> jinja2.Environment:
     )
 
 
-def render_dockerfile(ctx: Context, *, base: BaseImageFacts, app_wheels: list[str]) -> str:
-    """The Dockerfile text for the app, built on ``base`` (named by its pinned reference)."""
+def _render(template: str, ctx: Context, base: BaseImageFacts, **extra: object) -> str:
+    """A Dockerfile template, with what every one of them names: the app, packmatrix, the
+    platform, the pinned base, the user id, the port and the console script."""
     return (
         _templates()
-        .get_template("Dockerfile.j2")
+        .get_template(template)
         .render(
             app_name=ctx.app.name,
             app_version=ctx.app.version,
-            app_wheels=app_wheels,
             packmatrix_version=__version__,
-            python_minor=host_minor(),
             platform=f"linux/{platform.machine()}",
             base_image=base.ref,
             base_tag=base.tag,
             uid=UID,
-            user=USER,
             port=PORT,
             script=ctx.app.script,
-            tuned=profiles.tuned(ctx),
+            **extra,
         )
+    )
+
+
+def render_dockerfile(ctx: Context, *, base: BaseImageFacts, app_wheels: list[str]) -> str:
+    """The Dockerfile text for the app, built on ``base`` (named by its pinned reference)."""
+    return _render(
+        "Dockerfile.j2",
+        ctx,
+        base,
+        app_wheels=app_wheels,
+        python_minor=host_minor(),
+        user=USER,
+        tuned=profiles.tuned(ctx),
     )
 
 
@@ -130,22 +141,8 @@ def make_frozen_context(
     folder = ctx.out("docker-frozen") / "context"
     folder.mkdir()
     shutil.copytree(onedir, folder / "app", symlinks=True)
-    dockerfile = (
-        _templates()
-        .get_template("Dockerfile-frozen.j2")
-        .render(
-            app_name=ctx.app.name,
-            app_version=ctx.app.version,
-            packmatrix_version=__version__,
-            platform=f"linux/{platform.machine()}",
-            base_image=base.ref,
-            base_tag=base.tag,
-            base_libc=base.libc,
-            glibc_floor=glibc_floor,
-            uid=UID,
-            port=PORT,
-            script=ctx.app.script,
-        )
+    dockerfile = _render(
+        "Dockerfile-frozen.j2", ctx, base, base_libc=base.libc, glibc_floor=glibc_floor
     )
     (folder / "Dockerfile").write_text(dockerfile, encoding="utf-8")
     (folder / ".dockerignore").write_text(FROZEN_DOCKERIGNORE, encoding="utf-8")
