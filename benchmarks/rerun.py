@@ -93,11 +93,15 @@ def series(extra: list[str], number: int) -> dict[str, Figures]:
         env = {**os.environ, "XDG_CACHE_HOME": str(home), "COLUMNS": "200"}
         reports = base / "reports"
         figures: dict[str, Figures] = {}
-        for kind in ("cold", "unchanged", "changed"):
-            edited = edit_one_line(app) if kind == "changed" else ""
-            figures[kind] = one_run(app, reports, env, extra)
-            figures[kind].edited = edited
-            show(number, kind, figures[kind])
+        try:
+            for kind in ("cold", "unchanged", "changed"):
+                edited = edit_one_line(app) if kind == "changed" else ""
+                figures[kind] = one_run(app, reports, env, extra)
+                figures[kind].edited = edited
+                show(number, kind, figures[kind])
+        finally:  # the images this cache kept in the engine go with it
+            clear = [sys.executable, "-m", "packmatrix", "cache", "clear"]
+            subprocess.run(clear, env=env, check=False, stdout=subprocess.DEVNULL)
     return figures
 
 

@@ -64,7 +64,7 @@ def obtain(fmt: Format, ctx: Context, tools: Mapping[str, str], progress: Progre
     if kept.image is not None:
         if not isinstance(fmt, KeptInEngine):
             return obtained
-        kept = fmt.keep(ctx, kept, key)
+        kept = fmt.keep(ctx, kept, cache.image_label(key))
     cache.store(key, kept, run_id=ctx.run_id, commands=obtained.record.commands)
     return Obtained(built=kept, record=obtained.record)
 

@@ -69,6 +69,14 @@ def facts_dir() -> Path:
     return root() / "facts"
 
 
+def image_label(key: str) -> str:
+    """The tag an image kept for ``key`` gets: the key, and which cache folder keeps it. Two
+    caches on one engine (a user's, a benchmark's, the test session's) build the same key
+    for the same app; each keeps its own image, so clearing one never takes the other's."""
+    owner = hashlib.sha256(str(artifacts_dir().resolve()).encode()).hexdigest()[:8]
+    return f"{key[:20]}-{owner}"
+
+
 def max_bytes() -> int:
     """The cache's size cap in bytes: ``$PACKMATRIX_CACHE_MAX``, else 2 GB."""
     text = os.environ.get(MAX_ENV, "").strip()

@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from packmatrix.measure import BUILT
+from packmatrix.measure import BUILT, FAILED_MARK, PASSED_MARK
 from packmatrix.metrics import COLUMNS
 from packmatrix.report import HEADERS, Row, table_rows
 from packmatrix.results import Report
@@ -45,6 +45,9 @@ class Terminal:
         """One line per step: run time so far, format, step; and how long the step before took
         (a final status line also says how long the whole format took)."""
         now = time.perf_counter()
+        if stage.startswith((PASSED_MARK, FAILED_MARK)):  # an outcome, with its own time
+            self.console.print(f"[dim]{now - self.started:7.1f}s[/] {name:<20} {escape(stage)}")
+            return
         first = self._format_started.setdefault(name, now)
         previous = self._step.get(name)
         self._step[name] = (stage, now)

@@ -8,6 +8,8 @@ default) every fact is read afresh.
 
 from __future__ import annotations
 
+import json
+
 from packmatrix import cache
 from packmatrix.context import Context
 from packmatrix.facts import Finding, SecurityFacts
@@ -23,11 +25,13 @@ def _lock_text(ctx: Context) -> str:
 def cached_portability(
     fmt: Format, ctx: Context, built: Built, deployment: Deployment, shas: list[str]
 ) -> Portability:
-    """``fmt.inspect``, reused when the same artifact bytes were inspected before."""
-    if not ctx.options.artifact_cache or not shas or built.image is not None:
+    """``fmt.inspect``, reused when the same artifact bytes were inspected before (an image:
+    the same image, on the same base)."""
+    if not ctx.options.artifact_cache or not shas:
         return fmt.inspect(ctx, built, deployment)
+    image = [built.image.id, json.dumps(built.image.base.to_json())] if built.image else []
     key = cache.facts_key(
-        "portability", [fmt.name, cache.format_options(fmt, ctx), _lock_text(ctx), *shas]
+        "portability", [fmt.name, cache.format_options(fmt, ctx), _lock_text(ctx), *shas, *image]
     )
     known = cache.read_facts(key)
     if isinstance(known, dict):

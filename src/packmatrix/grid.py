@@ -46,6 +46,7 @@ from packmatrix.formats.sdist import SdistFormat
 from packmatrix.formats.shiv import ShivFormat
 from packmatrix.formats.wheel import WheelFormat
 from packmatrix.gridmodel import Grid, GridCell, GridTarget
+from packmatrix.measure import FAILED_MARK, PASSED_MARK
 from packmatrix.records import Portability
 from packmatrix.smoke import run_checks
 
@@ -270,7 +271,9 @@ def run_grid(
     try:
         eng = run_engine(ctx)
         progress("grid", f"targets: {', '.join(names)}")
-        ready = targets.ensure(eng.client, names, log=lambda line: progress("grid", line))
+        ready = targets.ensure(
+            eng.client, names, log=lambda target, line: progress(f"grid {target}", line)
+        )
     except (StepFailed, PackmatrixError, docker.errors.DockerException, OSError) as exc:
         reason = exc.reason if isinstance(exc, StepFailed) else targets.first_line(exc)
         return Grid(status="skipped", reason=reason, seconds=time.perf_counter() - started)
@@ -300,9 +303,10 @@ def run_grid(
         done: dict[tuple[str, str], GridCell] = {}
         for future in concurrent.futures.as_completed(futures):
             name, target = futures[future]
-            done[(name, target.name)] = _cell_of(future, name, target)
-            mark = "✓" if done[(name, target.name)].passed else "✗"
-            progress("grid", f"{name} on {target.name}: {mark} {done[(name, target.name)].reason}")
+            cell = done[(name, target.name)] = _cell_of(future, name, target)
+            mark = PASSED_MARK if cell.passed else FAILED_MARK
+            line = f"{mark} {name} on {target.name}: {cell.reason} ({cell.seconds:.1f}s)"
+            progress("grid", line)
     except BaseException:
         stop.event.set()
         raise

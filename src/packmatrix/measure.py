@@ -21,6 +21,8 @@ Progress = Callable[[str, str], None]
 """progress(format name, stage) — how the CLI shows where the run is."""
 BUILT = "built"
 """The stage that ends a format's build (builds run side by side, before any start is timed)."""
+PASSED_MARK, FAILED_MARK = "✓", "✗"
+"""A stage that starts with one of these is an outcome that says its own time, not a step."""
 
 
 def measure(
@@ -67,7 +69,11 @@ def measure(
     runs = ctx.options.runs
     budget = ctx.options.warm_budget
     while len(warm) < runs or (len(warm) < EXTRA_FACTOR * runs and sum(warm) < budget):
-        label = f"{len(warm) + 1}/{runs}" if len(warm) < runs else f"{len(warm) + 1} (cheap)"
+        label = (
+            f"{len(warm) + 1}/{runs}"
+            if len(warm) < runs
+            else f"{len(warm) + 1} (extra, within --warm-budget)"
+        )
         progress(fmt.name, f"warm start {label}")
         settle()
         with fmt.launch(ctx, deployment, port=free_port()) as running:

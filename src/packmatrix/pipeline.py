@@ -26,7 +26,7 @@ from packmatrix.compare import Baseline
 from packmatrix.context import Context, Options
 from packmatrix.errors import FormatUnavailable, ReportError, StepFailed
 from packmatrix.factcache import cached_portability, cached_security
-from packmatrix.formats.base import Built, Deployment, Format
+from packmatrix.formats.base import Built, Deployment, Format, MeasuredAfterStarts
 from packmatrix.grid import Artifact, on_grid, run_grid
 from packmatrix.gridmodel import Grid
 from packmatrix.host import clean_environ, host_facts
@@ -249,6 +249,8 @@ def finish_format(
                 launched[fmt.name] = (fmt, deployment)
             progress(fmt.name, "cold start + smoke test")
             measure(fmt, ctx, deployment, result, progress)
+            if isinstance(fmt, MeasuredAfterStarts):
+                fmt.after_starts(ctx, built)
             progress(fmt.name, "inspect")
             shas = [item.sha256 for item in result.artifact or []]
             result.portability = cached_portability(fmt, ctx, built, deployment, shas)

@@ -120,11 +120,12 @@ def ensure(
     client: Any,
     names: Sequence[str],
     *,
-    log: Callable[[str], None],
+    log: Callable[[str, str], None],
     host: localbase.Host | None = None,
     build: Builder = build_target,
 ) -> Ready:
-    """The targets ``names``, each found, tagged from the base image or built."""
+    """The targets ``names``, each found, tagged from the base image or built; ``log(target
+    name, line)`` tells how each build goes (they run side by side)."""
     wanted = [TARGETS[name] for name in names]
     notes: list[str] = []
     missing = []
@@ -180,7 +181,7 @@ def _cannot_build(missing: Sequence[Target], host: localbase.Host) -> str | None
 
 
 def _build_all(
-    client: Any, missing: Sequence[Target], log: Callable[[str], None], build: Builder
+    client: Any, missing: Sequence[Target], log: Callable[[str, str], None], build: Builder
 ) -> tuple[dict[str, float], dict[str, str]]:
     """Build ``missing``, ``BUILDERS`` at a time; seconds of the built, first lines of the
     failed. An interrupt cancels what has not started (debootstrap's ``procs`` end the rest)."""
@@ -188,8 +189,11 @@ def _build_all(
     failed: dict[str, str] = {}
 
     def one(target: Target) -> float:
+        def own(line: str) -> None:
+            log(target.name, line)
+
         def waiting() -> None:
-            log(f"another run is building {target.tag}: waiting for it")
+            own(f"another run is building {target.tag}: waiting for it")
 
         with localbase.build_lock(target.tag, waiting):
             if engine.find_image(client, target.tag) is not None:
@@ -197,7 +201,7 @@ def _build_all(
             if target.python and _tag_base_image(client, target):  # built meanwhile
                 return 0.0
             started = time.perf_counter()
-            build(target, log)
+            build(target, own)
             return time.perf_counter() - started
 
     pool = concurrent.futures.ThreadPoolExecutor(BUILDERS, thread_name_prefix="target")
@@ -209,7 +213,7 @@ def _build_all(
                 built[target.name] = future.result()
             except (PackmatrixError, OSError, docker.errors.DockerException) as exc:
                 failed[target.name] = first_line(exc)
-                log(f"building {target.tag} failed: {exc}")
+                log(target.name, f"building {target.tag} failed: {exc}")
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
     return built, failed

@@ -248,6 +248,9 @@ class TestArtifactCache:
         assert first.image is not None
         assert second.image is not None
         assert second.image.id == first.image.id
+        # the look inside is the same image's, read once; the engine's overhead is measured
+        assert second.portability == first.portability
+        assert second.figures.engine_overhead_seconds is not None
         kept = client.images.get(first.image.id)
         assert kept.tags == [first.image.tag]
         assert first.image.tag.startswith("packmatrix-kept/")

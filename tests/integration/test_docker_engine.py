@@ -119,6 +119,7 @@ def _run(base_image: str | None, tmp_path_factory: pytest.TempPathFactory) -> Ru
         answer = start(fmt, ctx, deployment)
         broken = dataclasses.replace(deployment, env={**deployment.env, "PORT": "not-a-port"})
         crash = start(fmt, ctx, broken)
+        fmt.after_starts(ctx, built)
         portability = fmt.inspect(ctx, built, deployment)
     finally:
         ctx.close()
@@ -149,7 +150,7 @@ class TestBuild:
 
     def test_measures_the_cached_build_the_sizes_and_the_engine(self, run: Run) -> None:
         """Every figure only the build can take is there, and they add up; the engine's
-        overhead joins them when ``inspect`` has run (after the starts)."""
+        overhead joins them when ``after_starts`` has run."""
         figures = run.built.figures
         assert figures is not None
         assert figures.build_seconds_cached is not None

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import shutil
 import time
 import types
@@ -262,6 +263,19 @@ class TestEntries:
         assert hit.built.image == built.image
         assert cache.kept_images([cache.artifacts_dir() / "k5"]) == ["sha256:" + "a" * 64]
         assert "1 image(s) kept in the container engine" in cache.info_line()
+
+
+    def test_each_cache_tags_its_images_apart(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Two caches on one engine build the same key; their images get different tags, so
+        one cache never moves the other's tag (nor clears the other's image)."""
+        first = cache.image_label("k" * 40)
+        assert cache.image_label("k" * 40) == first
+        assert first.startswith("k" * 20 + "-")
+        monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "another-cache"))
+        assert cache.image_label("k" * 40) != first
+        assert re.fullmatch(r"[\w][\w.-]{0,127}", first)  # a valid image tag
 
 
 class TestEviction:

@@ -59,3 +59,15 @@ class TestProgress:
         terminal.progress("docker", "base image: building packmatrix/python:3.11 (2 minutes)")
         terminal.progress("docker", "deploy")
         assert re.search(r"docker\s+deploy \(base image took \d+\.\ds\)$", out.getvalue())
+
+    def test_an_outcome_says_its_own_time_not_the_line_before(self) -> None:
+        """Grid cells finish side by side: a ✓/✗ line carries its own duration, and the step
+        after it is not said to have taken the time since."""
+        out = io.StringIO()
+        terminal = Terminal(out, width=200)
+        terminal.progress("grid", "targets: bullseye")
+        terminal.progress("grid", "✗ pex on bullseye: no Python on PATH (0.4s)")
+        terminal.progress("grid", "✓ wheel on bullseye: 11/11 checks passed (0.2s)")
+        _, failed, passed = out.getvalue().splitlines()
+        assert failed.endswith("✗ pex on bullseye: no Python on PATH (0.4s)")
+        assert passed.endswith("✓ wheel on bullseye: 11/11 checks passed (0.2s)")

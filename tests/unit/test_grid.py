@@ -328,6 +328,28 @@ class TestEnsure:
         )
         assert built == []
 
+    def test_each_build_says_which_target_it_is(self) -> None:
+        """Targets build side by side: every line they log names its own target."""
+        client = FakeClient()
+        lines: list[tuple[str, str]] = []
+
+        def build(target: targets.Target, log: Callable[[str], None]) -> float:
+            log(f"debootstrap {target.suite}")
+            client.tags[target.tag] = FakeImage(client.tags, target.tag)
+            return 1.0
+
+        targets.ensure(
+            client,
+            ("bullseye", "trixie"),
+            log=lambda name, line: lines.append((name, line)),
+            host=HOST,
+            build=build,
+        )
+        assert sorted(lines) == [
+            ("bullseye", "debootstrap bullseye"),
+            ("trixie", "debootstrap trixie"),
+        ]
+
     @pytest.mark.parametrize(
         ("host", "remedy"),
         [

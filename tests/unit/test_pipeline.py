@@ -308,10 +308,10 @@ class TestWarmStarts:
         assert warm == [
             "warm start 1/2",
             "warm start 2/2",
-            "warm start 3 (cheap)",
-            "warm start 4 (cheap)",
-            "warm start 5 (cheap)",
-            "warm start 6 (cheap)",
+            "warm start 3 (extra, within --warm-budget)",
+            "warm start 4 (extra, within --warm-budget)",
+            "warm start 5 (extra, within --warm-budget)",
+            "warm start 6 (extra, within --warm-budget)",
         ]
 
 

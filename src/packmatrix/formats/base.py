@@ -120,12 +120,22 @@ class Format(Protocol):
 
 
 @runtime_checkable
+class MeasuredAfterStarts(Protocol):
+    """A format with a figure taken after the app's starts, every run (a container engine's
+    overhead): ``inspect``'s facts may be reused by the artifact's bytes, this figure is not."""
+
+    def after_starts(self, ctx: Context, built: Built) -> None:
+        """Measure it into ``built.figures``; only after the app's starts were timed."""
+
+
+@runtime_checkable
 class KeptInEngine(Protocol):
     """A format whose artifact lives in a container engine (an image): the artifact cache
     holds its saved bytes and record, and asks the format to keep the image itself."""
 
-    def keep(self, ctx: Context, built: Built, key: str) -> Built:
-        """Keep a fresh build's image in the engine for later runs; the build as kept."""
+    def keep(self, ctx: Context, built: Built, label: str) -> Built:
+        """Keep a fresh build's image in the engine for later runs, tagged with ``label`` (its
+        cache key and which cache holds it); the build as kept."""
 
     def reuse(self, ctx: Context, built: Built) -> bool:
         """Whether a cached build's image is still in the engine (and is now this run's)."""

@@ -269,10 +269,10 @@ class DockerFormat:
         python:X.Y-slim) is another build."""
         return json.dumps([type(self).__qualname__, run_base(ctx).facts.id])
 
-    def keep(self, ctx: Context, built: Built, key: str) -> Built:
+    def keep(self, ctx: Context, built: Built, label: str) -> Built:
         """The image stays in the engine for later runs, tagged by its cache key."""
         facts = image_of(built)
-        tag = f"{KEPT_REPOSITORY}/{ctx.app.normalized_name}:{key[:20]}"
+        tag = f"{KEPT_REPOSITORY}/{ctx.app.normalized_name}:{label}"
         run_engine(ctx).keep(facts.id, tag)
         return dataclasses.replace(built, image=dataclasses.replace(facts, tag=tag))
 
@@ -306,9 +306,18 @@ class DockerFormat:
         engine picks, so two runs never compete for one."""
         return run_container(ctx, run_engine(ctx), deployment)
 
+    def after_starts(self, ctx: Context, built: Built) -> None:
+        """The engine's overhead: containers of the image run only after the app's starts
+        were measured, so the cold start is the image's first."""
+        figures = built.figures or Figures()
+        # the row's figures are the build's (``pipeline.record_build``): this one joins them
+        figures.engine_overhead_seconds = Stat.of(
+            engine_overhead(run_engine(ctx), image_of(built).tag), "s"
+        )
+
     def inspect(self, ctx: Context, built: Built, deployment: Deployment) -> Portability:
-        """The look inside the image, then the engine's overhead: containers of the image run
-        only here, after the starts were measured, so the cold start is the image's first."""
+        """The look inside the image (after the starts were measured, like every container
+        but the app's)."""
         eng = run_engine(ctx)
         facts = image_of(built)
         base = facts.base
@@ -317,8 +326,6 @@ class DockerFormat:
         found = image_checks(eng, facts.tag)
         user = image.attrs.get("Config", {}).get("User") or "root"
         uid = uid_of(eng, facts.tag)
-        # the row's figures are the build's (``pipeline.record_build``): this one joins them
-        figures.engine_overhead_seconds = Stat.of(engine_overhead(eng, facts.tag), "s")
         root = " — ROOT" if uid == "0" else ", not root"
         base_text = f"{base.tag} ({human_bytes(base.bytes)}, {base.libc})"
         return Portability(

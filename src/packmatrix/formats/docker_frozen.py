@@ -69,9 +69,9 @@ class DockerFrozenFormat:
         """The onedir's: the image holds the pyinstaller-onedir build."""
         return PyInstallerFormat(onefile=False).profile_options(ctx)
 
-    def keep(self, ctx: Context, built: Built, key: str) -> Built:
+    def keep(self, ctx: Context, built: Built, label: str) -> Built:
         """Kept in the engine for later runs, as the docker format keeps its image."""
-        return DockerFormat().keep(ctx, built, key)
+        return DockerFormat().keep(ctx, built, label)
 
     def reuse(self, ctx: Context, built: Built) -> bool:
         return DockerFormat().reuse(ctx, built)
@@ -148,18 +148,23 @@ class DockerFrozenFormat:
         """``port`` is not used: the engine picks the host port, as for the docker format."""
         return run_container(ctx, run_engine(ctx), deployment, log_name=self.name)
 
+    def after_starts(self, ctx: Context, built: Built) -> None:
+        """The engine's overhead, as for the docker row (the image has no ``true``)."""
+        figures = built.figures or Figures()
+        figures.engine_overhead_seconds = Stat.of(
+            engine_overhead(run_engine(ctx), image_of(built).tag, entrypoint=OVERHEAD_ENTRYPOINT),
+            "s",
+        )
+
     def inspect(self, ctx: Context, built: Built, deployment: Deployment) -> Portability:
         """What is inside, read from the saved image; what the bundle holds, traced as for the
-        pyinstaller-onedir row; then the engine's overhead."""
+        pyinstaller-onedir row."""
         eng = run_engine(ctx)
         facts = image_of(built)
         figures = built.figures or Figures()
         image = eng.client.images.get(facts.id)
         files = image_files(built.files[0])
         bundle = self._bundle(ctx, built)
-        figures.engine_overhead_seconds = Stat.of(
-            engine_overhead(eng, facts.tag, entrypoint=OVERHEAD_ENTRYPOINT), "s"
-        )
         user = str(image.attrs.get("Config", {}).get("User") or "root")
         uid = user.split(":")[0] if user != "root" else "0"
         root = " — ROOT" if uid in ("0", "root") else ", not root"
