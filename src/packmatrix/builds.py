@@ -18,7 +18,7 @@ from typing import Any, Final, TypeVar
 
 from packmatrix import cache, procs
 from packmatrix.context import Context
-from packmatrix.formats.base import Built, Format, KeptInEngine, shared_key
+from packmatrix.formats.base import Built, Format, KeptInEngine, build_weight, shared_key
 from packmatrix.records import Commands
 
 Progress = Callable[[str, str], None]
@@ -86,7 +86,8 @@ def workers(count: int) -> int:
 
 
 def build_all(formats: Sequence[Format], build: Callable[[Format], T]) -> list[T]:
-    """``build`` for every format, concurrently, results in the formats' order.
+    """``build`` for every format, concurrently, heaviest first (``build_weight``), results in
+    the formats' order.
 
     ``build`` records a format's failure in what it returns; an exception it lets through (an
     interrupt) is raised here once every build has stopped. One build runs on the main thread,
@@ -94,18 +95,23 @@ def build_all(formats: Sequence[Format], build: Callable[[Format], T]) -> list[T
     if workers(len(formats)) == 1:
         return [build(fmt) for fmt in formats]
     pool = cf.ThreadPoolExecutor(workers(len(formats)), thread_name_prefix="packmatrix-build")
-    futures: list[cf.Future[T]] = []
+    futures: dict[int, cf.Future[T]] = {}
     try:
-        for fmt in formats:
-            futures.append(pool.submit(build, fmt))
-        while not all(future.done() for future in futures):
-            cf.wait(futures, timeout=POLL)
+        for index in start_order(formats):
+            futures[index] = pool.submit(build, formats[index])
+        while not all(future.done() for future in futures.values()):
+            cf.wait(futures.values(), timeout=POLL)
     except BaseException:
-        stop_builds(futures)
+        stop_builds(list(futures.values()))
         raise
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
-    return [future.result() for future in futures]
+    return [futures[index].result() for index in range(len(formats))]
+
+
+def start_order(formats: Sequence[Format]) -> list[int]:
+    """The formats' indexes, heaviest build first (ties: in the formats' order)."""
+    return sorted(range(len(formats)), key=lambda index: -build_weight(formats[index]))
 
 
 def stop_builds(futures: Sequence[cf.Future[Any]]) -> None:

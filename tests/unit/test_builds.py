@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from packmatrix import builds, procs
+from packmatrix import builds, procs, registry
 from packmatrix.appspec import AppSpec
 from packmatrix.context import Context, Options
 from packmatrix.formats.base import Built, Format
@@ -66,6 +66,30 @@ class TestConcurrentBuilds:
         assert started["c"] >= min(ended["a"], ended["b"])  # never more than two at once
         first_start = min(at for at, _, what in events if what == "start")
         assert max(ended.values()) <= first_start
+
+    def test_the_heaviest_builds_start_first(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """The image and the frozen apps start before the wheels, so the slowest build is not
+        the last one started; the rows keep the formats' order."""
+        monkeypatch.setattr(os, "cpu_count", lambda: 2)
+        formats = [registry.FORMATS[name] for name in registry.DEFAULT_FORMATS]
+        order = [formats[index].name for index in builds.start_order(formats)]
+        assert order[:2] == ["docker", "pyinstaller-onefile"]
+        assert order.index("pyinstaller-onedir") < order.index("wheel")
+        assert [name for name in order if name in ("wheel", "sdist", "pex")] == [
+            "wheel",
+            "sdist",
+            "pex",
+        ]
+        started: list[str] = []
+        lock = threading.Lock()
+
+        def build(fmt: Format) -> str:
+            with lock:
+                started.append(fmt.name)
+            return fmt.name
+
+        assert builds.build_all(formats, build) == [fmt.name for fmt in formats]
+        assert set(started[:2]) == {"docker", "pyinstaller-onefile"}
 
     def test_workers_follow_the_cores(self, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setattr(os, "cpu_count", lambda: 8)

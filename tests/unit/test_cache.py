@@ -264,7 +264,6 @@ class TestEntries:
         assert cache.kept_images([cache.artifacts_dir() / "k5"]) == ["sha256:" + "a" * 64]
         assert "1 image(s) kept in the container engine" in cache.info_line()
 
-
     def test_each_cache_tags_its_images_apart(
         self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     ) -> None:

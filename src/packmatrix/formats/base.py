@@ -120,6 +120,20 @@ class Format(Protocol):
 
 
 @runtime_checkable
+class SlowToBuild(Protocol):
+    """A format whose build usually takes several times a wheel's (an image, a frozen app).
+    Builds start heaviest first, so the slowest one is not the last to start while a core
+    idles."""
+
+    build_weight: float
+    """Its usual build time, in wheel builds (a wheel, sdist or zipapp: 1)."""
+
+
+def build_weight(fmt: object) -> float:
+    return fmt.build_weight if isinstance(fmt, SlowToBuild) else 1.0
+
+
+@runtime_checkable
 class MeasuredAfterStarts(Protocol):
     """A format with a figure taken after the app's starts, every run (a container engine's
     overhead): ``inspect``'s facts may be reused by the artifact's bytes, this figure is not."""

@@ -256,6 +256,7 @@ def image_of(built: Built) -> ImageFacts:
 class DockerFormat:
     name = "docker"
     title = "Docker image"
+    build_weight = 8.0  # built twice (without and with the layer cache), saved, measured
 
     def unavailable(self, ctx: Context) -> str | None:
         try:

@@ -60,6 +60,7 @@ _PIP = re.compile(r"(^|/)(bin/pip[0-9.]*|site-packages/pip/__init__\.py)$")
 class DockerFrozenFormat:
     name = "docker-frozen"
     title = "Docker image, frozen (no Python)"
+    build_weight = 5.0  # the onedir build it holds, then the image's
 
     def cache_key(self, ctx: Context) -> str:
         """A build depends on the root image's recipe (``frozenroot.root_tag`` names it)."""

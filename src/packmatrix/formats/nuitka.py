@@ -52,6 +52,7 @@ def nuitka_requirement() -> str:
 class NuitkaFormat(LocalLaunch):
     name = "nuitka"
     title = "Nuitka standalone folder"
+    build_weight = 100.0  # minutes of C compilation
 
     def unavailable(self, ctx: Context) -> str | None:
         try:

@@ -55,6 +55,8 @@ def nodot(python: str) -> str:
 
 
 class PexMultiFormat(PexFormat):
+    build_weight = 3.0  # it resolves the lock for every platform it targets
+
     def __init__(self) -> None:
         super().__init__(venv=False)
         self.name = "pex-multi"

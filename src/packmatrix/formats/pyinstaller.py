@@ -53,6 +53,11 @@ class PyInstallerFormat(LocalLaunch):
         self.name = "pyinstaller-onefile" if onefile else "pyinstaller-onedir"
         self.title = "PyInstaller one file" if onefile else "PyInstaller one folder"
 
+    @property
+    def build_weight(self) -> float:
+        """A onefile is a onedir, then packed (not a constructor option: not in the cache key)."""
+        return 5.0 if self.onefile else 3.0
+
     def unavailable(self, ctx: Context) -> str | None:
         try:
             metadata.version("pyinstaller")
