@@ -16,8 +16,8 @@ The runs (``--runs 3`` keeps the files small):
   only by name) in every format with no Docker Engine reachable (``DOCKER_HOST`` points at a
   socket that is not there): the installed formats pass, the frozen ones fail their smoke test,
   docker is skipped.
-- ``platforms/linux.json``: the sample app in every format, docker included (needs the engine
-  and the local base image).
+- ``platforms/linux.json``: the sample app in every format, docker included, and the portability
+  grid on every target system (needs the engine, the local base image and the targets).
 - ``platforms/linux-other-python.json``: the sample app as wheel and pex, run by packmatrix
   installed in a venv of another Python (``--other-python``; by default the newest other
   CPython found): a second host for merge.
@@ -59,6 +59,8 @@ class Fixture:
     optional)."""
     env: Mapping[str, str] = field(default_factory=dict)
     other_python: bool = False
+    targets: str = "none"
+    """``--targets``: the grid only where a test reads it (it adds a minute)."""
     exit_codes: tuple[int, ...] = (0, 1)
     """What the run may exit with: 1 (a format failed) is a real report too; 2 and up (bad
     input, an internal error, interrupted) are not."""
@@ -68,7 +70,7 @@ FIXTURE_LIST = (
     Fixture("reports/venv-pex.json", SAMPLE_APP, "wheel,sdist,pex,pex-venv"),
     Fixture("reports/pyinstaller.json", SAMPLE_APP, "pyinstaller-onefile,pyinstaller-onedir"),
     Fixture("reports/mixed.json", PLUGIN_APP, None, env=NO_ENGINE, exit_codes=(1,)),
-    Fixture("platforms/linux.json", SAMPLE_APP, None),
+    Fixture("platforms/linux.json", SAMPLE_APP, None, targets="all"),
     Fixture(
         "platforms/linux-other-python.json",
         SAMPLE_APP,
@@ -176,6 +178,7 @@ def _regenerate(fixture: Fixture, command: list[str], work: Path, runs: int) -> 
         "--app",
         str(fixture.app),
         *(["--formats", fixture.formats] if fixture.formats else []),
+        *("--targets", fixture.targets),
         "--runs",
         str(runs),
         "--warm-budget",

@@ -19,8 +19,9 @@ from packmatrix.stats import Stat
 
 Progress = Callable[[str, str], None]
 """progress(format name, stage) — how the CLI shows where the run is."""
-BUILT = "built"
-"""The stage that ends a format's build (builds run side by side, before any start is timed)."""
+BUILT = "ready to start"
+"""The stage that ends a format's build and deploy (they run side by side with the other
+formats', before any start is timed)."""
 PASSED_MARK, FAILED_MARK = "✓", "✗"
 """A stage that starts with one of these is an outcome that says its own time, not a step."""
 

@@ -206,6 +206,8 @@ class Building:
     fmt: Format
     result: FormatResult
     built: Built | None
+    deployment: Deployment | None
+    """Where the build was put, ready to start (None when the build or the deploy failed)."""
     seconds: float
 
 
@@ -215,10 +217,11 @@ def run_format(fmt: Format, ctx: Context, progress: Progress) -> FormatResult:
 
 
 def build_format(fmt: Format, ctx: Context, progress: Progress) -> Building:
-    """The format's build (or its reuse from the artifact cache), recorded in its row."""
+    """The format's build (or its reuse from the artifact cache) and its deploy, recorded in
+    its row. Deploys run beside the other builds: no start is timed before they all end."""
     result = FormatResult(name=fmt.name, title=fmt.title)
     started = time.perf_counter()
-    built = None
+    built = deployment = None
     with recorded(result, fmt, ctx):
         reason = fmt.unavailable(ctx)
         if reason and fmt.name in ctx.options.explicit_formats:
@@ -227,24 +230,30 @@ def build_format(fmt: Format, ctx: Context, progress: Progress) -> Building:
             raise FormatUnavailable(reason)
         progress(fmt.name, "build")
         obtained = obtain(fmt, ctx, tool_versions(), progress)
-        progress(fmt.name, BUILT)
         record_build(result, obtained, profiles.chosen(fmt, ctx))
         built = obtained.built
-    return Building(fmt=fmt, result=result, built=built, seconds=time.perf_counter() - started)
+        progress(fmt.name, "deploy")
+        deployment = fmt.deploy(ctx, built)
+        record_deploy(result, deployment, ctx)
+        progress(fmt.name, BUILT)
+    seconds = time.perf_counter() - started
+    return Building(fmt=fmt, result=result, built=built, deployment=deployment, seconds=seconds)
 
 
 def finish_format(
     building: Building, ctx: Context, progress: Progress, launched: Launched | None = None
 ) -> FormatResult:
-    """Deploy, start, smoke-test, measure and inspect a built format: the rest of its row. Its
+    """Start, smoke-test, measure and inspect a deployed format: the rest of its row. Its
     deployment is noted in ``launched`` (a baseline's may be re-timed beside it)."""
-    fmt, result, built = building.fmt, building.result, building.built
+    fmt, result, built, deployment = (
+        building.fmt,
+        building.result,
+        building.built,
+        building.deployment,
+    )
     started = time.perf_counter()
-    if built is not None:
+    if built is not None and deployment is not None:
         with recorded(result, fmt, ctx):
-            progress(fmt.name, "deploy")
-            deployment = fmt.deploy(ctx, built)
-            record_deploy(result, deployment, ctx)
             if launched is not None:
                 launched[fmt.name] = (fmt, deployment)
             progress(fmt.name, "cold start + smoke test")

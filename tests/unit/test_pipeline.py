@@ -103,8 +103,6 @@ class FakeFormat:
         return Built(files=[artifact], commands=[["fake-build", str(artifact)]], seconds=0.5)
 
     def deploy(self, ctx: Context, built: Built) -> Deployment:
-        if self.fail_at == "interrupt":
-            raise KeyboardInterrupt
         if self.fail_at == "deploy":
             raise StepFailed("copying the artifact failed: No space left on device")
         place = ctx.place(self.name)
@@ -120,6 +118,8 @@ class FakeFormat:
 
     @contextlib.contextmanager
     def launch(self, ctx: Context, deployment: Deployment, *, port: int) -> Iterator[Running]:
+        if self.fail_at == "interrupt":  # Ctrl-C while the format's starts are timed
+            raise KeyboardInterrupt
         self.launches.append(port)
         cache = deployment.caches[0]
         self.caches_at_launch.append(sorted(p.name for p in cache.iterdir()))
@@ -190,8 +190,8 @@ class TestEachStage:
         assert result.reason is None
         assert [stage for _, stage in stages] == [
             "build",
-            "built",
             "deploy",
+            "ready to start",
             "cold start + smoke test",
             "warm start 1/3",
             "warm start 2/3",
@@ -444,5 +444,7 @@ class TestEarlierReports:
         assert read_json(reports / "matrix.previous.json")["run"]["id"] == complete.run.id
         interrupted = Report.from_json(read_json(reports / "matrix.json"))
         assert interrupted.run.status == "interrupted"
-        assert interrupted.run.in_progress == "b: deploy"
-        assert "(stopped during b: deploy)" in (reports / "matrix.md").read_text(encoding="utf-8")
+        assert interrupted.run.in_progress == "b: cold start + smoke test"
+        assert "(stopped during b: cold start + smoke test)" in (reports / "matrix.md").read_text(
+            encoding="utf-8"
+        )
