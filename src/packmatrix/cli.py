@@ -9,6 +9,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
+from typing import Final
 
 from packmatrix import (
     __version__,
@@ -89,10 +90,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--warm-budget",
         type=non_negative_float,
-        default=3.0,
+        default=None,
         metavar="SECONDS",
         help="where starts are cheap, take more warm starts than --runs (up to 3x) while they "
-        "add up to less than this (default 3; 0: exactly --runs)",
+        f"add up to less than this (default {COMPARED_WARM_BUDGET:g} with --baseline, for the "
+        "comparison, else 0: exactly --runs)",
     )
     run.add_argument(
         "--cold-runs",
@@ -268,6 +270,19 @@ def cmd_run(args: argparse.Namespace, terminal: Terminal) -> int:
     return run(args, terminal)[0]
 
 
+COMPARED_WARM_BUDGET: Final = 3.0
+"""Seconds of extra warm starts per format when the run is compared with a baseline: more
+samples where they are cheap tell a change from noise (``nox -s gate-benchmark``)."""
+
+
+def warm_budget(args: argparse.Namespace) -> float:
+    """``--warm-budget``; by default extra samples only for a comparison, so a rerun without
+    one (a workshop's) spends no time on them."""
+    if args.warm_budget is not None:
+        return float(args.warm_budget)
+    return COMPARED_WARM_BUDGET if getattr(args, "baseline", None) else 0.0
+
+
 def run(
     args: argparse.Namespace, terminal: Terminal, baseline: compare.Baseline | None = None
 ) -> tuple[int, Report]:
@@ -283,7 +298,7 @@ def run(
     formats: list[Format] = [FORMATS[name] for name in chosen]
     options = Options(
         runs=args.runs,
-        warm_budget=args.warm_budget,
+        warm_budget=warm_budget(args),
         cold_runs=args.cold_runs,
         build_timeout=args.build_timeout,
         startup_timeout=args.startup_timeout,

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from packmatrix import cli
 from packmatrix.cli import build_parser, main
 from packmatrix.cliargs import parse_formats
 from packmatrix.registry import DEFAULT_FORMATS, FORMAT_NAMES, SLOW_FORMATS
@@ -92,3 +93,21 @@ class TestBadInput:
         assert code == 4
         assert "is not writable" in capsys.readouterr().err
         assert blocker.read_text(encoding="utf-8") == "a file, not a folder"
+
+
+class TestWarmBudget:
+    """Extra warm starts are for a comparison: a rerun without --baseline spends nothing on
+    them, one with it gets the default budget; an explicit --warm-budget always wins."""
+
+    @pytest.mark.parametrize(
+        ("argv", "budget"),
+        [
+            ([], 0.0),
+            (["--baseline", "old.json"], cli.COMPARED_WARM_BUDGET),
+            (["--warm-budget", "1.5"], 1.5),
+            (["--baseline", "old.json", "--warm-budget", "0"], 0.0),
+        ],
+    )
+    def test_default_follows_the_baseline(self, argv: list[str], budget: float) -> None:
+        args = build_parser().parse_args(["run", *argv])
+        assert cli.warm_budget(args) == budget
