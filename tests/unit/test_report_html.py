@@ -525,3 +525,19 @@ class TestSave:
         assert html == html_of(doc)
         assert json.loads((tmp_path / "matrix.json").read_text(encoding="utf-8")) == doc.to_json()
         assert len(select(parse(html), "rect", class_="bar")) == 16
+
+
+class TestWarmStartsSentence:
+    """The reports say how many warm starts a figure has as the run took them: exactly
+    ``--runs`` without a warm budget, at least that many with one."""
+
+    @pytest.mark.parametrize("template", ["matrix.md.j2", "matrix.html.j2"])
+    def test_with_and_without_a_budget(self, template: str) -> None:
+        doc = load("venv-pex")
+        doc.run.options = {**doc.run.options, "runs": 7, "warm_budget": 0.0}
+        text = " ".join(report.render(template, doc).split())
+        assert "the median of 7 further starts, with min–max" in text
+        assert "within 0" not in text
+        doc.run.options["warm_budget"] = 3.0
+        text = " ".join(report.render(template, doc).split())
+        assert "at least 7 further starts (more where starts are cheap, within 3.0 s" in text
