@@ -394,13 +394,15 @@ class Context:
         self._fill(house, list(self.app.build_requires), what="the app's build requirements")
         return house
 
-    def toolhouse(self, requirement: str) -> Path:
-        """Wheels of a build tool (PyInstaller) and its dependencies."""
+    def toolhouse(self, requirement: str, *also: str) -> Path:
+        """Wheels of a build tool (PyInstaller; the pip pex bootstraps) and its dependencies
+        (and of the requirements ``also`` named with it)."""
         house = self.workdir / "toolhouse" / normalize(requirement.split("=")[0])
 
         def fill() -> Path:
             if not house.exists():
-                self._fill(house, [requirement], what=f"wheels of {requirement}")
+                wanted = [requirement, *also]
+                self._fill(house, wanted, what=f"wheels of {' '.join(wanted)}")
             return house
 
         return self.once(f"toolhouse:{house.name}", fill)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 import sys
 from typing import Final
 
@@ -71,6 +72,7 @@ class PexFormat(LocalLaunch):
         ]
         if self.venv:
             argv.append("--venv")
+        argv += pip_bootstrap(ctx)
         argv += self.profile_options(ctx)
         seconds = ctx.run(argv, what="pex", log=ctx.log_for(self.name))
         return Built(files=[out], commands=[argv], seconds=seconds)
@@ -102,6 +104,41 @@ class PexFormat(LocalLaunch):
             distributions=sorted({f"{d['name']}=={d['version']}" for d in dists}),
             shebang=shebang,
         )
+
+
+def pip_bootstrap(ctx: Context) -> list[str]:
+    """pex resolves with the pip it vendors up to Python 3.11; on a newer Python it bootstraps
+    a pip release from wheels (pip, setuptools, wheel), which ``--no-pypi`` hides unless they
+    are in a ``--find-links`` folder: their wheels are prepared like a build tool's, and the
+    version is named so that the folder and pex agree."""
+    found = ctx.once("pex-pip", lambda: pex_pip(ctx))
+    if found is None:
+        return []
+    version, requirements = found
+    house = ctx.toolhouse(*requirements)
+    return ["--pip-version", version, "--find-links", str(house)]
+
+
+_PEX_PIP: Final = """
+import json
+from pex.pip.version import PipVersion
+default = PipVersion.DEFAULT
+vendored = default is PipVersion.VENDORED
+print(json.dumps(None if vendored else [str(default), [str(r) for r in default.requirements]]))
+"""
+
+
+def pex_pip(ctx: Context) -> tuple[str, list[str]] | None:
+    """The pip release pex builds with under this Python, and its requirements; None for the
+    vendored one. Asked in a child: importing pex puts its vendored libraries (an old attrs…)
+    ahead of packmatrix's own."""
+    done = subprocess.run(
+        [sys.executable, "-c", _PEX_PIP], capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        raise StepFailed("asking pex for its pip version failed", log_tail=done.stderr)
+    found = json.loads(done.stdout)
+    return None if found is None else (str(found[0]), [str(r) for r in found[1]])
 
 
 def interpreter(shebang: str, preamble: bytes) -> str:

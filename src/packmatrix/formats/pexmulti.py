@@ -27,7 +27,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packmatrix.context import Context
 from packmatrix.errors import StepFailed
 from packmatrix.formats.base import Built
-from packmatrix.formats.pex import PexFormat
+from packmatrix.formats.pex import PexFormat, pip_bootstrap
 
 PYTHONS: Final = ("3.9", "3.10", "3.11", "3.12", "3.13")
 """The CPythons a pex-multi is built for (those the app's Requires-Python accepts)."""
@@ -100,6 +100,7 @@ class PexMultiFormat(PexFormat):
             str(ctx.wheelhouse),
             "--find-links",
             str(house),
+            *pip_bootstrap(ctx),
             "--interpreter-constraint",
             constraint(versions),
             *platforms,
