@@ -7,11 +7,13 @@ real ``packmatrix run`` on one Linux host, written by ``scripts/regenerate_fixtu
 - ``reports/venv-pex.json``: the sample app as wheel, sdist, pex and pex-venv, all passed.
 - ``reports/pyinstaller.json``: the sample app as PyInstaller onefile and onedir, both passed.
 - ``reports/mixed.json``: ``fixtures/apps/plugin-app`` (its plugin imported only by name) in
-  every format without a Docker Engine: wheel, sdist, pex and pex-venv passed, both PyInstaller
-  formats FAILED the "plugin loaded by name" check, docker SKIPPED.
-- ``platforms/linux.json``: the sample app in all seven formats, docker included, all passed.
-- ``platforms/linux-other-python.json``: the sample app as wheel and pex, run by packmatrix on
-  another CPython of the same host: a second platform for merge.
+  every default format without a Docker Engine: the venv and zipapp formats passed, both
+  PyInstaller formats FAILED the "plugin loaded by name" check, docker and docker-frozen SKIPPED.
+- ``platforms/linux.json``: the sample app in every default format, docker included, all
+  passed, with the portability grid of every artifact on the six target systems.
+- ``platforms/linux-other-python.json``: the sample app as wheel, pex and docker, run by
+  packmatrix on another CPython of the same host (no engine there: docker FAILED, as
+  ``--formats`` named it): a second platform for merge.
 
 A variant a test needs (a baseline with other figures, a document of the previous schema major)
 is made here from a real report, so what it changes is in plain sight.

@@ -1,7 +1,7 @@
 """`packmatrix compare`: per format and figure, baseline → current, and which change is a
 regression.
 
-Fixtures: ``fixtures/platforms/linux.json`` is a real report of all seven formats on one Linux
+Fixtures: ``fixtures/platforms/linux.json`` is a real report of every default format on one Linux
 host (see tests/unit/real_reports.py); the doctored baseline is derived from it in code
 (``real_reports.doctored_baseline``) so that the real report, compared with it, shows each rule
 at work: pex's artifact +11.1 % (regression), pex-venv's warm start ×2 (regression), sdist's
@@ -37,7 +37,7 @@ from packmatrix.compare import (
     parse_seconds,
     render_markdown,
 )
-from packmatrix.comparison import percent_text
+from packmatrix.comparison import delta_text, percent_text
 from packmatrix.records import Figures
 from packmatrix.report_input import read_json
 from packmatrix.results import (
@@ -49,7 +49,9 @@ from packmatrix.results import (
     schema_major,
 )
 from packmatrix.stats import Stat
+from packmatrix.units import human_bytes
 from tests.unit.real_reports import LINUX, doctored_baseline, previous_major, raw
+from tests.unit.real_reports import row as row_of
 
 
 def doctored() -> Report:
@@ -446,7 +448,12 @@ class TestMarkdown:
         """A row shows both values, the difference and the percentage."""
         markdown = render_markdown(self.comparison())
         line = table_line(markdown, "| artifact |", "+11.1 %")
-        assert line == "|  | artifact | 1.7 MB | 1.9 MB | +186.8 KB | +11.1 % | ⚠ regression |"
+        before = row_of(doctored(), "pex").figures.artifact_bytes
+        after = row_of(load_report(LINUX), "pex").figures.artifact_bytes
+        assert before is not None
+        assert after is not None
+        cells = [human_bytes(before), human_bytes(after), delta_text(after - before, "B")]
+        assert line == f"|  | artifact | {' | '.join(cells)} | +11.1 % | ⚠ regression |"
 
     def test_headline_lists_regressions(self) -> None:
         """The top says how many regressions there are and names each one."""
@@ -474,15 +481,16 @@ class TestMarkdown:
             row.run_id = baseline.run.id  # carried over from the baseline's run
         result = compare(baseline, current, Thresholds(strict=True))
         markdown = render_markdown(result)
-        assert (result.compared, result.not_run, result.exit_code) == (1, 6, 0)
-        assert "**✓ no regression**: 1 compared, 6 not run" in markdown
+        others = len(current.formats) - 1
+        assert (result.compared, result.not_run, result.exit_code) == (1, others, 0)
+        assert f"**✓ no regression**: 1 compared, {others} not run" in markdown
         assert "not run this time" in markdown
 
     def test_no_regression_headline(self) -> None:
         """Comparing a run with itself says so at the top."""
         report = load_report(LINUX)
         markdown = render_markdown(compare(report, report, Thresholds()))
-        assert "**✓ no regression**: 7 compared" in markdown
+        assert f"**✓ no regression**: {len(report.formats)} compared" in markdown
         assert "⚠" not in markdown
 
     def test_failure_reason_stays_in_its_cell(self) -> None:
@@ -656,7 +664,7 @@ class TestRunWithBaseline:
         argv = ["run", "--baseline", str(doctored_path), "--reports", str(tmp_path)]
         assert main(argv) == 1
         out = capsys.readouterr().out
-        assert "**⚠ 2 regression(s)** (7 compared)" in out
+        assert f"**⚠ 2 regression(s)** ({len(load_report(LINUX).formats)} compared)" in out
         assert f"comparison: {tmp_path / 'comparison.md'}" in out
 
     def test_the_comparison_is_kept_in_the_reports(
@@ -672,7 +680,7 @@ class TestRunWithBaseline:
         )
         written = read_json(tmp_path / "matrix.json")
         report.validate(written)
-        assert written["comparison"]["compared"] == 7
+        assert written["comparison"]["compared"] == len(load_report(LINUX).formats)
         assert len(written["comparison"]["regressions"]) == 2
         assert "## Compared with the baseline: ⚠ 2 regression(s)" in (
             tmp_path / "matrix.md"

@@ -24,7 +24,7 @@ from packmatrix.grid import ROOT, archive
 from packmatrix.gridcheck import Prediction, predict, reason_from_output, wheel_pythons
 from packmatrix.localbase import Host
 from packmatrix.records import Portability
-from tests.unit.real_reports import sample
+from tests.unit.real_reports import LINUX, raw, sample
 
 # What artifacts printed when they failed on a target, copied from a real grid on this machine
 # (`packmatrix run --targets bullseye,...`): the output the reason is read from.
@@ -174,10 +174,16 @@ class TestPrediction:
             "glibc 2.36 ≥ 2.14, Python 3.11 fits",
         )
 
-    def test_a_pex_needs_the_python_its_shebang_names(self) -> None:
-        runs, why = predicted("pex", "venv-pex", "trixie-python")
-        assert not runs
-        assert why.startswith("its shebang asks for python3.11, the target has 3.13")
+    def test_a_zipapp_needs_the_python_its_shebang_names(self) -> None:
+        """shiv's ``#!/usr/bin/env python3.11`` (a tuned pex boots with ``/bin/sh`` instead)."""
+        row = next(row for row in raw(LINUX)["formats"] if row["name"] == "shiv")
+        shiv = Portability.from_json(row["portability"])
+        assert shiv.shebang == "#!/usr/bin/env python3.11"
+        glibc, python = TARGET["trixie-python"]
+        found = predict(shiv, glibc=glibc, python=python)
+        assert found is not None
+        assert not found.runs
+        assert found.why.startswith("its shebang asks for python3.11, the target has 3.13")
 
     @pytest.mark.parametrize("name", ["pyinstaller-onefile", "pyinstaller-onedir"])
     def test_a_frozen_binary_needs_only_its_glibc(self, name: str) -> None:

@@ -16,7 +16,7 @@ from packmatrix.compare_render import record
 from packmatrix.errors import ReportError
 from packmatrix.gridmodel import FROZEN_NOTE, Grid, GridCell, GridTarget
 from packmatrix.results import Report
-from tests.unit.real_reports import SAMPLES, sample
+from tests.unit.real_reports import LINUX, SAMPLES, sample, typed
 
 TARGETS = [
     GridTarget(name="bullseye", suite="bullseye", glibc="2.31", python=None),
@@ -25,8 +25,9 @@ TARGETS = [
 
 
 def observed() -> Grid:
-    """The grid of the venv-pex and pyinstaller artifacts on bullseye and bookworm-python as a
-    real run on this machine observed it (reasons and predictions as it wrote them)."""
+    """A small grid built in code, shaped as a real one (``TestRealGrid`` reads the real grid
+    of platforms/linux.json): three artifacts on bullseye and bookworm-python, with reasons
+    and predictions worded as a run words them, so a test can change one cell in plain sight."""
     cells = []
     for name, bullseye in [
         ("wheel", "python3: not found"),
@@ -200,3 +201,41 @@ class TestTerminalLine:
         assert grid_line(grid).endswith("; 1 disagree with the prediction (see the report)")
         skipped = Grid(status="skipped", reason="no Docker engine answers")
         assert grid_line(skipped) == "portability grid SKIPPED: no Docker engine answers"
+
+
+class TestRealGrid:
+    """The grid of a real run (platforms/linux.json: every artifact on the six targets)."""
+
+    def grid(self) -> Grid:
+        grid = typed(LINUX).grid
+        assert grid is not None
+        assert grid.status == "ran"
+        return grid
+
+    def test_every_cell_is_in_the_markdown_and_the_html(self) -> None:
+        grid = self.grid()
+        doc = typed(LINUX)
+        text = report.render("matrix.md.j2", doc)
+        html = report.render("matrix.html.j2", doc)
+        names = [target.name for target in grid.targets]
+        section = text.split("## Portability, measured", 1)[1].split("\n## ", 1)[0]
+        for name in {cell.format for cell in grid.cells}:
+            (line,) = [row for row in section.splitlines() if row.startswith(f"| {name} |")]
+            assert line.count("|") == len(names) + 2
+        for cell in grid.cells:
+            mark = "✓" if cell.passed else "✗"
+            assert f'data-target="{cell.target}" data-passed="{str(cell.passed).lower()}"' in html
+            assert mark in html
+
+    def test_the_terminal_line_counts_the_cells(self) -> None:
+        grid = self.grid()
+        passed = sum(cell.passed for cell in grid.cells)
+        names = ", ".join(target.name for target in grid.targets)
+        assert grid_line(grid).startswith(
+            f"portability grid: {passed} of {len(grid.cells)} cells passed on {names}"
+        )
+
+    def test_it_round_trips_and_validates(self) -> None:
+        grid = self.grid()
+        assert Grid.from_json(grid.to_json()) == grid
+        report.validate(typed(LINUX).to_json())

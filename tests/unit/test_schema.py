@@ -42,7 +42,7 @@ def load(name: str) -> Doc:
 
 
 def linux() -> Doc:
-    """The real report of all seven formats, docker included."""
+    """The real report of every default format, docker included."""
     return Report.from_json(raw_path(LINUX)).to_json()
 
 
