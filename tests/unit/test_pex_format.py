@@ -15,7 +15,7 @@ def test_the_pip_pex_builds_with_under_this_python(tmp_path: Path) -> None:
     bootstraps a pip release, whose wheels a ``--no-pypi`` build must be given."""
     ctx = Context.create(fake_app(tmp_path), Options(), tmp_path / "logs")
     try:
-        found = pex_pip(ctx)
+        found = pex_pip()
         if sys.version_info < (3, 12):
             assert found is None
             assert pip_bootstrap(ctx) == []

@@ -111,7 +111,7 @@ def pip_bootstrap(ctx: Context) -> list[str]:
     a pip release from wheels (pip, setuptools, wheel), which ``--no-pypi`` hides unless they
     are in a ``--find-links`` folder: their wheels are prepared like a build tool's, and the
     version is named so that the folder and pex agree."""
-    found = ctx.once("pex-pip", lambda: pex_pip(ctx))
+    found = ctx.once("pex-pip", pex_pip)
     if found is None:
         return []
     version, requirements = found
@@ -128,7 +128,7 @@ print(json.dumps(None if vendored else [str(default), [str(r) for r in default.r
 """
 
 
-def pex_pip(ctx: Context) -> tuple[str, list[str]] | None:
+def pex_pip() -> tuple[str, list[str]] | None:
     """The pip release pex builds with under this Python, and its requirements; None for the
     vendored one. Asked in a child: importing pex puts its vendored libraries (an old attrs…)
     ahead of packmatrix's own."""
