@@ -250,11 +250,11 @@ def find_artifact(shas: Sequence[str]) -> Built | None:
 
 
 def store(key: str, built: Built, *, run_id: str, commands: list[list[str]]) -> bool:
-    """Keep a fresh build under ``key``; False when it can't be (an image in an engine, a full
-    disk). Never fails the run: the cache is an optimisation."""
+    """Keep a fresh build under ``key``; False when it can't be (a full disk). Never fails the
+    run: the cache is an optimisation. A fresh build replaces an entry of the same key (after
+    ``--rebuild``, or when the entry's image had left the engine): the entry names what later
+    runs reuse, and a kept image's tag has already moved to the fresh one."""
     base = artifacts_dir()
-    if (base / key / ENTRY_FILE).exists():
-        return True
     tmp: Path | None = None
     try:
         base.mkdir(parents=True, exist_ok=True)
@@ -284,13 +284,28 @@ def store(key: str, built: Built, *, run_id: str, commands: list[list[str]]) -> 
             "built_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         }
         (tmp / ENTRY_FILE).write_text(json.dumps(data, indent=1), encoding="utf-8")
-        os.rename(tmp, base / key)
+        _swap_in(tmp, base / key)
         return True
     except OSError as exc:
         log.warning("the artifact cache could not keep a build: %s", exc)
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
         return False
+
+
+def _swap_in(tmp: Path, entry: Path) -> None:
+    """Rename ``tmp`` into place as ``entry``. An entry already there goes (renamed aside
+    first, so a reader never sees half of one), and the image it kept leaves the engine unless
+    the new entry keeps the same one."""
+    if not entry.exists():
+        os.rename(tmp, entry)
+        return
+    old_images = set(kept_images([entry])) - set(kept_images([tmp]))
+    aside = entry.with_name(f".{entry.name}.replaced-{os.getpid()}.tmp")
+    os.rename(entry, aside)
+    os.rename(tmp, entry)
+    shutil.rmtree(aside, ignore_errors=True)
+    remove_kept(sorted(old_images))
 
 
 # -- size, eviction, info -------------------------------------------------------------------

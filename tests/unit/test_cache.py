@@ -163,6 +163,18 @@ class TestKey:
             )
 
 
+def base_facts() -> BaseImageFacts:
+    return BaseImageFacts(
+        tag="python:3.11-slim",
+        id="sha256:" + "b" * 64,
+        ref="python:3.11-slim",
+        bytes=120_000_000,
+        os_arch="linux/amd64",
+        python="3.11.7",
+        libc="glibc 2.36",
+    )
+
+
 def built_in(folder: Path, *, onedir: bool = False) -> Built:
     """A small artifact: one file, or a folder of two files."""
     folder.mkdir(parents=True)
@@ -247,15 +259,7 @@ class TestEntries:
         """An image's entry holds its saved tar and the image's facts; evicting or clearing it
         names the image, so that it leaves the engine too."""
         built = built_in(tmp_path / "out")
-        base = BaseImageFacts(
-            tag="python:3.11-slim",
-            id="sha256:" + "b" * 64,
-            ref="python:3.11-slim",
-            bytes=120_000_000,
-            os_arch="linux/amd64",
-            python="3.11.7",
-            libc="glibc 2.36",
-        )
+        base = base_facts()
         built.image = ImageFacts(tag="packmatrix-kept/app:k5", id="sha256:" + "a" * 64, base=base)
         assert cache.store("k5", built, run_id="run-1", commands=[])
         hit = cache.lookup("k5")
@@ -263,6 +267,26 @@ class TestEntries:
         assert hit.built.image == built.image
         assert cache.kept_images([cache.artifacts_dir() / "k5"]) == ["sha256:" + "a" * 64]
         assert "1 image(s) kept in the container engine" in cache.info_line()
+
+    def test_a_fresh_build_replaces_the_entry_and_its_image(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """After --rebuild (or an entry whose image left the engine) the fresh build is the
+        entry: later runs reuse it, and the image the old entry kept leaves the engine."""
+        removed: list[list[str]] = []
+        monkeypatch.setattr(cache, "remove_kept", lambda ids: removed.append(list(ids)))
+        base = base_facts()
+        for run, image in (("run-1", "1"), ("run-2", "2")):
+            built = built_in(tmp_path / run)
+            built.image = ImageFacts(tag="packmatrix-kept/app:k6", id=image * 64, base=base)
+            assert cache.store("k6", built, run_id=run, commands=[])
+        hit = cache.lookup("k6")
+        assert hit is not None
+        assert hit.run_id == "run-2"
+        assert hit.built.image is not None
+        assert hit.built.image.id == "2" * 64
+        assert removed == [["1" * 64]]
+        assert not list(cache.artifacts_dir().glob(".*"))  # nothing left aside
 
     def test_each_cache_tags_its_images_apart(
         self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
