@@ -25,9 +25,9 @@ FORMATS = {
     "docker": "a slim multi-stage image, run as a container; needs a container engine",
     "docker-frozen": "the PyInstaller folder in an image with no Python; needs a container engine",
 }
-"""Each format in one line, for `nox -l`; the names mirror packmatrix.registry.FORMAT_NAMES (a
-unit test keeps them equal). Sessions per format are not in the bare `nox`: `matrix` runs them
-all."""
+"""Each format in one line, for `nox -l`; the names mirror
+packmatrix.formats.registry.FORMAT_NAMES (a unit test keeps them equal). Sessions per format
+are not in the bare `nox`: `matrix` runs them all."""
 
 
 def _packmatrix(session: nox.Session, *args: str) -> None:

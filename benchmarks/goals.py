@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from packmatrix.results import FormatResult, Report, Status
+from packmatrix.model.results import FormatResult, Report, Status
 
 MB = 1_000_000
 

@@ -4,19 +4,19 @@ Runs the matrix with ``--keep-workspace``, then starts every kept artifact again
 independent clock (``time.monotonic_ns``, raw sockets, no packmatrix code), each start from spawn
 to the first ``HTTP/1.x 200`` on the health path, in the launch environment the report records.
 
-Two modes. The default alternates, per format, packmatrix's own clock (``packmatrix.launch``)
-with the stopwatch: on a shared machine startup drifts by tens of percent over minutes, so only
-figures taken side by side compare the two clocks. ``--alternate-formats`` checks the report
-itself: the stopwatch starts the kept artifacts in turn across formats (wheel, sdist, pex,
-pex-venv, onefile, onedir, then again; ``--runs`` rounds), so no format gets a quiet or a busy
-stretch of its own and what one start leaves behind meets a different format next, and each
-format's median is compared with the report's warm median. The report's figures were taken
-minutes earlier: when every format moves the same way, the machine's load changed between the
-two phases (the load average over each is printed). Either way the medians must agree within
-10 % or 20 ms (exit 1 otherwise), and the files left in an artifact's TMPDIR after the matrix run
-and after each stopwatch start (a PyInstaller onefile's ``_MEI*`` extraction) are counted. Like
-packmatrix, each artifact has one untimed start first and every timed start follows a flush of
-dirty pages. ``--report FILE`` times the kept workspace of an earlier run instead.
+Two modes. The default alternates, per format, packmatrix's own clock
+(``packmatrix.formats.launch``) with the stopwatch: on a shared machine startup drifts by tens of
+percent over minutes, so only figures taken side by side compare the two clocks.
+``--alternate-formats`` checks the report itself: the stopwatch starts the kept artifacts in turn
+across formats (wheel, sdist, pex, pex-venv, onefile, onedir, then again; ``--runs`` rounds), so no
+format gets a quiet or a busy stretch of its own and what one start leaves behind meets a different
+format next, and each format's median is compared with the report's warm median. The report's
+figures were taken minutes earlier: when every format moves the same way, the machine's load changed
+between the two phases (the load average over each is printed). Either way the medians must agree
+within 10 % or 20 ms (exit 1 otherwise), and the files left in an artifact's TMPDIR after the matrix
+run and after each stopwatch start (a PyInstaller onefile's ``_MEI*`` extraction) are counted. Like
+packmatrix, each artifact has one untimed start first and every timed start follows a flush of dirty
+pages. ``--report FILE`` times the kept workspace of an earlier run instead.
 Usage: ``nox -s benchmark -- [--alternate-formats] [--formats …] [--runs N] [--report FILE]``.
 """
 
@@ -38,9 +38,9 @@ from pathlib import Path
 
 from goals import print_goals
 
-from packmatrix import launch
-from packmatrix.registry import DEFAULT_FORMATS, FORMAT_NAMES
-from packmatrix.results import Report
+from packmatrix.formats import launch
+from packmatrix.formats.registry import DEFAULT_FORMATS, FORMAT_NAMES
+from packmatrix.model.results import Report
 
 TOLERANCE = 0.10
 """Relative disagreement allowed between two medians..."""

@@ -15,8 +15,9 @@ import sys
 import time
 from collections.abc import Callable
 
-from packmatrix import frozenroot, targets
-from packmatrix.engine import Engine
+from packmatrix.container import frozenroot
+from packmatrix.container.engine import Engine
+from packmatrix.grid import targets
 
 
 def base_image() -> str:

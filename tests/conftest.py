@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from packmatrix import cache
-from packmatrix.engine import BUILT_BY_LABEL, RUN_LABEL
+from packmatrix.container.engine import BUILT_BY_LABEL, RUN_LABEL
+from packmatrix.steps import cache
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

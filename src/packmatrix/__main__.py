@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from packmatrix.cli import main
+from packmatrix.cli.main import main
 
 
 def entrypoint() -> None:

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from packmatrix import launch
-from packmatrix.artifacts import PyzEntry, TocEntry, kind_of, open_artifact
-from packmatrix.bundled import Module, pyz_modules
+from packmatrix.formats import launch
 from packmatrix.formats.pyinstaller import read_bundle
-from packmatrix.security import scan_artifact
+from packmatrix.reading.artifacts import PyzEntry, TocEntry, kind_of, open_artifact
+from packmatrix.reading.bundled import Module, pyz_modules
+from packmatrix.reading.security import scan_artifact
 
 pytestmark = pytest.mark.integration
 

@@ -157,7 +157,7 @@ def test_failure_shows_the_apps_own_words(table: dict[str, Case], tmp_path: Path
     """An app that exits at once has its stderr in the report's row."""
     import json
 
-    from packmatrix.cli import main
+    from packmatrix.cli.main import main
 
     assert main(["run", "--app", str(REPO / "sample_app"), "--formats", "sdist", "--runs", "1",
                  "--targets", "none", "--reports", str(tmp_path)]) == 0  # fmt: skip

@@ -17,8 +17,8 @@ from typing import Any
 import docker
 import pytest
 
-from packmatrix import baseimage
-from packmatrix.baseimage import (
+from packmatrix.container import baseimage
+from packmatrix.container.baseimage import (
     CONTAINER_LABEL,
     DEFAULT_TAG,
     BaseImageError,
@@ -29,14 +29,15 @@ from packmatrix.baseimage import (
     image_present,
     run_in_image,
 )
-from packmatrix.engine import find_image
+from packmatrix.container.engine import find_image
 from tests.conftest import import_image, tiny_rootfs
 
 pytestmark = [pytest.mark.docker, pytest.mark.integration]
 
 
 def _container_ids(client: Any) -> set[str]:
-    """Ids of the containers packmatrix.baseimage runs (others may run on the same engine)."""
+    """Ids of the containers packmatrix.container.baseimage runs (others may run on the same
+    engine)."""
     containers = client.containers.list(all=True, filters={"label": CONTAINER_LABEL})
     return {str(container.id) for container in containers}
 

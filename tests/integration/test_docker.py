@@ -19,16 +19,17 @@ from typing import Any
 import docker
 import pytest
 
-from packmatrix import cache, report
-from packmatrix.appspec import load_app
-from packmatrix.context import Options
-from packmatrix.dockerfile import TUNED
-from packmatrix.dockerimage import local_base_tag
-from packmatrix.engine import RUN_LABEL
+from packmatrix.container.dockerfile import TUNED
+from packmatrix.container.dockerimage import local_base_tag
+from packmatrix.container.engine import RUN_LABEL
+from packmatrix.core.appspec import load_app
+from packmatrix.core.context import Options
 from packmatrix.formats.docker import DockerFormat
-from packmatrix.pipeline import run_matrix
-from packmatrix.report_input import read_json
-from packmatrix.results import Report
+from packmatrix.model.load import read_json
+from packmatrix.model.results import Report
+from packmatrix.report import render as report
+from packmatrix.run.pipeline import run_matrix
+from packmatrix.steps import cache
 from tests.conftest import images_of_run
 
 pytestmark = [pytest.mark.integration, pytest.mark.docker]

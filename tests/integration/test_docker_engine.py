@@ -19,13 +19,13 @@ from typing import Any
 
 import pytest
 
-from packmatrix.appspec import load_app
-from packmatrix.context import Context, Options
-from packmatrix.dockerimage import local_base_tag
-from packmatrix.engine import BUILT_BY_LABEL, RUN_LABEL, find_image
+from packmatrix.container.dockerimage import local_base_tag
+from packmatrix.container.engine import BUILT_BY_LABEL, RUN_LABEL, find_image
+from packmatrix.core.appspec import load_app
+from packmatrix.core.context import Context, Options
 from packmatrix.formats.base import Built, Deployment
 from packmatrix.formats.docker import DockerFormat
-from packmatrix.records import CONTAINER_MEMORY, MemoryUse, Portability
+from packmatrix.model.records import CONTAINER_MEMORY, MemoryUse, Portability
 from tests.conftest import docker_client, images_of_run, require
 
 pytestmark = [pytest.mark.integration, pytest.mark.docker]

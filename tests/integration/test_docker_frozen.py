@@ -15,14 +15,15 @@ from typing import Any
 
 import pytest
 
-from packmatrix import frozenroot, report
-from packmatrix.appspec import load_app
-from packmatrix.context import Options
+from packmatrix.container import frozenroot
+from packmatrix.core.appspec import load_app
+from packmatrix.core.context import Options
 from packmatrix.formats.base import Format
 from packmatrix.formats.docker import DockerFormat
 from packmatrix.formats.docker_frozen import DockerFrozenFormat
-from packmatrix.pipeline import run_matrix
-from packmatrix.report_input import read_json
+from packmatrix.model.load import read_json
+from packmatrix.report import render as report
+from packmatrix.run.pipeline import run_matrix
 from tests.integration.test_docker import (  # the fixtures too: client, base_image
     SAMPLE_APP,
     _base_image,  # noqa: F401

@@ -23,12 +23,13 @@ from typing import Any
 
 import pytest
 
-from packmatrix import report, targets
-from packmatrix.cli import main
-from packmatrix.engine import RUN_LABEL
-from packmatrix.gridmodel import Grid
-from packmatrix.hostpython import SUITE_GLIBC
-from packmatrix.localbase import Host
+from packmatrix.cli.main import main
+from packmatrix.container.engine import RUN_LABEL
+from packmatrix.container.hostpython import SUITE_GLIBC
+from packmatrix.container.localbase import Host
+from packmatrix.grid import targets
+from packmatrix.model.grid import Grid
+from packmatrix.report import render as report
 from tests.conftest import docker_client, require
 
 pytestmark = [pytest.mark.integration, pytest.mark.docker]

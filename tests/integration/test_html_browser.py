@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from packmatrix import report
-from packmatrix.results import Report
+from packmatrix.model.results import Report
+from packmatrix.report import render as report
 from tests.unit.real_reports import sample
 
 pytestmark = pytest.mark.integration

@@ -105,7 +105,7 @@ class TestDockerInterrupts:
         self, tmp_path: Path, sig: signal.Signals, wait_for: str, code: int
     ) -> None:
         """Interrupted in the build or while a container runs: nothing of the run stays."""
-        from packmatrix.engine import RUN_LABEL
+        from packmatrix.container.engine import RUN_LABEL
         from tests.conftest import docker_client, images_of_run
 
         client = docker_client()

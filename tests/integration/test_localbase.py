@@ -20,11 +20,11 @@ from typing import Any
 
 import pytest
 
-from packmatrix.appspec import load_app
-from packmatrix.context import Context, Options
-from packmatrix.dockerimage import ResolvedBase, resolve_base
-from packmatrix.engine import Engine, find_image
-from packmatrix.localbase import TAG_ENV
+from packmatrix.container.dockerimage import ResolvedBase, resolve_base
+from packmatrix.container.engine import Engine, find_image
+from packmatrix.container.localbase import TAG_ENV
+from packmatrix.core.appspec import load_app
+from packmatrix.core.context import Context, Options
 from tests.conftest import docker_client, require
 
 pytestmark = [pytest.mark.integration, pytest.mark.docker]

@@ -10,14 +10,15 @@ from typing import Any
 import psutil
 import pytest
 
-from packmatrix import procs, report
-from packmatrix.appspec import load_app
-from packmatrix.cli import main
-from packmatrix.context import Options
+from packmatrix.cli.main import main
+from packmatrix.core import procs
+from packmatrix.core.appspec import load_app
+from packmatrix.core.context import Options
 from packmatrix.formats.pyinstaller import PyInstallerFormat
-from packmatrix.pipeline import run_matrix
-from packmatrix.registry import DEFAULT_FORMATS
-from packmatrix.results import FormatResult, Status
+from packmatrix.formats.registry import DEFAULT_FORMATS
+from packmatrix.model.results import FormatResult, Status
+from packmatrix.report import render as report
+from packmatrix.run.pipeline import run_matrix
 
 pytestmark = pytest.mark.integration
 

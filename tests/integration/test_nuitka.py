@@ -15,12 +15,12 @@ from typing import Any
 
 import pytest
 
-from packmatrix import report
-from packmatrix.appspec import load_app
-from packmatrix.context import Context, Options
+from packmatrix.core.appspec import load_app
+from packmatrix.core.context import Context, Options
 from packmatrix.formats.nuitka import NuitkaFormat
-from packmatrix.pipeline import run_matrix
-from packmatrix.report_input import read_json
+from packmatrix.model.load import read_json
+from packmatrix.report import render as report
+from packmatrix.run.pipeline import run_matrix
 from tests.conftest import require
 
 pytestmark = pytest.mark.integration

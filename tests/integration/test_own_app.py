@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from packmatrix import report
-from packmatrix.cli import main
-from packmatrix.report_input import read_json
+from packmatrix.cli.main import main
+from packmatrix.model.load import read_json
+from packmatrix.report import render as report
 from tests.conftest import docker_client
 
 pytestmark = pytest.mark.integration

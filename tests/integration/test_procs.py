@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from packmatrix import procs
+from packmatrix.core import procs
 
 pytestmark = pytest.mark.integration
 

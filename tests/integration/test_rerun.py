@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from packmatrix import report
-from packmatrix.cli import main
-from packmatrix.records import Figures
+from packmatrix.cli.main import main
+from packmatrix.model.records import Figures
+from packmatrix.report import render as report
 
 pytestmark = pytest.mark.integration
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from packmatrix.appspec import load_app
-from packmatrix.context import Context, Options
-from packmatrix.inspection import security_facts
-from packmatrix.registry import DEFAULT_FORMATS, FORMATS
+from packmatrix.core.appspec import load_app
+from packmatrix.core.context import Context, Options
+from packmatrix.formats.registry import DEFAULT_FORMATS, FORMATS
+from packmatrix.steps.inspection import security_facts
 from tests.conftest import require
 
 pytestmark = pytest.mark.integration

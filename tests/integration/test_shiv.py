@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 
-from packmatrix import cache, report
-from packmatrix.cli import main
+from packmatrix.cli.main import main
+from packmatrix.report import render as report
+from packmatrix.steps import cache
 
 pytestmark = pytest.mark.integration
 

@@ -11,8 +11,8 @@ from typing import Any
 import psutil
 import pytest
 
-from packmatrix.cli import main
-from packmatrix.engine import RUN_LABEL
+from packmatrix.cli.main import main
+from packmatrix.container.engine import RUN_LABEL
 from tests.conftest import docker_client, images_of_run
 
 pytestmark = [pytest.mark.integration, pytest.mark.soak, pytest.mark.docker]

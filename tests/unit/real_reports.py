@@ -27,8 +27,8 @@ import json
 from pathlib import Path
 from typing import Any, TypeVar
 
-from packmatrix.results import FormatResult, Report
-from packmatrix.stats import Stat
+from packmatrix.model.results import FormatResult, Report
+from packmatrix.model.stats import Stat
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 REPORTS = FIXTURES / "reports"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from packmatrix.appspec import load_app
+from packmatrix.core.appspec import load_app
 from packmatrix.errors import AppError
 
 REPO = Path(__file__).resolve().parents[2]

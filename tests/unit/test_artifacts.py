@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from packmatrix.artifacts import (
+from packmatrix.reading.artifacts import (
     Member,
     PyzEntry,
     TocEntry,

@@ -11,12 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from packmatrix import builds, procs, registry
-from packmatrix.appspec import AppSpec
-from packmatrix.context import Context, Options
+from packmatrix.core import procs
+from packmatrix.core.appspec import AppSpec
+from packmatrix.core.context import Context, Options
+from packmatrix.formats import registry
 from packmatrix.formats.base import Built, Format
-from packmatrix.pipeline import run_matrix
-from packmatrix.results import Status
+from packmatrix.model.results import Status
+from packmatrix.run.pipeline import run_matrix
+from packmatrix.steps import builds
 from tests.unit.test_pipeline import FakeFormat, fake_app
 
 

@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from packmatrix.appspec import load_app
-from packmatrix.bundled import (
+from packmatrix.core.appspec import load_app
+from packmatrix.core.context import Context, Options
+from packmatrix.formats.pyinstaller import PyInstallerFormat, app_packages
+from packmatrix.reading.bundled import (
     Module,
     WheelFiles,
     extension_files,
@@ -16,9 +18,7 @@ from packmatrix.bundled import (
     read_wheel,
     trace,
 )
-from packmatrix.context import Context, Options
-from packmatrix.formats.pyinstaller import PyInstallerFormat, app_packages
-from packmatrix.inspection import lock_check
+from packmatrix.steps.inspection import lock_check
 from tests.unit.builders import pyz, write_onefile, write_zip
 
 SAMPLE_APP = Path(__file__).resolve().parents[2] / "sample_app"

@@ -14,17 +14,18 @@ from pathlib import Path
 
 import pytest
 
-from packmatrix import cache, report
-from packmatrix.cli import main
-from packmatrix.context import Context, Options
-from packmatrix.facts import BaseImageFacts, ImageFacts
+from packmatrix.cli.main import main
+from packmatrix.core.context import Context, Options
 from packmatrix.formats.base import Built
 from packmatrix.formats.pex import PexFormat
 from packmatrix.formats.pyinstaller import PyInstallerFormat
 from packmatrix.formats.shiv import ShivFormat
 from packmatrix.formats.wheel import WheelFormat
-from packmatrix.records import Figures
-from packmatrix.results import Report
+from packmatrix.model.facts import BaseImageFacts, ImageFacts
+from packmatrix.model.records import Figures
+from packmatrix.model.results import Report
+from packmatrix.report import render as report
+from packmatrix.steps import cache
 
 SAMPLE_APP = Path(__file__).resolve().parents[2] / "sample_app"
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "reports"

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from packmatrix import cli
-from packmatrix.cli import build_parser, main
-from packmatrix.cliargs import parse_formats
-from packmatrix.registry import DEFAULT_FORMATS, FORMAT_NAMES, SLOW_FORMATS
+from packmatrix.cli import main as cli
+from packmatrix.cli.args import parse_formats
+from packmatrix.cli.main import build_parser, main
+from packmatrix.formats.registry import DEFAULT_FORMATS, FORMAT_NAMES, SLOW_FORMATS
 
 REPO = Path(__file__).resolve().parents[2]
 

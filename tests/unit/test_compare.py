@@ -22,9 +22,11 @@ from typing import Any
 
 import pytest
 
-from packmatrix import cli, cliargs, report
-from packmatrix.cli import main
-from packmatrix.compare import (
+from packmatrix.cli import args as cliargs
+from packmatrix.cli import main as cli
+from packmatrix.cli.main import main
+from packmatrix.compare.comparison import delta_text, percent_text
+from packmatrix.compare.reports import (
     Baseline,
     Comparison,
     Thresholds,
@@ -37,10 +39,9 @@ from packmatrix.compare import (
     parse_seconds,
     render_markdown,
 )
-from packmatrix.comparison import delta_text, percent_text
-from packmatrix.records import Figures
-from packmatrix.report_input import read_json
-from packmatrix.results import (
+from packmatrix.model.load import read_json
+from packmatrix.model.records import Figures
+from packmatrix.model.results import (
     SCHEMA_VERSION,
     FormatResult,
     Report,
@@ -48,8 +49,9 @@ from packmatrix.results import (
     Status,
     schema_major,
 )
-from packmatrix.stats import Stat
-from packmatrix.units import human_bytes
+from packmatrix.model.stats import Stat
+from packmatrix.model.units import human_bytes
+from packmatrix.report import render as report
 from tests.unit.real_reports import LINUX, doctored_baseline, previous_major, raw
 from tests.unit.real_reports import row as row_of
 

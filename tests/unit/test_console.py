@@ -5,8 +5,8 @@ from __future__ import annotations
 import io
 import re
 
-from packmatrix.console import Terminal
-from packmatrix.results import Report
+from packmatrix.cli.console import Terminal
+from packmatrix.model.results import Report
 from tests.unit.real_reports import sample
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from packmatrix.debian import (
+from packmatrix.container.debian import (
     DEFAULT_MIRROR,
     BaseImageError,
     add_python_links,

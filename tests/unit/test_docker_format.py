@@ -10,16 +10,16 @@ from pathlib import Path
 
 import pytest
 
-from packmatrix.appspec import load_app
-from packmatrix.context import Context, Options
-from packmatrix.dockerfile import render_dockerfile
-from packmatrix.dockerimage import gzip_size, layer_sizes
-from packmatrix.facts import BaseImageFacts, ImageFacts
+from packmatrix.container.dockerfile import render_dockerfile
+from packmatrix.container.dockerimage import gzip_size, layer_sizes
+from packmatrix.core.appspec import load_app
+from packmatrix.core.context import Context, Options
 from packmatrix.formats.base import Built
 from packmatrix.formats.docker import DockerFormat
-from packmatrix.pipeline import run_format
-from packmatrix.records import Figures
-from packmatrix.results import Status
+from packmatrix.model.facts import BaseImageFacts, ImageFacts
+from packmatrix.model.records import Figures
+from packmatrix.model.results import Status
+from packmatrix.run.pipeline import run_format
 
 SAMPLE_APP = Path(__file__).resolve().parents[2] / "sample_app"
 NO_ENGINE = "unix:///nonexistent/docker.sock"

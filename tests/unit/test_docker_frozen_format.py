@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from packmatrix.context import Options
-from packmatrix.dockerfile import make_frozen_context
-from packmatrix.dockerimage import image_files, os_package_count
+from packmatrix.container.dockerfile import make_frozen_context
+from packmatrix.container.dockerimage import image_files, os_package_count
+from packmatrix.core.context import Options
 from packmatrix.formats.docker_frozen import DockerFrozenFormat
-from packmatrix.pipeline import run_format
-from packmatrix.results import Status
+from packmatrix.model.results import Status
+from packmatrix.run.pipeline import run_format
 from tests.unit.test_docker_format import BASE, NO_ENGINE, make_context
 
 STATUS = "Package: {}\nStatus: install ok installed\n\n"

@@ -16,8 +16,8 @@ import docker
 import pytest
 import requests
 
-from packmatrix import engine
-from packmatrix.engine import RUN_LABEL, Container, Engine, RunResult
+from packmatrix.container import engine
+from packmatrix.container.engine import RUN_LABEL, Container, Engine, RunResult
 from packmatrix.errors import StepFailed
 from tests.conftest import docker_client, import_image, tiny_rootfs
 
@@ -308,7 +308,7 @@ class TestEngine:
         eng.track("sha256:first")
         eng.track("sha256:busy")
         eng.track("sha256:first")
-        with caplog.at_level(logging.WARNING, logger="packmatrix.engine"):
+        with caplog.at_level(logging.WARNING, logger="packmatrix.container.engine"):
             eng.close()
         assert removed == ["sha256:first"]
         assert "could not remove image sha256:busy: image is in use" in caplog.text

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from packmatrix import report
-from packmatrix.results import SCHEMA_VERSION, Report
+from packmatrix.model.results import SCHEMA_VERSION, Report
+from packmatrix.report import render as report
 from tests.unit.real_reports import FIXTURES, raw
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "regenerate_fixtures.py"

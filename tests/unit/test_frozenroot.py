@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from packmatrix import frozenroot
+from packmatrix.container import frozenroot
 
 STATUS = """\
 Package: base-files

@@ -15,15 +15,18 @@ from typing import Any, cast
 import docker
 import pytest
 
-from packmatrix import engine, grid, localbase, pipeline, targets
-from packmatrix.cli import grid_targets, main
-from packmatrix.context import Context
+from packmatrix.cli.main import grid_targets, main
+from packmatrix.container import engine, localbase
+from packmatrix.container.localbase import Host
+from packmatrix.core.context import Context
 from packmatrix.errors import StepFailed
 from packmatrix.formats.pexmulti import constraint, pythons
-from packmatrix.grid import ROOT, archive
-from packmatrix.gridcheck import Prediction, predict, reason_from_output, wheel_pythons
-from packmatrix.localbase import Host
-from packmatrix.records import Portability
+from packmatrix.grid import cells as grid
+from packmatrix.grid import targets
+from packmatrix.grid.cells import ROOT, archive
+from packmatrix.grid.judge import Prediction, predict, reason_from_output, wheel_pythons
+from packmatrix.model.records import Portability
+from packmatrix.run import pipeline
 from tests.unit.real_reports import LINUX, raw, sample
 
 # What artifacts printed when they failed on a target, copied from a real grid on this machine

@@ -9,13 +9,13 @@ import dataclasses
 
 import pytest
 
-from packmatrix import report
-from packmatrix.cli import grid_line
-from packmatrix.compare import Thresholds, compare, render_markdown
-from packmatrix.compare_render import record
+from packmatrix.cli.main import grid_line
+from packmatrix.compare.render import record
+from packmatrix.compare.reports import Thresholds, compare, render_markdown
 from packmatrix.errors import ReportError
-from packmatrix.gridmodel import FROZEN_NOTE, Grid, GridCell, GridTarget
-from packmatrix.results import Report
+from packmatrix.model.grid import FROZEN_NOTE, Grid, GridCell, GridTarget
+from packmatrix.model.results import Report
+from packmatrix.report import render as report
 from tests.unit.real_reports import LINUX, SAMPLES, sample, typed
 
 TARGETS = [

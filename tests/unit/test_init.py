@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from packmatrix.cli import main
+from packmatrix.cli.main import main
 
 if sys.version_info >= (3, 11):
     import tomllib

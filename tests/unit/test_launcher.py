@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from packmatrix.appspec import load_app
+from packmatrix.core.appspec import load_app
+from packmatrix.core.launcher import Launcher, Target
 from packmatrix.errors import AppError
-from packmatrix.launcher import Launcher, Target
 
 FACTORY_APP = """
 import flask

@@ -12,10 +12,9 @@ from typing import IO
 
 import pytest
 
-from packmatrix.debian import BaseImageError
-from packmatrix.errors import FormatUnavailable, StepFailed
-from packmatrix.hostpython import HostPython, find_host_python, oldest_suite
-from packmatrix.localbase import (
+from packmatrix.container.debian import BaseImageError
+from packmatrix.container.hostpython import HostPython, find_host_python, oldest_suite
+from packmatrix.container.localbase import (
     TAG_ENV,
     Build,
     Host,
@@ -28,6 +27,7 @@ from packmatrix.localbase import (
     missing,
     requested,
 )
+from packmatrix.errors import FormatUnavailable, StepFailed
 
 OFFICIAL = "python:3.11-slim"
 LOCAL = "packmatrix/python:3.11-bookworm-slim"

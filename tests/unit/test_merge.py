@@ -16,12 +16,12 @@ from typing import Any
 
 import pytest
 
-from packmatrix.cli import main
-from packmatrix.compare import UnusableReport, load_report
-from packmatrix.merge import KIND, Merged, cell_text, merge, merge_files, render_markdown
-from packmatrix.records import Figures
-from packmatrix.results import SCHEMA_VERSION, Report
-from packmatrix.units import human_bytes
+from packmatrix.cli.main import main
+from packmatrix.compare.merge import KIND, Merged, cell_text, merge, merge_files, render_markdown
+from packmatrix.compare.reports import UnusableReport, load_report
+from packmatrix.model.records import Figures
+from packmatrix.model.results import SCHEMA_VERSION, Report
+from packmatrix.model.units import human_bytes
 from tests.unit.real_reports import LINUX, OTHER_PYTHON, previous_major, raw
 from tests.unit.real_reports import REPORTS as SAMPLES
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from packmatrix.formats.nuitka import NuitkaFormat, compiled_distributions, metadata_name
-from packmatrix.registry import DEFAULT_FORMATS, FORMAT_NAMES, SLOW_FORMATS
+from packmatrix.formats.registry import DEFAULT_FORMATS, FORMAT_NAMES, SLOW_FORMATS
 from tests.unit.test_docker_format import make_context
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from packmatrix.context import Context, Options
+from packmatrix.core.context import Context, Options
 from packmatrix.formats.pex import pex_pip, pip_bootstrap
 from tests.unit.test_pipeline import fake_app
 

@@ -17,16 +17,16 @@ from pathlib import Path
 
 import pytest
 
-from packmatrix import report
-from packmatrix.appspec import AppSpec
-from packmatrix.checks import Check
-from packmatrix.context import Context, Options
+from packmatrix.core.appspec import AppSpec
+from packmatrix.core.checks import Check
+from packmatrix.core.context import Context, Options
 from packmatrix.errors import FormatUnavailable, StepFailed
 from packmatrix.formats.base import Built, Deployment, Running
-from packmatrix.pipeline import run_format, run_matrix
-from packmatrix.records import PSS_OF_TREE, MemoryUse, Portability
-from packmatrix.report_input import read_json
-from packmatrix.results import FormatResult, Report, Status
+from packmatrix.model.load import read_json
+from packmatrix.model.records import PSS_OF_TREE, MemoryUse, Portability
+from packmatrix.model.results import FormatResult, Report, Status
+from packmatrix.report import render as report
+from packmatrix.run.pipeline import run_format, run_matrix
 
 Stage = str
 """Where the fake fails: unavailable, build, deploy, start, health, smoke, inspect, interrupt,

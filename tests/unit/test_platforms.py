@@ -15,9 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from packmatrix import cli, portability
-from packmatrix.cli import main
-from packmatrix.portability import (
+from packmatrix.cli import main as cli
+from packmatrix.cli.main import main
+from packmatrix.reading import portability
+from packmatrix.reading.portability import (
     MachOSlice,
     MacOSFloor,
     binary_os_arch,

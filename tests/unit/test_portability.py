@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from packmatrix.portability import (
+from packmatrix.model.records import GlibcFloor
+from packmatrix.reading.portability import (
     dist_from_wheel_name,
     glibc_floor,
     glibc_floor_of,
     os_arch_of_dists,
     wheel_tags,
 )
-from packmatrix.records import GlibcFloor
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="ELF files are Linux's")

@@ -11,15 +11,16 @@ from typing import Any, cast
 
 import pytest
 
-from packmatrix import profiles, report
-from packmatrix.compare import Thresholds, compare, render_markdown
-from packmatrix.context import Context, LockEntry, Options
+from packmatrix.compare.reports import Thresholds, compare, render_markdown
+from packmatrix.core import profiles
+from packmatrix.core.context import Context, LockEntry, Options
 from packmatrix.formats.pex import PexFormat
 from packmatrix.formats.pyinstaller import PyInstallerFormat
+from packmatrix.formats.registry import FORMATS
 from packmatrix.formats.shiv import ShivFormat
 from packmatrix.formats.wheel import WheelFormat
-from packmatrix.registry import FORMATS
-from packmatrix.results import Report
+from packmatrix.model.results import Report
+from packmatrix.report import render as report
 from tests.unit.real_reports import LINUX, raw
 
 STRIPPED = ["--strip", "--optimize", "1"]

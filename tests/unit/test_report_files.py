@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from packmatrix import report
-from packmatrix.atomic import write_atomic
+from packmatrix.core.atomic import write_atomic
 from packmatrix.errors import ReportError
-from packmatrix.results import Report
+from packmatrix.model.results import Report
+from packmatrix.report import render as report
 from tests.unit.real_reports import sample
 
 

@@ -12,11 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from packmatrix import charts, report, units
-from packmatrix.facts import BaseImageFacts, ImageFacts
-from packmatrix.records import Figures
-from packmatrix.results import FormatResult, Report, Status
-from packmatrix.stats import Stat
+from packmatrix.model import units
+from packmatrix.model.facts import BaseImageFacts, ImageFacts
+from packmatrix.model.records import Figures
+from packmatrix.model.results import FormatResult, Report, Status
+from packmatrix.model.stats import Stat
+from packmatrix.report import charts
+from packmatrix.report import render as report
 from tests.unit.real_reports import LINUX, raw, sample
 
 HOSTILE = "<script>alert('x')</script>"

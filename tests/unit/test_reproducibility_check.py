@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from packmatrix.appspec import AppSpec
-from packmatrix.context import Context, Options
+from packmatrix.core.appspec import AppSpec
+from packmatrix.core.context import Context, Options
 from packmatrix.formats.base import Built
-from packmatrix.inspection import check_reproducible
+from packmatrix.steps.inspection import check_reproducible
 
 
 @dataclass

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from packmatrix.archive_diff import gzip_header
-from packmatrix.artifacts import kind_of
-from packmatrix.reproducible import compare
+from packmatrix.reading.archive_diff import gzip_header
+from packmatrix.reading.artifacts import kind_of
+from packmatrix.reading.reproducible import compare
 from tests.unit.builders import (
     FILES,
     LATER,

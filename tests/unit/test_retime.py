@@ -14,16 +14,16 @@ from pathlib import Path
 
 import pytest
 
-from packmatrix import cache
-from packmatrix.appspec import AppSpec
-from packmatrix.compare import Thresholds, compare
-from packmatrix.context import Context, Options
+from packmatrix.compare.reports import Thresholds, compare
+from packmatrix.compare.retime import Retimer, paired_verdict
+from packmatrix.core.appspec import AppSpec
+from packmatrix.core.context import Context, Options
 from packmatrix.formats.base import Built, Deployment, Running
-from packmatrix.records import ArtifactFile, Figures, MemoryUse, Portability
-from packmatrix.reproducible import file_sha256
-from packmatrix.results import FormatResult, Report, RunInfo, Status
-from packmatrix.retime import Retimer, paired_verdict
-from packmatrix.stats import Stat
+from packmatrix.model.records import ArtifactFile, Figures, MemoryUse, Portability
+from packmatrix.model.results import FormatResult, Report, RunInfo, Status
+from packmatrix.model.stats import Stat
+from packmatrix.reading.reproducible import file_sha256
+from packmatrix.steps import cache
 
 
 class Delayed:

@@ -12,13 +12,15 @@ from typing import Any
 import jsonschema
 import pytest
 
-from packmatrix import metrics, pipeline, report
-from packmatrix.appspec import AppSpec
-from packmatrix.checks import Check
-from packmatrix.context import Options
+from packmatrix.core.appspec import AppSpec
+from packmatrix.core.checks import Check
+from packmatrix.core.context import Options
 from packmatrix.errors import ReportError
-from packmatrix.records import LEGACY_RSS_KEY, Figures, Portability
-from packmatrix.results import SCHEMA_VERSION, Report, schema_major
+from packmatrix.model import metrics
+from packmatrix.model.records import LEGACY_RSS_KEY, Figures, Portability
+from packmatrix.model.results import SCHEMA_VERSION, Report, schema_major
+from packmatrix.report import render as report
+from packmatrix.run import pipeline
 from tests.unit.real_reports import LINUX, SAMPLES, previous_major, sample
 from tests.unit.real_reports import raw as raw_path
 

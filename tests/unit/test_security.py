@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from packmatrix import artifacts, security
-from packmatrix.artifacts import members
-from packmatrix.facts import Finding
-from packmatrix.security import scan_artifact, scan_contents, scan_names
+from packmatrix.model.facts import Finding
+from packmatrix.reading import artifacts, security
+from packmatrix.reading.artifacts import members
+from packmatrix.reading.security import scan_artifact, scan_contents, scan_names
 from tests.unit.builders import pyz, write_image, write_onefile
 
 BODY = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7VJTUt9Us8cKj\n"

@@ -6,8 +6,8 @@ import http.server
 import threading
 from typing import Any
 
-from packmatrix.checks import Check
-from packmatrix.smoke import Response, judge, run_checks
+from packmatrix.core.checks import Check
+from packmatrix.steps.smoke import Response, judge, run_checks
 
 HTML = Check(name="page", path="/", status=200, content_type="text/html", contains=("marker",))
 API = Check(name="api", path="/api", json={"greeting": "Hello"})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from packmatrix.stats import Stat
+from packmatrix.model.stats import Stat
 
 
 class TestStat:

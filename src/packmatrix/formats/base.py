@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-from packmatrix.context import Context
-from packmatrix.facts import ImageFacts
-from packmatrix.records import Figures, MemoryUse, Portability
+from packmatrix.core.context import Context
+from packmatrix.model.facts import ImageFacts
+from packmatrix.model.records import Figures, MemoryUse, Portability
 
 
 @dataclass(kw_only=True)

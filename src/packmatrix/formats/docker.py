@@ -1,10 +1,10 @@
 """docker: a slim, multi-stage image built offline from the run's wheelhouse, run as a container.
 
-Everything goes through the Docker SDK (``packmatrix.engine``), never the ``docker`` command.
-The Dockerfile and build context come from ``packmatrix.dockerfile``; the Dockerfile is copied
-next to the report. The build runs with ``--network none``, twice: without the layer cache
-(``build_seconds``) and then with it (``build_seconds_cached``). The base image, the build, the
-image's sizes and the look inside it are ``packmatrix.dockerimage``'s.
+Everything goes through the Docker SDK (``packmatrix.container.engine``), never the ``docker``
+command. The Dockerfile and build context come from ``packmatrix.container.dockerfile``; the
+Dockerfile is copied next to the report. The build runs with ``--network none``, twice: without the
+layer cache (``build_seconds``) and then with it (``build_seconds_cached``). The base image, the
+build, the image's sizes and the look inside it are ``packmatrix.container.dockerimage``'s.
 
 No container of the built image runs before the pipeline's cold start: the build runs none, and
 ``inspect`` (the look inside, the engine's overhead) runs after the starts are measured.
@@ -29,10 +29,8 @@ from typing import Any, Final
 
 import docker
 
-from packmatrix import profiles
-from packmatrix.context import Context
-from packmatrix.dockerfile import PORT, TUNED, BuildContext, make_context
-from packmatrix.dockerimage import (
+from packmatrix.container.dockerfile import PORT, TUNED, BuildContext, make_context
+from packmatrix.container.dockerimage import (
     ResolvedBase,
     build_image,
     engine_overhead,
@@ -44,7 +42,7 @@ from packmatrix.dockerimage import (
     save_image,
     uid_of,
 )
-from packmatrix.engine import (
+from packmatrix.container.engine import (
     BUILT_BY_LABEL,
     KEPT_REPOSITORY,
     PING_TIMEOUT,
@@ -52,12 +50,14 @@ from packmatrix.engine import (
     Engine,
     connect,
 )
+from packmatrix.core import profiles
+from packmatrix.core.context import Context
 from packmatrix.errors import StepFailed
-from packmatrix.facts import ImageFacts
 from packmatrix.formats.base import Built, Deployment, Running
-from packmatrix.records import CONTAINER_MEMORY, Figures, MemoryUse, Portability
-from packmatrix.stats import Stat
-from packmatrix.units import human_bytes
+from packmatrix.model.facts import ImageFacts
+from packmatrix.model.records import CONTAINER_MEMORY, Figures, MemoryUse, Portability
+from packmatrix.model.stats import Stat
+from packmatrix.model.units import human_bytes
 
 STATUS_INTERVAL: Final = 0.05
 """Seconds between two container status queries while waiting for the health check."""

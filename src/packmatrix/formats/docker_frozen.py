@@ -1,12 +1,12 @@
 """docker-frozen: the PyInstaller onedir in an image with no Python, no pip and no compiler.
 
-The "distroless" idea, measured: the onedir carries its interpreter and every library but glibc,
-so its image needs only a minimal Debian root (``packmatrix.frozenroot``: glibc, ``/bin/sh``,
-base-files, netbase), made offline with debootstrap like the base image and kept in the engine
-under its tag. The suite is the oldest whose glibc satisfies the onedir's floor. The onedir is
-the pyinstaller-onedir format's build, shared within the run (``pyinstaller.onedir_build``), so
-the two rows test the same bundle. Its image is built, saved, measured and started like the
-docker format's (``formats.docker``): offline, non-root, published on 127.0.0.1 only.
+The "distroless" idea, measured: the onedir carries its interpreter and every library but glibc, so
+its image needs only a minimal Debian root (``packmatrix.container.frozenroot``: glibc, ``/bin/sh``,
+base-files, netbase), made offline with debootstrap like the base image and kept in the engine under
+its tag. The suite is the oldest whose glibc satisfies the onedir's floor. The onedir is the
+pyinstaller-onedir format's build, shared within the run (``pyinstaller.onedir_build``), so the two
+rows test the same bundle. Its image is built, saved, measured and started like the docker format's
+(``formats.docker``): offline, non-root, published on 127.0.0.1 only.
 
 Everything inside the image is read from the saved image's layers, not from a container: there
 is no Python to ask, and a distroless image may have no shell. Only the engine's overhead runs
@@ -26,14 +26,12 @@ import tarfile
 from pathlib import Path
 from typing import Any, Final
 
-from packmatrix import frozenroot, hostpython, localbase
-from packmatrix.artifacts import open_artifact
-from packmatrix.context import Context
-from packmatrix.debian import BaseImageError
-from packmatrix.dockerfile import make_frozen_context
-from packmatrix.dockerimage import ResolvedBase, engine_arch, engine_overhead, image_files
+from packmatrix.container import frozenroot, hostpython, localbase
+from packmatrix.container.debian import BaseImageError
+from packmatrix.container.dockerfile import make_frozen_context
+from packmatrix.container.dockerimage import ResolvedBase, engine_arch, engine_overhead, image_files
+from packmatrix.core.context import Context
 from packmatrix.errors import StepFailed
-from packmatrix.facts import BaseImageFacts
 from packmatrix.formats.base import Built, Deployment, Running
 from packmatrix.formats.docker import (
     DockerFormat,
@@ -45,9 +43,11 @@ from packmatrix.formats.docker import (
     run_engine,
 )
 from packmatrix.formats.pyinstaller import PyInstallerFormat, onedir_build, read_bundle
-from packmatrix.records import Figures, Portability
-from packmatrix.stats import Stat
-from packmatrix.units import human_bytes
+from packmatrix.model.facts import BaseImageFacts
+from packmatrix.model.records import Figures, Portability
+from packmatrix.model.stats import Stat
+from packmatrix.model.units import human_bytes
+from packmatrix.reading.artifacts import open_artifact
 
 OVERHEAD_ENTRYPOINT: Final = ["/bin/sh", "-c", "true"]
 """The engine's overhead is timed with ``sh -c true``: the root has no ``/usr/bin/true``."""

@@ -30,13 +30,13 @@ from importlib import metadata
 from pathlib import Path
 from xml.etree import ElementTree
 
-from packmatrix import portability
-from packmatrix.artifacts import iter_tree
-from packmatrix.context import Context
+from packmatrix.core.context import Context
 from packmatrix.formats.base import Built, Deployment
+from packmatrix.formats.launch import LocalLaunch
 from packmatrix.formats.pyinstaller import app_packages, launcher_source, read_bundle, tool_venv
-from packmatrix.launch import LocalLaunch
-from packmatrix.records import Portability
+from packmatrix.model.records import Portability
+from packmatrix.reading import portability
+from packmatrix.reading.artifacts import iter_tree
 
 REPORT = "compilation-report.xml"
 """Nuitka's report of what it compiled, next to the folder."""

@@ -13,13 +13,14 @@ import subprocess
 import sys
 from typing import Final
 
-from packmatrix import portability, profiles
-from packmatrix.artifacts import open_artifact
-from packmatrix.context import Context
+from packmatrix.core import profiles
+from packmatrix.core.context import Context
 from packmatrix.errors import StepFailed
 from packmatrix.formats.base import Built, Deployment
-from packmatrix.launch import LocalLaunch, deploy_zipapp
-from packmatrix.records import Portability
+from packmatrix.formats.launch import LocalLaunch, deploy_zipapp
+from packmatrix.model.records import Portability
+from packmatrix.reading import portability
+from packmatrix.reading.artifacts import open_artifact
 
 TUNED_ZIPAPP: Final = ("--sh-boot",)
 TUNED_VENV: Final = ("--sh-boot",)

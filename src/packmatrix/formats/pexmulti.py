@@ -24,7 +24,7 @@ from typing import Final
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
-from packmatrix.context import Context
+from packmatrix.core.context import Context
 from packmatrix.errors import StepFailed
 from packmatrix.formats.base import Built
 from packmatrix.formats.pex import PexFormat, pip_bootstrap

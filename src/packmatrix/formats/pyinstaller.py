@@ -10,7 +10,7 @@ Without them a frozen app still answers its health check but fails on the pages 
 ``collect_packages`` for third-party code that loads modules by name.
 
 The lock check reads what was bundled, not the copied metadata: every module in the PYZ and
-every extension module is traced to the wheel it came from (:mod:`packmatrix.bundled`).
+every extension module is traced to the wheel it came from (:mod:`packmatrix.reading.bundled`).
 """
 
 from __future__ import annotations
@@ -23,13 +23,14 @@ from importlib import metadata
 from pathlib import Path, PurePosixPath
 from typing import Final
 
-from packmatrix import bundled, portability, profiles
-from packmatrix.artifacts import Member, iter_tree, open_artifact
-from packmatrix.context import Context
+from packmatrix.core import profiles
+from packmatrix.core.context import Context
 from packmatrix.errors import StepFailed
 from packmatrix.formats.base import Built, Deployment, shared_key
-from packmatrix.launch import LocalLaunch
-from packmatrix.records import GlibcFloor, Portability
+from packmatrix.formats.launch import LocalLaunch
+from packmatrix.model.records import GlibcFloor, Portability
+from packmatrix.reading import bundled, portability
+from packmatrix.reading.artifacts import Member, iter_tree, open_artifact
 
 OPTIMIZE: Final = "1"
 """The tuned profile's bytecode optimization level (see ``profile_options``)."""

@@ -8,11 +8,11 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from packmatrix.context import Context
+from packmatrix.core.context import Context
 from packmatrix.formats.base import Built, Deployment
+from packmatrix.formats.launch import LocalLaunch
 from packmatrix.formats.wheel import install_into_venv, venv_portability
-from packmatrix.launch import LocalLaunch
-from packmatrix.records import Portability
+from packmatrix.model.records import Portability
 
 
 class SdistFormat(LocalLaunch):

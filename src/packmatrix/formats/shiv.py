@@ -21,13 +21,13 @@ import sys
 from importlib import metadata
 from pathlib import PurePosixPath
 
-from packmatrix import portability
-from packmatrix.artifacts import open_artifact
-from packmatrix.context import Context
+from packmatrix.core.context import Context
 from packmatrix.errors import StepFailed
 from packmatrix.formats.base import Built, Deployment
-from packmatrix.launch import LocalLaunch, deploy_zipapp
-from packmatrix.records import Portability
+from packmatrix.formats.launch import LocalLaunch, deploy_zipapp
+from packmatrix.model.records import Portability
+from packmatrix.reading import portability
+from packmatrix.reading.artifacts import open_artifact
 
 
 class ShivFormat(LocalLaunch):

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from packmatrix import portability
-from packmatrix.context import Context
+from packmatrix.core.context import Context
 from packmatrix.formats.base import Built, Deployment
-from packmatrix.launch import LocalLaunch
-from packmatrix.records import Portability
+from packmatrix.formats.launch import LocalLaunch
+from packmatrix.model.records import Portability
+from packmatrix.reading import portability
 
 
 class WheelFormat(LocalLaunch):

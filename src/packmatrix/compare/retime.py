@@ -1,0 +1,115 @@
+"""Before a startup regression is declared: re-time the baseline and the current artifact side by
+side, A B A B, when the baseline's artifact is still at hand.
+
+Two runs minutes apart on a shared machine differ by 30-50 % for reasons that have nothing to do
+with the app (the page cache, another job, the VM's neighbours). Started in turn, on this machine
+now, both artifacts meet the same conditions, so what is left of the change is the artifact's
+own. The artifact cache keeps a build's files with their sha256, which the baseline report names,
+so a baseline made on this machine can be started again without rebuilding anything.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import statistics
+from collections.abc import Callable
+from typing import Final
+
+from packmatrix.compare.comparison import Comparison, FigureDiff
+from packmatrix.compare.thresholds import Rule, Verdict
+from packmatrix.core.context import Context
+from packmatrix.formats.base import Deployment, Format
+from packmatrix.formats.launch import free_port, wait_healthy
+from packmatrix.model.results import Report
+from packmatrix.model.stats import Stat
+from packmatrix.steps import cache
+from packmatrix.steps.measure import settle
+
+ROUNDS: Final = 7
+"""A B pairs per re-timed format."""
+
+Launched = dict[str, tuple[Format, Deployment]]
+"""Each format of this run, as deployed for its measurements."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Retimer:
+    """What re-timing needs of the run: its context, its deployments, where to say progress."""
+
+    ctx: Context
+    launched: Launched
+    progress: Callable[[str, str], None]
+
+    def __call__(self, result: Comparison, baseline: Report) -> Comparison:
+        """``result`` with every warm-start regression re-judged on A/B samples, where the
+        baseline's artifact can be found by its bytes; everything else as it was."""
+        formats = []
+        for diff in result.formats:
+            figures = tuple(self._retimed(result, fig, diff.name, baseline) for fig in diff.figures)
+            formats.append(dataclasses.replace(diff, figures=figures))
+        return dataclasses.replace(result, formats=tuple(formats))
+
+    def _retimed(
+        self, result: Comparison, fig: FigureDiff, name: str, baseline: Report
+    ) -> FigureDiff:
+        if fig.metric.key != "startup.warm" or fig.metric.rule is None or fig.verdict is None:
+            return fig
+        rule = result.thresholds.rule(fig.metric.rule)
+        # Suspect: slower by more than the smallest change that counts, whatever the figures'
+        # verdict (a drift can hide a slowdown as well as fake one).
+        if name not in self.launched or (fig.delta or 0) <= rule.min_delta:
+            return fig
+        return retimed(fig, name, baseline, self, rule)
+
+
+def retimed(fig: FigureDiff, name: str, baseline: Report, run: Retimer, rule: Rule) -> FigureDiff:
+    """One figure re-judged on A B A B starts of the baseline's artifact and the current one."""
+    ctx, progress = run.ctx, run.progress
+    row = baseline.result(name)
+    built = cache.find_artifact([item.sha256 for item in row.artifact or []]) if row else None
+    if built is None:
+        return fig
+    fmt, current = run.launched[name]
+    with ctx.deploying_aside():
+        earlier = fmt.deploy(ctx, built)
+    progress(name, "warming the baseline's artifact up (untimed)")
+    _start(fmt, ctx, earlier)  # its caches (a pex's PEX_ROOT) filled, as the current one's are
+    before, after = [], []
+    for index in range(ROUNDS):
+        progress(name, f"re-timing the baseline side by side {index + 1}/{ROUNDS}")
+        before.append(_start(fmt, ctx, earlier))
+        after.append(_start(fmt, ctx, current))
+    a, b = Stat.of(before, "s"), Stat.of(after, "s")
+    verdict = paired_verdict(before, after, rule)
+    note = (
+        f"re-timed side by side, A B A B ×{ROUNDS}: {a.median:.3f} s → {b.median:.3f} s "
+        f"(the two runs' own figures: {fig.baseline.median if fig.baseline else 0:.3f} s → "
+        f"{fig.current.median if fig.current else 0:.3f} s)"
+    )
+    return dataclasses.replace(fig, baseline=a, current=b, verdict=verdict, note=note)
+
+
+def paired_verdict(before: list[float], after: list[float], rule: Rule) -> Verdict | None:
+    """The verdict on A B pairs taken side by side: the median of the pairs' differences must
+    pass the rule's thresholds, and the pairs must agree on the sign (at most one of 7 the other
+    way: by chance, one in 16). Each pair shares the machine's state of that moment, so the
+    ranges of two different minutes need not be apart."""
+    if rule.percent is None:
+        return None
+    diffs = [b - a for a, b in zip(before, after, strict=True)]
+    base = statistics.median(before)
+    change = statistics.median(diffs)
+    limit = max(rule.min_delta, base * rule.percent / 100)
+    worse = sum(1 for diff in diffs if diff > 0)
+    better = len(diffs) - worse
+    if change > limit and better <= 1:
+        return "regression"
+    if -change > limit and worse <= 1:
+        return "improved"
+    return "noise" if abs(change) > limit else "same"
+
+
+def _start(fmt: Format, ctx: Context, deployment: Deployment) -> float:
+    settle()
+    with fmt.launch(ctx, deployment, port=free_port()) as running:
+        return wait_healthy(running, ctx.app.health, timeout=ctx.options.startup_timeout)

@@ -1,0 +1,342 @@
+"""The portability grid: every passed local artifact run on every target system, for real.
+
+For each artifact and target: a fresh container of the target (``targets``), the artifact copied
+in (and the run's wheelhouse, for a wheel or an sdist), started the way a user of that system
+would start it, as the unprivileged ``nobody``: a wheel or an sdist installed into a venv made
+with the target's ``python3``, ``--no-index`` from the wheelhouse; a pex or a shiv run as it
+is, so that its shebang (or a pex's ``--sh-boot`` script) picks the target's interpreter; a
+frozen binary as it is. The smoke test runs through a port published on 127.0.0.1 only. A cell
+passes when every check does; a failing one keeps one line of reason from the artifact's output
+(``gridcheck``) beside what the static portability facts predicted. The docker image carries
+its own OS, so it is not on the grid.
+
+Every container goes through ``engine`` with the run's label, is removed by id when its cell
+ends, and the run's engine removes any leftover by that label; an interrupt stops the cells
+still running (each removes its container) before it goes on.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import http.client
+import io
+import logging
+import shlex
+import tarfile
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Final
+
+import docker
+
+from packmatrix.container.dockerfile import PORT
+from packmatrix.container.engine import Container, Engine
+from packmatrix.core.context import Context
+from packmatrix.errors import PackmatrixError, StepFailed
+from packmatrix.formats.base import Built, Format
+from packmatrix.formats.docker import run_engine
+from packmatrix.formats.nuitka import NuitkaFormat
+from packmatrix.formats.pex import PexFormat
+from packmatrix.formats.pyinstaller import PyInstallerFormat
+from packmatrix.formats.sdist import SdistFormat
+from packmatrix.formats.shiv import ShivFormat
+from packmatrix.formats.wheel import WheelFormat
+from packmatrix.grid import judge as gridcheck
+from packmatrix.grid import targets
+from packmatrix.model.grid import Grid, GridCell, GridTarget
+from packmatrix.model.records import Portability
+from packmatrix.steps.measure import FAILED_MARK, PASSED_MARK
+from packmatrix.steps.smoke import run_checks
+
+log = logging.getLogger(__name__)
+
+ROOT: Final = "/opt/packmatrix"
+"""Where an artifact is copied in the target container (read-only for the user it runs as)."""
+USER: Final = "65534:65534"
+"""``nobody``: every Debian root has it, so no target runs an artifact as root."""
+WORKERS: Final = 4
+"""Cells at once: each mostly waits on its container (a fast failure is mostly the engine's
+latency), so more than the 2 cores; the installs start first (``_slow_first``)."""
+POLL: Final = 0.1
+"""Seconds between two health probes: an install in the container needs the CPU more."""
+INSTALL_SECONDS: Final = 180.0
+"""Time a venv and a pip install may take in a container, before the start is timed out."""
+TMPFS: Final = "rw,exec,nosuid,size=1g"
+"""The container's /tmp, where the venv, PEX_ROOT and a onefile's extraction go: in memory, as
+on many systems, and not through the engine's storage driver, which is slow for many small files
+(a venv is thousands); ``exec``, since the venv's scripts and the unpacked libraries run there."""
+OUTPUT_TAIL: Final = 12
+
+Progress = Callable[[str, str], None]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How one artifact is put into a target and started there."""
+
+    files: dict[str, Path]
+    """Path in the container (below ``ROOT``) → file or folder on the host."""
+    script: str
+    """The ``sh`` script that starts it, as a user of the target would."""
+    installs: bool = False
+    """It installs into a venv first (more time before it answers)."""
+    facts: Portability | None = None
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """A passed row of this run: its format, its build, its static facts."""
+
+    fmt: Format
+    built: Built
+    facts: Portability | None
+
+
+def on_grid(fmt: Format) -> bool:
+    """Formats the grid runs: every local one; the docker image brings its own OS."""
+    return isinstance(
+        fmt, WheelFormat | SdistFormat | PexFormat | ShivFormat | PyInstallerFormat | NuitkaFormat
+    )
+
+
+def plan(ctx: Context, artifact: Artifact) -> Plan:
+    """The files to copy and the start script of one artifact, by its kind."""
+    fmt, built = artifact.fmt, artifact.built
+    script = ctx.app.script
+    if isinstance(fmt, WheelFormat | SdistFormat):
+        files = {f"artifact/{path.name}": path for path in built.files}
+        files["wheelhouse"] = ctx.wheelhouse
+        finds = f"--find-links {ROOT}/wheelhouse"
+        if isinstance(fmt, SdistFormat):
+            files["buildhouse"] = ctx.buildhouse
+            finds += f" --find-links {ROOT}/buildhouse"
+        own = " ".join(f"{ROOT}/artifact/{shlex.quote(path.name)}" for path in built.files)
+        return Plan(
+            files,
+            "set -e\n"
+            "python3 -m venv /tmp/venv\n"
+            "/tmp/venv/bin/pip install --quiet --disable-pip-version-check --no-cache-dir "
+            f"--no-index {finds} {own}\n"
+            f"exec /tmp/venv/bin/{shlex.quote(script)}\n",
+            installs=True,
+            facts=artifact.facts,
+        )
+    if isinstance(fmt, PexFormat | ShivFormat):  # a zipapp: its shebang finds the interpreter
+        name = built.files[0].name
+        return Plan(
+            {name: built.files[0]}, f"exec {ROOT}/{shlex.quote(name)}\n", facts=artifact.facts
+        )
+    if isinstance(fmt, PyInstallerFormat | NuitkaFormat):  # frozen: started as it is
+        source = built.folder or built.files[0]
+        executable = f"{source.name}/{script}" if built.folder else source.name
+        return Plan(
+            {source.name: source}, f"exec {ROOT}/{shlex.quote(executable)}\n", facts=artifact.facts
+        )
+    raise ValueError(f"{fmt.name} is not run on the grid")
+
+
+def archive(files: dict[str, Path]) -> bytes:
+    """A tar of ``files`` under ``ROOT``, owned by root, readable (and, where they were,
+    executable) by everyone: ``nobody`` runs it, and can't change it."""
+
+    def owned_by_root(member: tarfile.TarInfo) -> tarfile.TarInfo:
+        member.uid = member.gid = 0
+        member.uname = member.gname = ""
+        executable = member.isdir() or member.mode & 0o111
+        member.mode = 0o755 if executable else 0o644
+        return member
+
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        top = ROOT.lstrip("/")
+        for name, source in files.items():
+            tar.add(source, arcname=f"{top}/{name}", filter=owned_by_root)
+    return buffer.getvalue()
+
+
+# -- one cell ------------------------------------------------------------------------------------
+@dataclass
+class Stop:
+    """Set on an interrupt: every cell still waiting gives up and removes its container."""
+
+    event: threading.Event = field(default_factory=threading.Event)
+
+    def check(self) -> None:
+        if self.event.is_set():
+            raise KeyboardInterrupt
+
+
+def run_cell(
+    ctx: Context,
+    eng: Engine,
+    name: str,
+    how: Plan,
+    target: targets.Target,
+    data: bytes,
+    stop: Stop,
+) -> GridCell:
+    """Run one artifact on one target: pass, or fail with the artifact's own reason."""
+    predicted = gridcheck.predict(how.facts, glibc=target.glibc, python=target.python)
+    started = time.perf_counter()
+    timeout = ctx.options.startup_timeout + (INSTALL_SECONDS if how.installs else 0.0)
+    env = {"HOST": "0.0.0.0", "PORT": str(PORT), "HOME": "/tmp", "TMPDIR": "/tmp"}
+    env |= {"LANG": "C.UTF-8", "PEX_ROOT": "/tmp/pex_root", "SHIV_ROOT": "/tmp/shiv_root"}
+    passed, reason, output = False, "", ""
+    with eng.container(
+        target.tag,
+        ["-c", how.script],
+        entrypoint=["/bin/sh"],
+        what=f"grid-{name}-{target.name}-",
+        start=False,
+        user=USER,
+        environment=env,
+        ports={f"{PORT}/tcp": ("127.0.0.1", None)},
+        tmpfs={"/tmp": TMPFS},
+    ) as container:
+        container.put_archive("/", data)
+        container.start()
+        port = _published(container)
+        problem: str | None = None
+        if port is None:  # it exited at once (no python3…): the engine unpublished its port
+            problem = f"exited with code {container.wait(timeout)} before answering"
+        else:
+            problem = _wait_healthy(container, port, ctx.app.health, timeout, stop)
+        if problem is None and port is not None:
+            results = run_checks("127.0.0.1", port, ctx.app.checks)
+            failed = [check for check in results if not check.ok]
+            passed = not failed
+            reason = (
+                f"{len(results)}/{len(results)} checks passed"
+                if passed
+                else f"smoke test: {failed[0].name} ({failed[0].request}): {failed[0].detail}"
+            )
+        output = container.logs()
+        if problem is not None and problem.startswith("not healthy"):  # still running: say so
+            reason = f"{problem} (last output: {gridcheck.reason_from_output(output)})"
+        elif problem is not None:
+            reason = gridcheck.reason_from_output(output, fallback=problem)
+    tail = "\n".join(output.strip().splitlines()[-OUTPUT_TAIL:]) if not passed else ""
+    return GridCell(
+        format=name,
+        target=target.name,
+        passed=passed,
+        reason=reason,
+        predicted=predicted.runs if predicted else None,
+        prediction=predicted.why if predicted else "",
+        seconds=time.perf_counter() - started,
+        output=tail,
+    )
+
+
+def _published(container: Container) -> int | None:
+    """The host port of ``PORT``, or None when the container has already stopped."""
+    try:
+        return container.host_port(PORT)
+    except (KeyError, IndexError, TypeError):
+        return None
+
+
+def _wait_healthy(
+    container: Container, port: int, path: str, timeout: float, stop: Stop
+) -> str | None:
+    """None once ``path`` answers 200; else why not (it exited, or not within ``timeout``)."""
+    deadline = time.perf_counter() + timeout
+    while time.perf_counter() < deadline:
+        stop.check()
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1.0)
+        try:
+            conn.request("GET", path)
+            if conn.getresponse().status == 200:
+                return None
+        except (OSError, http.client.HTTPException):
+            pass
+        finally:
+            conn.close()
+        container.sdk.reload()
+        state = container.sdk.attrs.get("State", {})
+        if state.get("Status") in ("exited", "dead"):
+            return f"exited with code {state.get('ExitCode')} before answering"
+        time.sleep(POLL)
+    return f"not healthy after {timeout:g} s"
+
+
+# -- the grid ------------------------------------------------------------------------------------
+def run_grid(
+    ctx: Context, artifacts: Sequence[Artifact], names: Sequence[str], progress: Progress
+) -> Grid:
+    """Every artifact on every target ``names``; SKIPPED with one line when none can be had."""
+    started = time.perf_counter()
+    try:
+        eng = run_engine(ctx)
+        progress("grid", f"targets: {', '.join(names)}")
+        ready = targets.ensure(
+            eng.client, names, log=lambda target, line: progress(f"grid {target}", line)
+        )
+    except (StepFailed, PackmatrixError, docker.errors.DockerException, OSError) as exc:
+        reason = exc.reason if isinstance(exc, StepFailed) else targets.first_line(exc)
+        return Grid(status="skipped", reason=reason, seconds=time.perf_counter() - started)
+    grid = Grid(
+        status="ran",
+        targets=[
+            GridTarget(name=t.name, suite=t.suite, glibc=t.glibc, python=t.python)
+            for t in ready.targets
+        ],
+        notes=list(ready.notes),
+    )
+    if ready.failed:
+        grid.reason = "; ".join(f"{name} not built: {why}" for name, why in ready.failed.items())
+    plans = {a.fmt.name: plan(ctx, a) for a in artifacts if on_grid(a.fmt)}
+    data = {name: archive(how.files) for name, how in plans.items()}
+    jobs = [(name, target) for name in plans for target in ready.targets]
+    stop = Stop()
+    pool = concurrent.futures.ThreadPoolExecutor(WORKERS, thread_name_prefix="grid")
+    try:
+        futures = {
+            pool.submit(run_cell, ctx, eng, name, plans[name], target, data[name], stop): (
+                name,
+                target,
+            )
+            for name, target in sorted(jobs, key=lambda job: _slow_first(plans[job[0]], job[1]))
+        }
+        done: dict[tuple[str, str], GridCell] = {}
+        for future in concurrent.futures.as_completed(futures):
+            name, target = futures[future]
+            cell = done[(name, target.name)] = _cell_of(future, name, target)
+            mark = PASSED_MARK if cell.passed else FAILED_MARK
+            line = f"{mark} {name} on {target.name}: {cell.reason} ({cell.seconds:.1f}s)"
+            progress("grid", line)
+    except BaseException:
+        stop.event.set()
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    grid.cells = [done[(name, target.name)] for name, target in jobs]
+    grid.seconds = time.perf_counter() - started
+    return grid
+
+
+def _slow_first(how: Plan, target: targets.Target) -> int:
+    """Cells that will take longest start first, so the grid ends soon after its slowest: a
+    venv and an install where there is a Python, then a pex's first start there; a cell with no
+    Python to run takes a second."""
+    if target.python is None:
+        return 2
+    return 0 if how.installs else 1
+
+
+def _cell_of(
+    future: concurrent.futures.Future[GridCell], name: str, target: targets.Target
+) -> GridCell:
+    """The cell's result; an engine fault (or a bug) is the cell's failure, not the run's."""
+    try:
+        return future.result()
+    except (StepFailed, docker.errors.DockerException, OSError) as exc:
+        why = exc.reason if isinstance(exc, StepFailed) else targets.first_line(exc)
+        return GridCell(format=name, target=target.name, passed=False, reason=f"engine: {why}")
+    except Exception as exc:  # an unforeseen fault: still one cell, the grid goes on
+        log.debug("grid cell %s on %s crashed", name, target.name, exc_info=True)
+        reason = f"{type(exc).__name__}: {targets.first_line(exc)}"
+        return GridCell(format=name, target=target.name, passed=False, reason=reason)
