@@ -5,9 +5,12 @@ made before the grid existed still read and validate)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final, Literal
+from typing import Annotated, Final, Literal
+
+from pydantic import Field
+
+from packmatrix.model.serial import Json, Seconds
 
 GridStatus = Literal["ran", "skipped"]
 
@@ -19,7 +22,7 @@ FROZEN_NOTE: Final = (
 
 
 @dataclass(frozen=True, kw_only=True)
-class GridTarget:
+class GridTarget(Json):
     """A target system as the report shows it."""
 
     name: str
@@ -27,21 +30,9 @@ class GridTarget:
     glibc: str
     python: str | None
 
-    def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "suite": self.suite, "glibc": self.glibc, "python": self.python}
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> GridTarget:
-        return cls(
-            name=str(data["name"]),
-            suite=str(data.get("suite") or ""),
-            glibc=str(data.get("glibc") or ""),
-            python=data.get("python"),
-        )
-
 
 @dataclass(frozen=True, kw_only=True)
-class GridCell:
+class GridCell(Json):
     """One artifact on one target: what happened, and what the static facts said would."""
 
     format: str
@@ -54,8 +45,8 @@ class GridCell:
     """What the static portability facts predicted (None: no facts to predict from)."""
     prediction: str = ""
     """Why the prediction is what it is, in one line."""
-    seconds: float = 0.0
-    output: str = ""
+    seconds: Seconds = 0.0
+    output: Annotated[str, Field(exclude_if=lambda output: not output)] = ""
     """The last lines the artifact printed, when it failed."""
 
     @property
@@ -63,37 +54,9 @@ class GridCell:
         """The observation contradicts the prediction: one of them is wrong."""
         return self.predicted is not None and self.predicted != self.passed
 
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "format": self.format,
-            "target": self.target,
-            "passed": self.passed,
-            "reason": self.reason,
-            "predicted": self.predicted,
-            "prediction": self.prediction,
-            "seconds": round(self.seconds, 3),
-        }
-        if self.output:
-            out["output"] = self.output
-        return out
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> GridCell:
-        predicted = data.get("predicted")
-        return cls(
-            format=str(data["format"]),
-            target=str(data["target"]),
-            passed=bool(data["passed"]),
-            reason=str(data.get("reason") or ""),
-            predicted=bool(predicted) if predicted is not None else None,
-            prediction=str(data.get("prediction") or ""),
-            seconds=float(data.get("seconds") or 0.0),
-            output=str(data.get("output") or ""),
-        )
-
 
 @dataclass(kw_only=True)
-class Grid:
+class Grid(Json):
     """The format × target grid of one run, or why it was skipped."""
 
     status: GridStatus
@@ -101,7 +64,7 @@ class Grid:
     """Why the grid was skipped (or why some targets were)."""
     targets: list[GridTarget] = field(default_factory=list)
     cells: list[GridCell] = field(default_factory=list)
-    seconds: float = 0.0
+    seconds: Seconds = 0.0
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -125,27 +88,4 @@ class Grid:
                 for cell in self.cells
                 if cell.format.startswith("pyinstaller") and "GLIBC" in cell.reason
             }
-        )
-
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "status": self.status,
-            "reason": self.reason,
-            "seconds": round(self.seconds, 3),
-            "targets": [target.to_json() for target in self.targets],
-            "cells": [cell.to_json() for cell in self.cells],
-            "notes": self.notes,
-        }
-        return out
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Grid:
-        status = data.get("status")
-        return cls(
-            status="skipped" if status == "skipped" else "ran",
-            reason=data.get("reason"),
-            seconds=float(data.get("seconds") or 0.0),
-            targets=[GridTarget.from_json(item) for item in data.get("targets") or []],
-            cells=[GridCell.from_json(item) for item in data.get("cells") or []],
-            notes=[str(note) for note in data.get("notes") or []],
         )
