@@ -88,6 +88,14 @@ def tests(session: nox.Session) -> None:
     session.run("pytest", "--durations=20", *session.posargs)
 
 
+@nox.session(default=False)
+def schema(session: nox.Session) -> None:
+    """Write src/packmatrix/schema/report.schema.json from the typed model (`-- --check`: only
+    say whether it is up to date)."""
+    session.install("-e", ".")
+    session.run("python", "-m", "packmatrix.model.schema", *session.posargs)
+
+
 @nox.session
 def lint(session: nox.Session) -> None:
     """ruff (lint and format) and mypy --strict."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from packmatrix.model.serial import Json, NonNegative, Opt
+from packmatrix.model.serial import WHOLE, Json, NonNegative, Opt
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -13,25 +13,46 @@ class ComparisonRow(Json):
     """One line of the comparison table: a format's status, or one of its figures."""
 
     format: str
+    """The format."""
     figure: str
+    """'status' or a figure's label."""
     baseline: str
+    """Its value in the baseline."""
     current: str
+    """Its value now."""
     delta: str
+    """The difference."""
     change: str
+    """The difference in percent."""
     verdict: str
+    """regression, improved, within noise, or empty."""
     regression: bool = False
+    """Whether this line is a regression."""
 
 
 @dataclass(frozen=True, kw_only=True)
 class ComparisonRecord(Json):
+    """With run --baseline: this run compared with the baseline, as the Markdown (comparison.md)
+    shows it."""
+
+    __pydantic_config__ = WHOLE
+
     baseline_run: str
+    """The baseline's run id."""
     baseline_source: str
+    """Where the baseline was read from."""
     rules: str
+    """The regression rules applied, in words."""
     compared: NonNegative
+    """Formats in both runs."""
     not_run: NonNegative
+    """Formats of the baseline this run did not build."""
     regressions: list[str] = field(default_factory=list)
+    """One line per regression."""
     notes: list[str] = field(default_factory=list)
+    """Why the two runs may differ for other reasons."""
     rows: list[ComparisonRow] = field(default_factory=list)
+    """The comparison table."""
     markdown_file: Opt[str] = None
     """The comparison's Markdown, written next to the report."""
 

@@ -15,11 +15,17 @@ class LockCheck(Json):
     """The distributions read from the artifact compared with the run's lock."""
 
     checked: bool
+    """False when the artifact lists no distributions to compare."""
     matches: bool | None
+    """True when the artifact holds exactly the locked versions; null when not checked."""
     detail: str
+    """One line: what differs, or that all locked distributions match."""
     missing: list[str] = field(default_factory=list)
+    """Locked distributions not found in the artifact."""
     unexpected: list[str] = field(default_factory=list)
+    """Distributions in the artifact that are not in the lock."""
     different: list[str] = field(default_factory=list)
+    """Distributions whose version differs from the lock."""
 
     @model_serializer(mode="wrap")
     def _lists_when_checked(self, handler: SerializerFunctionWrapHandler):  # type: ignore[no-untyped-def]
@@ -34,14 +40,23 @@ class Finding(Json):
     """A file that must never ship, found inside an artifact."""
 
     path: str
+    """The file inside the artifact."""
     rule: str
+    """Which rule it broke."""
     detail: str
+    """Why it was flagged."""
 
 
 @dataclass(frozen=True, kw_only=True)
 class SecurityFacts(Json):
+    """Security facts checked by reading the artifact: secrets or VCS files in its file list and
+    contents, and the addresses the smoke server listened on."""
+
     findings: list[Finding]
+    """Files that must never ship (.env, .git, private keys, credentials), each with the rule it
+    broke."""
     listening: list[str]
+    """Addresses (ip:port) the running artifact listened on, as the host sees them."""
 
     @computed_field(description="No finding.")  # type: ignore[prop-decorator]
     @property
@@ -63,10 +78,16 @@ class Reproducibility(Json):
     """With ``--check-reproducible``: a second build compared byte for byte with the first."""
 
     identical: bool
+    """True when both builds have the same sha256."""
     difference: str | None
+    """The first difference found (a zip or tar member, a gzip header field, a byte offset), or
+    null."""
     sha256: list[str] = field(default_factory=list)
+    """sha256 of each artifact of the first build."""
     sha256_second: list[str] = field(default_factory=list)
+    """sha256 of each artifact of the second build."""
     source_date_epoch: Opt[str] = None
+    """The SOURCE_DATE_EPOCH both builds ran with."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -74,13 +95,21 @@ class BaseImageFacts(Json):
     """The image a container format was built on, pinned by id or registry digest."""
 
     tag: str
+    """The base image's tag."""
     id: str
+    """Its image id."""
     ref: str
+    """How the Dockerfile names it: repo@sha256 digest, or the local id."""
     bytes: Bytes
+    """Its size, uncompressed."""
     os_arch: str
+    """e.g. linux/amd64."""
     python: str
+    """The Python inside."""
     libc: str
+    """The libc inside."""
     note: str | None = None
+    """Why this base was used (e.g. the official one can't be pulled), or null."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -88,7 +117,10 @@ class ImageFacts(Json):
     """Container formats: the image that was built (removed again when the run ends)."""
 
     tag: str
+    """The tag it had during the run."""
     id: str
+    """The engine's image id."""
     base: BaseImageFacts
+    """The base image, pinned by registry digest or local id."""
     os_packages: Opt[NonNegative] = None
     """The OS packages inside, as its dpkg status file counts them (None: no dpkg status)."""

@@ -10,7 +10,7 @@ from typing import Annotated, Final, Literal
 
 from pydantic import Field
 
-from packmatrix.model.serial import Json, Seconds
+from packmatrix.model.serial import WHOLE, Json, Seconds
 
 GridStatus = Literal["ran", "skipped"]
 
@@ -26,18 +26,27 @@ class GridTarget(Json):
     """A target system as the report shows it."""
 
     name: str
+    """SUITE (no Python) or SUITE-python (the suite's own python3)."""
     suite: str
+    """The Debian suite."""
     glibc: str
+    """The suite's glibc version."""
     python: str | None
+    """The target's python3 version, or null: no Python."""
 
 
 @dataclass(frozen=True, kw_only=True)
 class GridCell(Json):
     """One artifact on one target: what happened, and what the static facts said would."""
 
+    __pydantic_config__ = WHOLE
+
     format: str
+    """The format whose artifact ran."""
     target: str
+    """The target system it ran on (a name of grid.targets)."""
     passed: bool
+    """Every smoke check passed on the target."""
     reason: str
     """One line: from the artifact's output when it failed (``GLIBC_2.35 not found``), what
     passed when it passed (``10/10 checks``)."""
@@ -46,6 +55,7 @@ class GridCell(Json):
     prediction: str = ""
     """Why the prediction is what it is, in one line."""
     seconds: Seconds = 0.0
+    """Wall time of the cell: container, copy, install, start and smoke test."""
     output: Annotated[str, Field(exclude_if=lambda output: not output)] = ""
     """The last lines the artifact printed, when it failed."""
 
@@ -59,13 +69,21 @@ class GridCell(Json):
 class Grid(Json):
     """The format × target grid of one run, or why it was skipped."""
 
+    __pydantic_config__ = WHOLE
+
     status: GridStatus
+    """ran, or skipped when no target could be had (reason says why)."""
     reason: str | None = None
     """Why the grid was skipped (or why some targets were)."""
     targets: list[GridTarget] = field(default_factory=list)
+    """The target systems the artifacts ran on."""
     cells: list[GridCell] = field(default_factory=list)
+    """One cell per artifact and target, artifact by artifact."""
     seconds: Seconds = 0.0
+    """Wall time of the whole grid, target builds included."""
     notes: list[str] = field(default_factory=list)
+    """How the targets were had (found, tagged from the base image, built and how long that
+    took)."""
 
     @property
     def formats(self) -> list[str]:

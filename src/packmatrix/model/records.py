@@ -10,14 +10,17 @@ from typing import Annotated, Any, Final
 from pydantic import (
     BeforeValidator,
     Field,
+    GetJsonSchemaHandler,
     PlainSerializer,
     SerializerFunctionWrapHandler,
     model_serializer,
     model_validator,
 )
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 from packmatrix.model.metrics import METRICS
-from packmatrix.model.serial import Argv, Bytes, Json, NonNegative, Opt, Seconds, Sha256
+from packmatrix.model.serial import Argv, Bytes, Json, NonNegative, Opt, Seconds, Sha256, adapter
 from packmatrix.model.stats import Stat
 
 # -- figures ----------------------------------------------------------------------------------
@@ -28,6 +31,23 @@ PSS_OF_TREE: Final = "PSS of the process tree"
 RSS_OF_TREE: Final = "RSS of the process tree (no PSS on this OS)"
 CONTAINER_MEMORY: Final = "container memory (cgroup)"
 LEGACY_RSS_KEY: Final = "rss_bytes"  # the memory figure in older reports: read, never written
+LEGACY_RSS: Final = (
+    "Reports made before memory_bytes: resident memory summed over the process tree (the docker "
+    "row's: the container's cgroup memory). Read as memory_bytes; never written now."
+)
+MEMORY_KIND: Final = (
+    "What memory_bytes measures for this format: the PSS (proportional set size) summed over the "
+    "process tree, so pages its processes share count once; the RSS sum where the OS reports no "
+    "PSS; or a container's cgroup memory."
+)
+FIGURE_GROUPS: Final[dict[str, dict[str, Any]]] = {
+    "startup": {
+        "type": "object",
+        "description": "Wall time from spawn to the first HTTP 200 on app.health, in seconds.",
+        "additionalProperties": False,
+    }
+}
+"""The objects a dotted metric key nests in (``startup.cold``), as the schema describes them."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -63,6 +83,35 @@ class Figures(Json):
     def value(self, attr: str) -> Stat | int | None:
         found: Stat | int | None = getattr(self, attr)
         return found
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        """The JSON's shape, from the metric catalogue: each metric under its key (``startup``
+        holds ``cold`` and ``warm``), a figure with a spread as a ``Stat``, the rest a count."""
+        stat = handler(adapter(Stat).core_schema)  # inline here; model.schema makes it a $ref
+        count = {"type": "integer", "minimum": 0}
+        properties: dict[str, Any] = {}
+        for metric in METRICS:
+            node = properties
+            *parents, last = metric.key.split(".")
+            for part in parents:
+                parent = node.setdefault(part, {**FIGURE_GROUPS[part], "properties": {}})
+                node = parent["properties"]
+            node[last] = {**(stat if metric.spread else count), "description": metric.description}
+        properties["memory_kind"] = {
+            "type": "string",
+            "description": MEMORY_KIND,
+            "examples": [PSS_OF_TREE, RSS_OF_TREE, CONTAINER_MEMORY],
+        }
+        properties[LEGACY_RSS_KEY] = {**stat, "description": LEGACY_RSS}
+        return {
+            "type": "object",
+            "description": cls.__doc__,
+            "properties": properties,
+            "additionalProperties": False,
+        }
 
     @model_serializer(mode="wrap")
     def _nest(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
@@ -112,10 +161,15 @@ class CheckResult(Json):
     """One smoke check against the running artifact."""
 
     name: str
+    """The check's name, as in app.checks."""
     path: str
+    """Path requested."""
     ok: bool
+    """Whether the answer was as expected."""
     detail: str
+    """What was answered (status and content type), or what was wrong."""
     method: str = "GET"
+    """The HTTP method of the request (GET when absent)."""
 
     @property
     def request(self) -> str:
@@ -163,11 +217,15 @@ class Commands(Json):
     took, and the run (and date) that made it; its commands are the original build's."""
 
     commands: list[Argv]
+    """The exact build command lines, in order (of the original build when it was reused)."""
     seconds: Opt[Seconds] = None
+    """Wall time of the step in seconds (a reused build: the time to find it)."""
     note: Opt[str] = None
     """What the step's product is, in a word or two (``docker save tar``)."""
     cached: Annotated[bool, Field(exclude_if=lambda cached: not cached)] = False
+    """True when the build was reused from the artifact cache: nothing it depends on changed."""
     original_seconds: Opt[Annotated[float, Field(ge=0)]] = None
+    """A reused build: how long the original build took."""
     cached_from: Opt[str] = None
     """The run id of the build that was reused."""
     cached_at: Opt[str] = None
@@ -181,8 +239,11 @@ class LaunchRecord(Json):
     """How the artifact was started, with its deployment folder shown as ``<place>``."""
 
     argv: list[str]
+    """The command line, with the deployment folder shown as <place>."""
     env_extra: dict[str, str] = field(default_factory=dict)
+    """Variables added to launch_environment for this format (PEX_ROOT, HOST, PORT…)."""
     footprint_label: str = ""
+    """What figures.footprint_bytes measures for this format, in words."""
     footprint_note: Opt[str] = None
     """The installed footprint in a word or two, when it is not files (``image``)."""
 
@@ -192,8 +253,11 @@ class GlibcFloor(Json):
     """The highest GLIBC_x.y symbol version any file needs, and which file needs it."""
 
     version: Annotated[str, Field(pattern=r"^GLIBC_[0-9]+(\.[0-9]+)+$")] | None
+    """e.g. "GLIBC_2.35", or null when no ELF file needs a versioned glibc symbol."""
     needed_by: str | None
+    """The file that needs that version, or null."""
     files_scanned: NonNegative = 0
+    """How many ELF files were read."""
 
 
 CORE_FACTS: Final = frozenset(
@@ -210,28 +274,46 @@ class Portability(Json):
     a frozen binary's extension modules, what a look inside an image found)."""
 
     needs: str
+    """What a target machine must have for the artifact to start, in words."""
     requires_python: str | None = None
+    """The Python versions the artifact accepts, or null when it ships its own or does not
+    say."""
     os_arch: str | None = None
+    """Operating systems and architectures it runs on: "any", wheel platform tags, or e.g.
+    "linux-x64"."""
     platform_wheels: list[str] | None = None
     """None where wheels mean nothing (a frozen binary is platform-specific as a whole)."""
     glibc_floor: GlibcFloor | None = None
+    """The oldest glibc the artifact can run on: the highest GLIBC_x.y symbol version any of its
+    ELF files needs."""
     distributions: list[str] | None = None
     """``name==version`` read from the artifact; None when it lists none (no lock check)."""
     shebang: Opt[str] = None
+    """pex: the first line of the zipapp, which names the interpreter."""
     macos_floor: Opt[str] = None
     """Mach-O binaries: the oldest macOS they run on (the glibc floor's counterpart)."""
     extension_modules: Opt[list[str]] = None
+    """Frozen binaries: the compiled extension modules inside."""
     build_tools: Opt[list[str]] = None
     """Frozen binaries: what is inside besides the app, its lock and the standard library (the
     build tools' own code, pulled in by PyInstaller's hooks); not part of the lock check."""
     runs_as: Opt[str] = None
+    """Container formats: the user the app runs as, and its uid."""
     base_image: Opt[str] = None
+    """Container formats: the base image, its size and libc."""
     base_image_id: Opt[str] = None
+    """Container formats: the base image's id."""
     python: Opt[str] = None
+    """Container formats: the Python in the image's venv."""
     image_size: Opt[str] = None
+    """Container formats: the image's size uncompressed, as gzip layers and on top of its
+    base."""
     compilers: Opt[list[str]] = None
+    """Container formats: compilers found in the image (should be none)."""
     pip_caches: Opt[list[str]] = None
+    """Container formats: pip caches found in the image (should be none)."""
     wheelhouse_files: Opt[list[str]] = None
+    """Container formats: wheels or lock files left in the image (should be none)."""
 
     def facts(self) -> list[tuple[str, Any]]:
         """(name, value) of every fact this format has, distributions last, for the templates."""

@@ -15,9 +15,12 @@ when unset). Why pydantic: docs/serialization.md.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Annotated, Any, Final, TypeVar
+from typing import Annotated, Any, ClassVar, Final, TypeVar, get_type_hints
 
-from pydantic import ConfigDict, Field, PlainSerializer, TypeAdapter
+from pydantic import ConfigDict, Field, GetJsonSchemaHandler, PlainSerializer, TypeAdapter
+from pydantic.fields import FieldInfo
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 T = TypeVar("T")
 J = TypeVar("J", bound="Json")
@@ -44,10 +47,29 @@ CONFIG: Final = ConfigDict(
 )
 
 
+def _written_whole(schema: dict[str, Any], kind: type) -> None:
+    """Require every property but the ``Opt`` ones: the record writes each of them."""
+    hints = get_type_hints(kind, include_extras=True)
+    schema["additionalProperties"] = False
+    schema["required"] = [
+        name
+        for name in schema.get("properties", {})
+        if not any(
+            isinstance(meta, FieldInfo) and meta.exclude_if is not None
+            for meta in getattr(hints.get(name), "__metadata__", ())
+        )
+    ]
+
+
+WHOLE: Final = ConfigDict(**{**CONFIG, "json_schema_extra": _written_whole})
+"""The config of a record that writes every field but its ``Opt`` ones: the schema requires
+the fields with a default too (a plain config requires only those without one)."""
+
+
 class Json:
     """A record that reads and writes its JSON through pydantic, from its typed fields."""
 
-    __pydantic_config__ = CONFIG
+    __pydantic_config__: ClassVar[ConfigDict] = CONFIG
 
     def to_json(self) -> dict[str, Any]:
         dumped: dict[str, Any] = adapter(type(self)).dump_python(self, mode="json", by_alias=True)
@@ -69,3 +91,17 @@ def adapter(kind: type[T]) -> TypeAdapter[T]:
     if found is None:
         found = _ADAPTERS[kind] = TypeAdapter(kind)
     return found
+
+
+class Shaped:
+    """``Annotated[dict[str, Any], Shaped(SomeTypedDict)]``: a dict kept as it is read (every
+    key), whose schema is the TypedDict's. For what the report keeps as its owner made it
+    (``core`` makes the app's and the host's JSON, and may not import the model)."""
+
+    def __init__(self, kind: type) -> None:
+        self.kind = kind
+
+    def __get_pydantic_json_schema__(
+        self, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        return handler(adapter(self.kind).core_schema)

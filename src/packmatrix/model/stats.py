@@ -29,7 +29,7 @@ class Stat(Json):
     def of(cls, samples: Sequence[float], unit: str) -> Stat:
         return cls(unit, tuple(float(value) for value in samples))
 
-    @computed_field(description="How many samples.")  # type: ignore[prop-decorator]
+    @computed_field(description="How many samples.", json_schema_extra={"minimum": 1})  # type: ignore[prop-decorator]
     @property
     def n(self) -> int:
         return len(self.samples)
