@@ -180,7 +180,7 @@ def finish(doc: Report, ctx: Context, started: float) -> None:
             prepare=[str(step) for step in launcher.prepare],
             source=launcher.source(),
         )
-    doc.lock = [entry.to_json() for entry in ctx.lock]
+    doc.lock = [dataclasses.asdict(entry) for entry in ctx.lock]
     doc.preparation = {
         "seconds": {key: round(value, 3) for key, value in ctx.prepared_seconds.items()},
         "commands": ctx.prepared_commands,
