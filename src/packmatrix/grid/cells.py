@@ -33,7 +33,8 @@ from typing import Final
 import docker
 
 from packmatrix.container.dockerfile import PORT
-from packmatrix.container.engine import Container, Engine
+from packmatrix.container.engine import Container
+from packmatrix.container.runengine import Engine
 from packmatrix.core.context import Context
 from packmatrix.errors import PackmatrixError, StepFailed
 from packmatrix.formats.base import Built, Format

@@ -35,7 +35,7 @@ from packmatrix.model.results import FormatResult, LauncherRecord, Report, RunIn
 from packmatrix.model.stats import Stat
 from packmatrix.reading.reproducible import file_sha256
 from packmatrix.report import render as report
-from packmatrix.steps import cache, prepared
+from packmatrix.steps import cache, cachekey, prepared
 from packmatrix.steps.builds import Obtained, build_all, obtain
 from packmatrix.steps.factcache import cached_portability, cached_security
 from packmatrix.steps.inspection import check_reproducible, lock_check
@@ -72,7 +72,7 @@ def run_matrix(
             stale.unlink()
         note = tracked(progress, doc)
         if options.artifact_cache:
-            cache.run_source_digest(ctx)  # from the source as it is now, before any build
+            cachekey.run_source_digest(ctx)  # from the source as it is now, before any build
         if options.artifact_cache and not options.rebuild:
             prepared.restore(ctx, tools)
         builds = build_all(formats, lambda fmt: build_format(fmt, ctx, note))
