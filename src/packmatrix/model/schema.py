@@ -51,14 +51,17 @@ def report_schema() -> dict[str, Any]:
     definitions["Stat"] = stat
     body.pop("title", None)
     body.pop("description", None)
-    return {
-        "$schema": DRAFT,
-        "$id": f"urn:packmatrix:schema:report:{schema_major(SCHEMA_VERSION)}",
-        "title": "packmatrix report",
-        "description": DESCRIPTION,
-        **body,
-        "$defs": dict(sorted(definitions.items())),
-    }
+    tidied: dict[str, Any] = _tidy(
+        {
+            "$schema": DRAFT,
+            "$id": f"urn:packmatrix:schema:report:{schema_major(SCHEMA_VERSION)}",
+            "title": "packmatrix report",
+            "description": DESCRIPTION,
+            **body,
+            "$defs": dict(sorted(definitions.items())),
+        }
+    )
+    return tidied
 
 
 def _hoisted(node: Any, stat: dict[str, Any]) -> Any:
@@ -73,6 +76,19 @@ def _hoisted(node: Any, stat: dict[str, Any]) -> Any:
         rest = {key: value for key, value in node.items() if key not in stat}
         return {"$ref": "#/$defs/Stat", **rest}
     return {key: _hoisted(value, stat) for key, value in node.items()}
+
+
+def _tidy(node: Any) -> Any:
+    """Descriptions as prose: a docstring's line breaks become spaces (paragraphs stay)."""
+    if isinstance(node, list):
+        return [_tidy(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    tidied = {key: _tidy(value) for key, value in node.items()}
+    if isinstance(tidied.get("description"), str):
+        paragraphs = tidied["description"].split("\n\n")
+        tidied["description"] = "\n\n".join(" ".join(part.split()) for part in paragraphs)
+    return tidied
 
 
 def text() -> str:
