@@ -3,7 +3,7 @@
 The records are plain dataclasses; their fields (with their attribute docstrings) are the one
 source of truth. :class:`Json` gives each the same two methods, ``to_json()`` and
 ``from_json()``, through a cached pydantic ``TypeAdapter``; ``schema/report.schema.json`` is
-generated from the same model (``packmatrix.report.schema``). A new optional field is one line::
+generated from the same model (``packmatrix.model.schema``). A new optional field is one line::
 
     sbom: Opt[str] = None
     \"\"\"What it means (this becomes the schema's description).\"\"\"
@@ -86,7 +86,8 @@ _ADAPTERS: dict[type, TypeAdapter[Any]] = {}
 
 def adapter(kind: type[T]) -> TypeAdapter[T]:
     """One adapter per record type, made on first use: making it compiles the type's validator
-    and serializer (milliseconds a type, so not at import)."""
+    and serializer, which for the whole report takes a good part of a second (so not at
+    import: a command that reads no report never pays it)."""
     found = _ADAPTERS.get(kind)
     if found is None:
         found = _ADAPTERS[kind] = TypeAdapter(kind)
