@@ -24,7 +24,7 @@ from packmatrix.core import procs
 from packmatrix.errors import StepFailed
 
 REPO = Path(__file__).resolve().parents[1]
-WIDTH, HEIGHT = 1400, 1000
+WIDTH, HEIGHT = 1400, 1500
 TIMEOUT = 120.0
 PNG = b"\x89PNG\r\n\x1a\n"
 
