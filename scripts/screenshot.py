@@ -15,10 +15,12 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import signal
 import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from types import FrameType
 
 from packmatrix.core import procs
 from packmatrix.errors import StepFailed
@@ -62,7 +64,12 @@ def screenshot(browser: str, page: Path, out: Path, *, width: int, height: int) 
         shutil.copyfile(drawn, out)
 
 
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt  # ends chromium's process group on the way out, as Ctrl-C does
+
+
 def main(argv: Sequence[str]) -> int:
+    signal.signal(signal.SIGTERM, _on_sigterm)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--page", type=Path, default=REPO / "reports" / "matrix.html")
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "images" / "report.png")
@@ -81,6 +88,9 @@ def main(argv: Sequence[str]) -> int:
     except StepFailed as exc:
         print(f"screenshot: {exc.reason}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:  # chromium's process group is already ended (procs.run)
+        print("screenshot: interrupted", file=sys.stderr)
+        return 130
     print(f"screenshot: {args.out} ({args.width}×{args.height}) from {args.page}")
     return 0
 
