@@ -24,6 +24,9 @@ FORMATS = {
     "so not in the default set: `nox -s matrix -- --formats all` adds it",
     "docker": "a slim multi-stage image, run as a container; needs a container engine",
     "docker-frozen": "the PyInstaller folder in an image with no Python; needs a container engine",
+    "deb": "a Debian package (dpkg-deb) of a venv under /opt with a systemd unit, installed with "
+    "dpkg -i and started as its unit says in containers of its suite; not in the default set "
+    "(its install and starts come back on every rerun): `--formats all` adds it",
 }
 """Each format in one line, for `nox -l`; the names mirror
 packmatrix.formats.registry.FORMAT_NAMES (a unit test keeps them equal). Sessions per format

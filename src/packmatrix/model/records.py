@@ -291,6 +291,10 @@ class Portability:
     compilers: list[str] | None = None
     pip_caches: list[str] | None = None
     wheelhouse_files: list[str] | None = None
+    depends: str | None = None
+    """System packages: the ``Depends:`` line, what a system must have for it to install."""
+    lintian: list[str] | None = None
+    """Debian packages: lintian's findings (``E:``, ``W:``, ``I:``, overridden ``O:``)."""
 
     def facts(self) -> list[tuple[str, Any]]:
         """(name, value) of every fact this format has, distributions last, for the templates."""

@@ -71,6 +71,8 @@ class FormatResult:
     security: SecurityFacts | None = None
     reproducible: Reproducibility | None = None
     dockerfile: str | None = None
+    generated_files: dict[str, str] | None = None
+    """System packages: the files packmatrix generated for the package (path → text)."""
     image: ImageFacts | None = None
     run_id: str | None = None
     """The run that produced this row: the report's own run, or an earlier one whose row was
@@ -113,6 +115,7 @@ class FormatResult:
             "security": self.security,
             "reproducible": self.reproducible,
             "dockerfile": self.dockerfile,
+            "generated_files": self.generated_files,
             "image": self.image,
         }
         for key, value in parts.items():
@@ -149,6 +152,7 @@ class FormatResult:
             security=part("security", SecurityFacts.from_json),
             reproducible=part("reproducible", Reproducibility.from_json),
             dockerfile=data.get("dockerfile"),
+            generated_files=dict(data["generated_files"]) if data.get("generated_files") else None,
             image=part("image", ImageFacts.from_json),
             run_id=data.get("run"),
         )
