@@ -110,7 +110,8 @@ class TestGeneratedFiles:
         locked = next(argv for argv in commands if "--require-hashes" in argv)
         assert "--no-index" in locked
         assert locked[locked.index("--requirement") + 1] == "/build/wheelhouse/requirements.lock"
-        assert commands[1] == [
+        assert locked[:3] == ["/opt/sample-app/venv/bin/python", "/build/pip.whl/pip", "install"]
+        assert commands[0] == [
             "/usr/bin/python3",
             "-m",
             "venv",

@@ -240,8 +240,8 @@ class DebFormat:
             argv=argv,
             env={**env, "LANG": "C.UTF-8"},
             footprint_bytes=added,
-            footprint_label=f"what dpkg -i added to Debian's {name} root (the venv, its "
-            "compiled modules, the unit, dpkg's records)",
+            footprint_label=f"what dpkg -i added to Debian {package_of(ctx).suite}'s root (the "
+            "venv, its compiled modules, the unit, dpkg's records)",
             footprint_note="installed",
             commands=[*install, ["docker", "commit", "<container>", f"{tag}:{ctx.run_id}"]],
             seconds=seconds,

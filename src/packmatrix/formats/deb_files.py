@@ -37,6 +37,7 @@ from packmatrix.reading import portability
 
 BUILD: Final = "/build"
 """Where the build container holds its inputs and the package tree (``/build/root``)."""
+PIP_WHEEL: Final = f"{BUILD}/pip.whl"
 SECTION: Final = "web"
 MAINTAINER: Final = "packmatrix <packmatrix@localhost.invalid>"
 """Who the generated package names as its maintainer (a local package: no Debian maintainer)."""
@@ -318,17 +319,21 @@ def summary_of(wheel: Path) -> str:
 
 
 def build_commands(package: Package, app_wheels: list[str]) -> list[list[str]]:
-    """What the build container runs, in order: the exact commands the report shows."""
+    """What the build container runs, in order: the exact commands the report shows.
+
+    pip runs from the suite's own pip wheel (``python3-pip-whl``, which ``python3-venv`` brings,
+    what ensurepip installs from) with the venv's interpreter, so it installs into the venv
+    without being installed there: the venv ships only the locked distributions and the app."""
     venv, root = package.venv, f"{BUILD}/root"
-    pip = [f"{BUILD}/tools/bin/pip", "--python", f"{venv}/bin/python", "install"]
+    pip = [f"{venv}/bin/python", PIP_WHEEL + "/pip", "install"]
     quiet = ["--no-cache-dir", "--disable-pip-version-check", "--no-index"]
     installed = (
         f"s/^Installed-Size: .*/Installed-Size: "
         f"$(du -sk --apparent-size --exclude=DEBIAN {root} | cut -f1)/"
     )
     return [
-        ["/usr/bin/python3", "-m", "venv", f"{BUILD}/tools"],
         ["/usr/bin/python3", "-m", "venv", "--without-pip", venv],
+        ["sh", "-c", f"ln -s /usr/share/python-wheels/pip-*.whl {PIP_WHEEL}"],
         [
             *pip,
             *quiet,
