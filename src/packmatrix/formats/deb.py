@@ -20,6 +20,7 @@ is removed when the run ends, by id; every container is removed when its start e
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import json
 import platform
@@ -121,8 +122,14 @@ class DebFormat:
         return None
 
     def cache_key(self, ctx: Context) -> str:
-        """A build depends on the suite's root it is made in too."""
-        return json.dumps([type(self).__qualname__, str(self._system(ctx).id)])
+        """A build depends on the suite's root it is made in, and on its recipe: the commands
+        and the generated files (a change to either is another package)."""
+        package = package_of(ctx)
+        recipe = hashlib.sha256()
+        recipe.update(deb_files.script_of(deb_files.build_commands(package, [])).encode())
+        for path, (data, mode) in sorted(deb_files.tree_files(package, ctx).items()):
+            recipe.update(f"{path} {mode:o} {len(data)}\n".encode() + data)
+        return json.dumps([type(self).__qualname__, str(self._system(ctx).id), recipe.hexdigest()])
 
     def _system(self, ctx: Context) -> Any:
         """The suite's own root with its python3 (``packmatrix/target:SUITE-python``, the same

@@ -26,6 +26,7 @@ import io
 import re
 import shlex
 import tarfile
+import time
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -256,13 +257,15 @@ PORT={package.port}
 """
 
 
-def copyright_file(package: Package, license_name: str | None) -> str:
+def copyright_file(package: Package, *, year: int) -> str:
+    """``/usr/share/doc/<name>/copyright`` (machine-readable); each distribution's licence is
+    in its own metadata in the venv."""
     return (
         "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n"
         f"Upstream-Name: {package.app}\n\n"
         "Files: *\n"
-        f"Copyright: (C) the authors of {package.app} and of the distributions in its venv\n"
-        f"License: {license_name or 'see the distributions metadata'}\n"
+        f"Copyright: {year} the authors of {package.app} and of the distributions in its venv\n"
+        "License: see the distributions' metadata\n"
         f" The licence of each distribution is in its metadata under {package.venv}/lib.\n"
     )
 
@@ -379,7 +382,9 @@ def script_of(commands: list[list[str]]) -> str:
 
 def tree_files(package: Package, ctx: Context) -> dict[str, tuple[bytes, int]]:
     """The package's generated files under ``root/`` (path → content, mode), before the venv."""
-    when = email.utils.formatdate(int(ctx.source_date_epoch), usegmt=False)
+    epoch = int(ctx.source_date_epoch)
+    when = email.utils.formatdate(epoch, usegmt=False)
+    year = time.gmtime(epoch).tm_year
     doc = package.doc.lstrip("/")
 
     def text(value: str) -> bytes:
@@ -393,7 +398,7 @@ def tree_files(package: Package, ctx: Context) -> dict[str, tuple[bytes, int]]:
         "root/DEBIAN/postrm": (text(postrm(package)), 0o755),
         f"root{package.unit_path}": (text(unit(package)), 0o644),
         f"root{package.default_path}": (text(default_file(package)), 0o644),
-        f"root/{doc}/copyright": (text(copyright_file(package, None)), 0o644),
+        f"root/{doc}/copyright": (text(copyright_file(package, year=year)), 0o644),
         f"root/{doc}/changelog.Debian.gz": (
             gzip.compress(text(changelog(package, date=when)), 9, mtime=0),
             0o644,
