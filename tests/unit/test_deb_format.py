@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import io
+import json
 import lzma
 import tarfile
 from pathlib import Path
@@ -15,9 +16,10 @@ import pytest
 from packmatrix.formats import deb_files
 from packmatrix.formats.base import Built
 from packmatrix.formats.deb import grid_script, start_of
-from packmatrix.formats.deb_files import build_commands
+from packmatrix.formats.deb_files import build_commands, tar_with_modes
 from packmatrix.grid import judge
 from packmatrix.model.records import Portability
+from packmatrix.model.results import FormatResult
 from packmatrix.reading import debian_package
 from packmatrix.reading.debian_package import ar_members, findings, read_deb
 
@@ -305,3 +307,38 @@ class TestReadingADeb:
         path.write_bytes(b"PK\x03\x04")
         with pytest.raises(ValueError, match="not an ar archive"):
             read_deb(path)
+
+
+class TestRecords:
+    def test_tree_archive_has_modes_parents_and_the_date(self) -> None:
+        """Maintainer scripts stay executable, every parent folder is there (dpkg-deb checks
+        DEBIAN's mode), and every entry carries SOURCE_DATE_EPOCH (lintian: no ancient file)."""
+        data = tar_with_modes(
+            {"root/DEBIAN/postinst": (b"#!/bin/sh\n", 0o755), "root/etc/x": (b"", 0o644)},
+            mtime=1_700_000_000,
+        )
+        with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+            members = {member.name: member for member in tar}
+        assert members["root/DEBIAN/postinst"].mode == 0o755
+        assert members["root/etc/x"].mode == 0o644
+        assert members["root/DEBIAN"].isdir()
+        assert members["root"].mode == 0o755
+        assert {member.mtime for member in members.values()} == {1_700_000_000}
+
+    def test_generated_files_and_package_facts_survive_the_report(self) -> None:
+        """The row keeps its generated files, Depends and lintian findings through JSON."""
+        result = FormatResult(
+            name="deb",
+            title="Debian package (.deb)",
+            generated_files={"DEBIAN/control": deb_files.control(PACKAGE, installed_kib=1)},
+            portability=Portability(
+                needs="Debian bookworm's python3",
+                depends=PACKAGE.depends,
+                lintian=["W: sample-app: no-manual-page [usr/bin/sample-app]"],
+            ),
+        )
+        again = FormatResult.from_json(json.loads(json.dumps(result.to_json())))
+        assert again.generated_files == result.generated_files
+        assert again.portability is not None
+        assert again.portability.depends == PACKAGE.depends
+        assert again.portability.lintian == ["W: sample-app: no-manual-page [usr/bin/sample-app]"]
