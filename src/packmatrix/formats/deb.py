@@ -36,7 +36,7 @@ from packmatrix.container import localbase
 from packmatrix.container.baseimage import default_tag
 from packmatrix.container.debian import BaseImageError
 from packmatrix.container.dockerfile import PORT, host_minor
-from packmatrix.container.engine import PING_TIMEOUT, Engine, connect
+from packmatrix.container.engine import PING_TIMEOUT, Engine, connect, files_of
 from packmatrix.core import procs
 from packmatrix.core.context import Context
 from packmatrix.errors import StepFailed
@@ -182,7 +182,7 @@ class DebFormat:
                 "run",
                 "--network",
                 "none",
-                f"packmatrix/target:{package.suite}-python",
+                sorted(image.tags)[-1] if image.tags else str(image.id),
                 "sh",
                 "-c",
                 "…the commands below…",
@@ -349,20 +349,10 @@ def _prefixed(files: dict[str, tuple[bytes, int]], prefix: str, mtime: int = 0) 
 
 
 def _file_in(container: Any, path: str) -> str:
-    found = list(_files_of(container.get_archive(path)).values())
+    found = list(files_of(container.get_archive(path)).values())
     if len(found) != 1:
         raise StepFailed(f"{path} is not one file in the installed system")
     return found[0].decode("utf-8")
-
-
-def _files_of(archive: bytes) -> dict[str, bytes]:
-    found = {}
-    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-        for member in tar:
-            stream = tar.extractfile(member) if member.isfile() else None
-            if stream is not None:
-                found[member.name] = stream.read()
-    return found
 
 
 def _log(ctx: Context, name: str, text: str) -> None:
