@@ -10,10 +10,12 @@ import json
 import lzma
 import tarfile
 from pathlib import Path
+from typing import cast
 
 import pytest
 
-from packmatrix.formats import deb_files
+from packmatrix.core.context import Context
+from packmatrix.formats import deb, deb_files
 from packmatrix.formats.base import Built
 from packmatrix.formats.deb import grid_script, start_of
 from packmatrix.formats.deb_files import build_commands, tar_with_modes
@@ -342,3 +344,13 @@ class TestRecords:
         assert again.portability is not None
         assert again.portability.depends == PACKAGE.depends
         assert again.portability.lintian == ["W: sample-app: no-manual-page [usr/bin/sample-app]"]
+
+
+class TestAvailability:
+    def test_a_python_no_suite_ships_is_one_line(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """On a host Python no Debian suite ships (3.12: a fault this host can't cause), the row
+        is SKIPPED with why, before any engine is asked."""
+        monkeypatch.setattr(deb, "host_minor", lambda: "3.12")
+        reason = deb.DebFormat().unavailable(cast(Context, None))
+        assert reason is not None
+        assert reason.startswith("no Debian suite ships Python 3.12")
