@@ -24,6 +24,9 @@ FORMATS = {
     "so not in the default set: `nox -s matrix -- --formats all` adds it",
     "docker": "a slim multi-stage image, run as a container; needs a container engine",
     "docker-frozen": "the PyInstaller folder in an image with no Python; needs a container engine",
+    "deb": "a Debian package (dpkg-deb) of a venv under /opt with a systemd unit, installed with "
+    "dpkg -i and started as its unit says in containers of its suite; not in the default set "
+    "(its install and starts come back on every rerun): `nox -s matrix -- --formats all` adds it",
 }
 """Each format in one line, for `nox -l`; the names mirror
 packmatrix.formats.registry.FORMAT_NAMES (a unit test keeps them equal). Sessions per format
@@ -41,7 +44,7 @@ def _packmatrix(session: nox.Session, *args: str) -> None:
 
 @nox.session(default=True)
 def matrix(session: nox.Session) -> None:
-    """Package sample_app in every format but nuitka (slow; `-- --formats all`), and report.
+    """Package sample_app in every format but nuitka and deb (`-- --formats all`), and report.
 
     Smoke-tests and measures each, writes reports/matrix.{json,md,html}."""
     _packmatrix(session, "run")

@@ -10,7 +10,7 @@ import pytest
 from packmatrix.cli import main as cli
 from packmatrix.cli.args import parse_formats
 from packmatrix.cli.main import build_parser, main
-from packmatrix.formats.registry import DEFAULT_FORMATS, FORMAT_NAMES, SLOW_FORMATS
+from packmatrix.formats.registry import DEFAULT_FORMATS, FORMAT_NAMES, OPT_IN_FORMATS
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -23,7 +23,7 @@ class TestFormatSelection:
     def test_all(self) -> None:
         """ "all" is every format, the slow ones too; the default leaves those out."""
         assert parse_formats("all") == "all"
-        assert set(DEFAULT_FORMATS) == set(FORMAT_NAMES) - SLOW_FORMATS
+        assert set(DEFAULT_FORMATS) == set(FORMAT_NAMES) - OPT_IN_FORMATS
 
     def test_spaces_and_duplicates(self) -> None:
         """Blanks around names and repeated names are tolerated."""

@@ -34,7 +34,7 @@ from packmatrix.core.appspec import load_app
 from packmatrix.core.context import Options
 from packmatrix.errors import PackmatrixError, StepFailed, UsageError
 from packmatrix.formats.base import Format
-from packmatrix.formats.registry import DEFAULT_FORMATS, FORMAT_NAMES, FORMATS, SLOW_FORMATS
+from packmatrix.formats.registry import DEFAULT_FORMATS, FORMAT_NAMES, FORMATS, OPT_IN_FORMATS
 from packmatrix.grid import targets
 from packmatrix.model.grid import Grid
 from packmatrix.model.results import Report, Status
@@ -73,8 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         metavar="NAMES",
         help=f"comma-separated, from: {', '.join(FORMAT_NAMES)}; or 'all', which adds the "
-        f"formats that build for minutes ({', '.join(sorted(SLOW_FORMATS)) or 'none'}); "
-        f"default: all but those",
+        f"opt-in formats ({', '.join(sorted(OPT_IN_FORMATS)) or 'none'}: nuitka builds for "
+        "minutes, deb installs and starts in containers on every run); default: all but those",
     )
     run.add_argument(
         "--runs",

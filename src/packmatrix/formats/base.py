@@ -30,6 +30,9 @@ class Built:
     """Container formats: the text of the generated Dockerfile."""
     artifact_note: str | None = None
     """A word or two on what the artifact's bytes are, when it is not plain (``saved tar``)."""
+    generated_files: dict[str, str] | None = None
+    """System packages: the files packmatrix generated for it (path in the package → text),
+    shown in the report as a Dockerfile is (a .deb's control, postinst and unit)."""
 
     @property
     def roots(self) -> list[Path]:
@@ -61,6 +64,8 @@ class Deployment:
     """Formats installed into a venv: the venv."""
     image: str | None = None
     """Container formats: the image tag to start."""
+    user: str | None = None
+    """Container formats: the user to start as, when not the image's (a .deb unit's User=)."""
 
 
 def shared_key(name: str) -> str:

@@ -5,10 +5,11 @@ in (and the run's wheelhouse, for a wheel or an sdist), started the way a user o
 would start it, as the unprivileged ``nobody``: a wheel or an sdist installed into a venv made
 with the target's ``python3``, ``--no-index`` from the wheelhouse; a pex or a shiv run as it
 is, so that its shebang (or a pex's ``--sh-boot`` script) picks the target's interpreter; a
-frozen binary as it is. The smoke test runs through a port published on 127.0.0.1 only. A cell
-passes when every check does; a failing one keeps one line of reason from the artifact's output
-(``grid.judge``) beside what the static portability facts predicted. The docker image carries
-its own OS, so it is not on the grid.
+frozen binary as it is; a .deb installed with ``dpkg -i`` as root, its unit's ExecStart then
+started as the unit's user (``deb.grid_script``). The smoke test runs through a port published
+on 127.0.0.1 only. A cell passes when every check does; a failing one keeps one line of reason
+from the artifact's output (``grid.judge``) beside what the static portability facts predicted.
+The docker image carries its own OS, so it is not on the grid.
 
 Every container goes through ``engine`` with the run's label, is removed by id when its cell
 ends, and the run's engine removes any leftover by that label; an interrupt stops the cells
@@ -38,6 +39,7 @@ from packmatrix.container.runengine import Engine
 from packmatrix.core.context import Context
 from packmatrix.errors import PackmatrixError, StepFailed
 from packmatrix.formats.base import Built, Format
+from packmatrix.formats.deb import DebFormat, grid_script
 from packmatrix.formats.docker import run_engine
 from packmatrix.formats.nuitka import NuitkaFormat
 from packmatrix.formats.pex import PexFormat
@@ -85,6 +87,9 @@ class Plan:
     installs: bool = False
     """It installs into a venv first (more time before it answers)."""
     facts: Portability | None = None
+    user: str = USER
+    """Who the script runs as: ``nobody``, or root for a system package (``dpkg -i``; the
+    script then drops to the package's own user, as systemd would)."""
 
 
 @dataclass(frozen=True)
@@ -99,7 +104,14 @@ class Artifact:
 def on_grid(fmt: Format) -> bool:
     """Formats the grid runs: every local one; the docker image brings its own OS."""
     return isinstance(
-        fmt, WheelFormat | SdistFormat | PexFormat | ShivFormat | PyInstallerFormat | NuitkaFormat
+        fmt,
+        WheelFormat
+        | SdistFormat
+        | PexFormat
+        | ShivFormat
+        | PyInstallerFormat
+        | NuitkaFormat
+        | DebFormat,
     )
 
 
@@ -136,6 +148,10 @@ def plan(ctx: Context, artifact: Artifact) -> Plan:
         return Plan(
             {source.name: source}, f"exec {ROOT}/{shlex.quote(executable)}\n", facts=artifact.facts
         )
+    if isinstance(fmt, DebFormat):  # installed with dpkg as root, then started as its unit says
+        name = built.files[0].name
+        script = grid_script(built, f"{ROOT}/{name}")
+        return Plan({name: built.files[0]}, script, installs=True, facts=artifact.facts, user="0:0")
     raise ValueError(f"{fmt.name} is not run on the grid")
 
 
@@ -192,7 +208,7 @@ def run_cell(
         entrypoint=["/bin/sh"],
         what=f"grid-{name}-{target.name}-",
         start=False,
-        user=USER,
+        user=how.user,
         environment=env,
         ports={f"{PORT}/tcp": ("127.0.0.1", None)},
         tmpfs={"/tmp": TMPFS},

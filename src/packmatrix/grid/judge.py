@@ -20,6 +20,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
 from packmatrix.core.names import normalize
 from packmatrix.model.records import Portability
+from packmatrix.reading.debian_package import depends_problem, dpkg_reason
 
 REASON_LIMIT: Final = 200
 
@@ -92,6 +93,8 @@ def reason_from_output(output: str, *, fallback: str = "failed without output") 
     the last line that says error, else the last line, else ``fallback``."""
     if (pex := _pex_reason(output)) is not None:
         return _short(pex)
+    if (refused := dpkg_reason(output)) is not None:
+        return _short(f"dpkg: {refused}")
     for pattern, template in _REASONS:
         match = pattern.search(output)
         if match:
@@ -177,7 +180,11 @@ def predict(facts: Portability | None, *, glibc: str, python: str | None) -> Pre
         )
         problems.append(f"needs {floor}{who}, the target has glibc {glibc}")
     needs_python = not facts.needs.lower().startswith("no python")
-    if needs_python and python is None:
+    if facts.depends:  # a system package: dpkg decides, by its Depends on the suite's python3
+        if (refused := depends_problem(facts.depends, python)) is not None:
+            problems.append(refused)
+        needs_python = False
+    elif needs_python and python is None:
         problems.append("needs a Python, the target has none")
     elif needs_python and python is not None:
         problems.extend(python_problems(facts, python))
@@ -186,4 +193,6 @@ def predict(facts: Portability | None, *, glibc: str, python: str | None) -> Pre
     parts = [f"glibc {glibc} ≥ {floor.removeprefix('GLIBC_')}" if floor else "no glibc floor"]
     if needs_python and python is not None:
         parts.append(f"Python {python} fits")
+    if facts.depends:
+        parts.append(f"python3 {python} meets Depends {facts.depends}")
     return Prediction(True, ", ".join(parts))

@@ -314,6 +314,10 @@ class Portability(Json):
     """Container formats: pip caches found in the image (should be none)."""
     wheelhouse_files: Opt[list[str]] = None
     """Container formats: wheels or lock files left in the image (should be none)."""
+    depends: Opt[str] = None
+    """System packages: the ``Depends:`` line, what a system must have for it to install."""
+    lintian: Opt[list[str]] = None
+    """Debian packages: lintian's findings (``E:``, ``W:``, ``I:``, overridden ``O:``)."""
 
     def facts(self) -> list[tuple[str, Any]]:
         """(name, value) of every fact this format has, distributions last, for the templates."""

@@ -142,6 +142,8 @@ class FormatResult(Json):
     (SOURCE_DATE_EPOCH set from the app's last commit)."""
     dockerfile: Opt[str] = None
     """Container formats: the text of the generated Dockerfile."""
+    generated_files: Opt[dict[str, str]] = None
+    """System packages: the files packmatrix generated for the package (path → text)."""
     image: Opt[ImageFacts] = None
     """Container formats: the image that was built (removed again when the run ends) and the
     base it was built on."""

@@ -108,6 +108,7 @@ def lookup(key: str) -> Hit | None:
             image=ImageFacts.from_json(data["image"]) if data.get("image") else None,
             dockerfile=data.get("dockerfile"),
             artifact_note=data.get("artifact_note"),
+            generated_files=data.get("generated_files"),
         )
         if not all(path.is_file() or path.is_symlink() for path in files):
             return None
@@ -170,6 +171,7 @@ def store(key: str, built: Built, *, run_id: str, commands: list[list[str]]) -> 
             "image": built.image.to_json() if built.image else None,
             "dockerfile": built.dockerfile,
             "artifact_note": built.artifact_note,
+            "generated_files": built.generated_files,
             "run_id": run_id,
             "built_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         }
