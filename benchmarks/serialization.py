@@ -32,10 +32,10 @@ from typing import Any
 
 from packmatrix.model.results import Report
 
-try:
-    import msgspec  # optional: only for the floor
+try:  # optional: only for the floor
+    msgspec: Any = importlib.import_module("msgspec")
 except ImportError:
-    msgspec = None  # type: ignore[assignment]
+    msgspec = None
 
 REPO = Path(__file__).resolve().parents[1]
 LARGEST = REPO / "tests" / "fixtures" / "platforms" / "linux.json"

@@ -36,7 +36,8 @@ from packmatrix.container import localbase
 from packmatrix.container.baseimage import default_tag
 from packmatrix.container.debian import BaseImageError
 from packmatrix.container.dockerfile import PORT, host_minor
-from packmatrix.container.engine import PING_TIMEOUT, Engine, connect, files_of
+from packmatrix.container.engine import PING_TIMEOUT, connect, files_of
+from packmatrix.container.runengine import Engine
 from packmatrix.core import procs
 from packmatrix.core.context import Context
 from packmatrix.errors import StepFailed
