@@ -26,7 +26,9 @@ class Tag(Base):
     name: Mapped[str] = mapped_column(String(40), unique=True)
 
 
-engine = create_engine("sqlite://", poolclass=StaticPool)
+engine = create_engine(
+    "sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False}
+)
 Base.metadata.create_all(engine)
 app = Flask(__name__)
 
