@@ -40,7 +40,7 @@ from packmatrix.engine import PING_TIMEOUT, connect
 from packmatrix.errors import StepFailed, UsageError
 from packmatrix.facts import ImageFacts
 from packmatrix.formats.base import Built
-from packmatrix.records import Figures
+from packmatrix.records import Figures, Stripping
 from packmatrix.reproducible import file_sha256
 from packmatrix.units import human_bytes
 
@@ -218,6 +218,7 @@ def lookup(key: str) -> Hit | None:
             image=ImageFacts.from_json(data["image"]) if data.get("image") else None,
             dockerfile=data.get("dockerfile"),
             artifact_note=data.get("artifact_note"),
+            stripping=Stripping.from_json(data["stripping"]) if data.get("stripping") else None,
         )
         if not all(path.is_file() or path.is_symlink() for path in files):
             return None
@@ -280,6 +281,7 @@ def store(key: str, built: Built, *, run_id: str, commands: list[list[str]]) -> 
             "image": built.image.to_json() if built.image else None,
             "dockerfile": built.dockerfile,
             "artifact_note": built.artifact_note,
+            "stripping": built.stripping.to_json() if built.stripping else None,
             "run_id": run_id,
             "built_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         }

@@ -114,9 +114,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--startup-timeout",
         type=positive_float,
-        default=30.0,
+        default=Options.startup_timeout,
         metavar="SECONDS",
-        help="how long an artifact may take to answer its health check (default 30)",
+        help="how long an artifact may take to answer its health check (default "
+        f"{Options.startup_timeout:g}; an app that fails exits and is noticed at once)",
     )
     run.add_argument(
         "--build-timeout",

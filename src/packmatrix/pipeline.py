@@ -316,6 +316,7 @@ def record_build(result: FormatResult, obtained: Obtained, chosen: list[str]) ->
     result.figures.artifact_bytes = sum(item.bytes for item in files)
     result.image = built.image
     result.dockerfile = built.dockerfile
+    result.stripping = built.stripping
 
 
 def record_deploy(result: FormatResult, deployment: Deployment, ctx: Context) -> None:

@@ -329,3 +329,78 @@ class Portability:
         if self.glibc_floor and self.glibc_floor.version:
             parts.append(f"glibc ≥ {self.glibc_floor.version.removeprefix('GLIBC_')}")
         return "; ".join(part for part in parts if part)
+
+
+# -- stripping --------------------------------------------------------------------------------
+@dataclass(frozen=True, kw_only=True)
+class StrippedFile:
+    """One shared library of a frozen bundle, stripped or kept as it was, and why."""
+
+    name: str
+    """Its path inside the bundle."""
+    stripped: bool
+    reason: str
+    bytes_before: int
+    bytes_after: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "stripped": self.stripped,
+            "reason": self.reason,
+            "bytes_before": self.bytes_before,
+            "bytes_after": self.bytes_after,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> StrippedFile:
+        return cls(
+            name=str(data["name"]),
+            stripped=bool(data["stripped"]),
+            reason=str(data["reason"]),
+            bytes_before=int(data["bytes_before"]),
+            bytes_after=int(data["bytes_after"]),
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class Stripping:
+    """What the tuned profile stripped from a frozen bundle's shared libraries, each proven
+    to load by the dynamic loader (``loader``), and what it kept as it was."""
+
+    loader: str | None
+    files: list[StrippedFile]
+
+    @property
+    def stripped(self) -> list[StrippedFile]:
+        return [item for item in self.files if item.stripped]
+
+    @property
+    def kept(self) -> list[StrippedFile]:
+        return [item for item in self.files if not item.stripped]
+
+    @property
+    def saved_bytes(self) -> int:
+        return sum(item.bytes_before - item.bytes_after for item in self.files)
+
+    def kept_reasons(self) -> list[tuple[str, list[StrippedFile]]]:
+        """The kept files grouped by why they were kept, largest group first."""
+        groups: dict[str, list[StrippedFile]] = {}
+        for item in self.kept:
+            groups.setdefault(item.reason, []).append(item)
+        return sorted(groups.items(), key=lambda group: (-len(group[1]), group[0]))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "loader": self.loader,
+            "saved_bytes": self.saved_bytes,
+            "files": [item.to_json() for item in self.files],
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Stripping:
+        loader = data.get("loader")
+        return cls(
+            loader=str(loader) if loader is not None else None,
+            files=[StrippedFile.from_json(item) for item in data.get("files") or []],
+        )

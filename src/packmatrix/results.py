@@ -24,9 +24,10 @@ from packmatrix.records import (
     Figures,
     LaunchRecord,
     Portability,
+    Stripping,
 )
 
-SCHEMA_VERSION: Final = "2.1"
+SCHEMA_VERSION: Final = "2.2"
 """Major.minor: the major part changes on a breaking change, the minor when optional fields are
 added. Readers accept this major and the one before it (``READABLE_MAJORS``): 2.0 dropped the
 free ``extra`` object and two figure spellings no packmatrix wrote."""
@@ -72,6 +73,8 @@ class FormatResult:
     reproducible: Reproducibility | None = None
     dockerfile: str | None = None
     image: ImageFacts | None = None
+    stripping: Stripping | None = None
+    """Frozen formats of the tuned profile: the shared libraries stripped and kept."""
     run_id: str | None = None
     """The run that produced this row: the report's own run, or an earlier one whose row was
     carried over because this run did not build that format."""
@@ -114,6 +117,7 @@ class FormatResult:
             "reproducible": self.reproducible,
             "dockerfile": self.dockerfile,
             "image": self.image,
+            "stripping": self.stripping,
         }
         for key, value in parts.items():
             if value is not None:
@@ -150,6 +154,7 @@ class FormatResult:
             reproducible=part("reproducible", Reproducibility.from_json),
             dockerfile=data.get("dockerfile"),
             image=part("image", ImageFacts.from_json),
+            stripping=part("stripping", Stripping.from_json),
             run_id=data.get("run"),
         )
 

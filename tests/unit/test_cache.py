@@ -153,7 +153,7 @@ class TestKey:
         onefile = PyInstallerFormat(onefile=True)
         tuned = cache.build_options(onefile, run("tuned"))
         assert tuned != cache.build_options(onefile, run("plain"))
-        assert "--strip" in tuned
+        assert "strip+verify" in tuned
         assert cache.build_options(onefile, run("plain")) == cache.format_options(onefile, None)  # type: ignore[arg-type]
         pex = PexFormat(venv=True)
         assert cache.build_options(pex, run("tuned")) != cache.build_options(pex, run("plain"))

@@ -10,7 +10,7 @@ from typing import Protocol, runtime_checkable
 
 from packmatrix.context import Context
 from packmatrix.facts import ImageFacts
-from packmatrix.records import Figures, MemoryUse, Portability
+from packmatrix.records import Figures, MemoryUse, Portability, Stripping
 
 
 @dataclass(kw_only=True)
@@ -30,6 +30,8 @@ class Built:
     """Container formats: the text of the generated Dockerfile."""
     artifact_note: str | None = None
     """A word or two on what the artifact's bytes are, when it is not plain (``saved tar``)."""
+    stripping: Stripping | None = None
+    """Frozen formats of the tuned profile: which shared libraries were stripped, which kept."""
 
     @property
     def roots(self) -> list[Path]:

@@ -26,9 +26,7 @@ class Tag(Base):
     name: Mapped[str] = mapped_column(String(40), unique=True)
 
 
-engine = create_engine(
-    "sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False}
-)
+engine = create_engine("sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False})
 Base.metadata.create_all(engine)
 app = Flask(__name__)
 
