@@ -42,6 +42,12 @@ _packmatrix_sys.path.insert(0, {folder!r})
 import packmatrix_elfstrip
 a.binaries = packmatrix_elfstrip.strip_collected(a.binaries, {work!r}, {manifest!r})
 """
+LOADED_BY_NAME: Final = {
+    "tzdata": "zoneinfo imports it by name where the system has no time-zone database",
+}
+"""Locked packages the standard library imports by name only, which PyInstaller's analysis never
+sees; bundled whole when the lock holds them (a minimal root, docker-frozen's, has no
+/usr/share/zoneinfo: pandas' time zones fail there without tzdata)."""
 OPTIMIZE: Final = "1"
 """The tuned profile's bytecode optimization level (see ``profile_options``)."""
 BUILD_TOOL_MODULES: Final = {
@@ -178,7 +184,9 @@ class PyInstallerFormat(LocalLaunch):
                 options += ["--collect-data", package]
         for module in ctx.app.hidden_imports:
             options += ["--hidden-import", module]
-        for package in ctx.app.collect_packages:
+        locked = {entry.name for entry in ctx.lock}
+        extra = [*ctx.app.collect_packages, *sorted(LOADED_BY_NAME.keys() & locked)]
+        for package in dict.fromkeys(extra):
             options += ["--collect-all", package]
         # Metadata too: importlib.metadata works frozen (the app reads its own version).
         for name in [ctx.app.name, *(entry.name for entry in ctx.lock)]:
