@@ -122,9 +122,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--build-timeout",
         type=positive_float,
-        default=900.0,
+        default=Options.build_timeout,
         metavar="SECONDS",
-        help="how long one build step may take (default 900)",
+        help=f"how long one build step may take (default {Options.build_timeout:g})",
     )
     run.add_argument(
         "--profile",
