@@ -4,9 +4,10 @@ tuning never makes a format fail that the plain build passes.
 
 Each (app, profile, formats) run is made once per session and shared by every test that reads
 it. CI runs the pairs no light app tests: the frozen formats on the numpy app (PyInstaller
-onefile and onedir, docker-frozen: about 4 minutes for both profiles on two quiet cores). Every
-default format on every corpus app in both profiles (six runs of ten formats, 30 minutes or
-more) runs with ``pytest -m corpus``.
+onefile and onedir, docker-frozen, both profiles: two runs, four PyInstaller builds and two
+images; 22 minutes measured on two cores shared with other jobs at a load of 17-22, an
+unmeasured few on quiet ones). Every default format on every corpus app in both profiles (six
+runs of ten formats) runs with ``pytest -m corpus``.
 """
 
 from __future__ import annotations
