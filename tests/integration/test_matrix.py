@@ -158,12 +158,18 @@ class TestFrozenLockCheck:
     def test_tuned_bundle_leaves_the_build_tools_out(
         self, matrix: dict[str, Any], name: str
     ) -> None:
-        """The default profile, tuned, strips and optimizes, and excludes the build venv's
-        setuptools and packaging (not in the lock): none of their modules is bundled."""
+        """The default profile, tuned, strips (libpython among others, each proven to load
+        by the loader: no PyInstaller --strip, a spec file from pyi-makespec) and optimizes,
+        and excludes the build venv's setuptools and packaging (not in the lock): none of
+        their modules is bundled."""
         row = entry(matrix, name)
         assert matrix["run"]["options"]["profile"] == "tuned"
-        assert row["build"]["profile_options"][:3] == ["--strip", "--optimize", "1"]
-        assert "--strip" in row["build"]["commands"][-1]
+        assert row["build"]["profile_options"][:3] == ["strip+verify", "--optimize", "1"]
+        assert "--strip" not in row["build"]["commands"][-1]
+        assert row["build"]["commands"][-2][2] == "PyInstaller.utils.cliutils.makespec"
+        stripping = row["stripping"]
+        assert stripping["saved_bytes"] > 0
+        assert any(item["stripped"] and "libpython" in item["name"] for item in stripping["files"])
         tools = {pin.split("==")[0] for pin in row["portability"]["build_tools"]}
         assert not tools & {"setuptools", "packaging"}, tools
 

@@ -198,3 +198,14 @@ class TestBuildCommand:
         )
         options = PyInstallerFormat(onefile=True, collect_submodules=False).bundle_options(ctx)
         assert "--hidden-import thirdparty.plugins.csv --collect-all babel" in " ".join(options)
+
+    def test_tzdata_is_bundled_whole_when_locked(self, ctx: Context) -> None:
+        """zoneinfo imports tzdata by name only, where the system has no time-zone database
+        (docker-frozen's root): a lock that holds it has it bundled whole, once."""
+        assert "tzdata" not in PyInstallerFormat(onefile=True).bundle_options(ctx)
+        house = ctx.workdir / "wheelhouse"
+        house.mkdir(parents=True)
+        (house / "tzdata-2026.6-py2.py3-none-any.whl").write_bytes(b"")
+        ctx.app = dataclasses.replace(ctx.app, collect_packages=("tzdata",))
+        options = " ".join(PyInstallerFormat(onefile=True).bundle_options(ctx))
+        assert options.count("--collect-all tzdata") == 1

@@ -154,7 +154,7 @@ class TestKey:
         onefile = PyInstallerFormat(onefile=True)
         tuned = cachekey.build_options(onefile, run("tuned"))
         assert tuned != cachekey.build_options(onefile, run("plain"))
-        assert "--strip" in tuned
+        assert "strip+verify" in tuned
         plain = cachekey.format_options(onefile, None)  # type: ignore[arg-type]
         assert cachekey.build_options(onefile, run("plain")) == plain
         pex = PexFormat(venv=True)

@@ -23,7 +23,7 @@ from packmatrix.model.results import Report
 from packmatrix.report import render as report
 from tests.unit.real_reports import LINUX, raw
 
-STRIPPED = ["--strip", "--optimize", "1"]
+STRIPPED = ["strip+verify", "--optimize", "1"]
 
 
 def run_with(profile: str, locked: tuple[str, ...] = ("flask",)) -> Context:
@@ -50,8 +50,8 @@ class TestChoices:
         assert all(profiles.chosen(fmt, run_with("plain")) == [] for fmt in FORMATS.values())
 
     def test_tuned_options(self) -> None:
-        """tuned: PyInstaller strips and optimizes, pex boots through /bin/sh; the wheel and
-        shiv have nothing worth tuning."""
+        """tuned: PyInstaller strips (each library proven to load) and optimizes, pex boots
+        through /bin/sh; the wheel and shiv have nothing worth tuning."""
         tuned = run_with("tuned")
         assert profiles.chosen(PyInstallerFormat(onefile=True), tuned)[:3] == STRIPPED
         assert profiles.chosen(PyInstallerFormat(onefile=False), tuned)[:3] == STRIPPED
@@ -86,7 +86,7 @@ class TestReport:
         text = report.render("matrix.md.j2", doc)
         assert "· profile **tuned**" in text.splitlines()[2]
         section = text.split("### pyinstaller-onefile:", 1)[1].split("\n### ", 1)[0]
-        assert "Options the profile chose (tuned): `--strip --optimize 1`." in section
+        assert "Options the profile chose (tuned): `strip+verify --optimize 1`." in section
         wheel = text.split("### wheel:", 1)[1].split("\n### ", 1)[0]
         assert "Options the profile chose (tuned): none, the tool's defaults." in wheel
 
@@ -125,7 +125,7 @@ class TestCompareProfiles:
 
     def test_each_format_s_options_side_by_side(self, markdown: str) -> None:
         """A format whose options differ gets a row with both; one built alike gets none."""
-        assert "|  | options | none, the tool's defaults | --strip --optimize 1 |" in markdown
+        assert "|  | options | none, the tool's defaults | strip+verify --optimize 1 |" in markdown
         wheel = markdown.split("| **wheel** |", 1)[1].split("| **", 1)[0]
         assert "options" not in wheel
 

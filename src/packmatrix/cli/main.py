@@ -109,16 +109,17 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--startup-timeout",
         type=positive_float,
-        default=30.0,
+        default=Options.startup_timeout,
         metavar="SECONDS",
-        help="how long an artifact may take to answer its health check (default 30)",
+        help="how long an artifact may take to answer its health check (default "
+        f"{Options.startup_timeout:g}; an app that fails exits and is noticed at once)",
     )
     run.add_argument(
         "--build-timeout",
         type=positive_float,
-        default=900.0,
+        default=Options.build_timeout,
         metavar="SECONDS",
-        help="how long one build step may take (default 900)",
+        help=f"how long one build step may take (default {Options.build_timeout:g})",
     )
     run.add_argument(
         "--profile",

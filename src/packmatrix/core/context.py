@@ -54,8 +54,10 @@ class Options:
     command line's default is 3."""
     cold_runs: int = 1
     """Cold starts per format, each with the artifact's caches emptied first."""
-    build_timeout: float = 900.0
-    startup_timeout: float = 30.0
+    build_timeout: float = 1800.0  # a pandas image took over 900 s on two busy cores
+    startup_timeout: float = 120.0
+    """Generous: an app that fails exits at once; a heavy one's first start (a pex unzipping
+    pandas and numpy) takes tens of seconds on two busy cores."""
     base_image: str | None = None
     keep_workspace: bool = False
     check_reproducible: bool = False

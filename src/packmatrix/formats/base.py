@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from packmatrix.core.context import Context
-from packmatrix.model.facts import ImageFacts
+from packmatrix.model.facts import ImageFacts, Stripping
 from packmatrix.model.records import Figures, MemoryUse, Portability
 
 
@@ -33,6 +33,8 @@ class Built:
     generated_files: dict[str, str] | None = None
     """System packages: the files packmatrix generated for it (path in the package → text),
     shown in the report as a Dockerfile is (a .deb's control, postinst and unit)."""
+    stripping: Stripping | None = None
+    """Frozen formats of the tuned profile: which shared libraries were stripped, which kept."""
 
     @property
     def roots(self) -> list[Path]:

@@ -101,6 +101,7 @@ class DockerFrozenFormat:
             built,
             commands=[*onedir.commands, *built.commands],
             seconds=onedir.seconds + built.seconds,
+            stripping=onedir.stripping,
         )
 
     def _root(self, ctx: Context, eng: Any, suite: str) -> ResolvedBase:

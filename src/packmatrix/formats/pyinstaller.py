@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import configparser
 import itertools
+import json
 import shutil
 import zipfile
 from importlib import metadata
@@ -28,10 +29,27 @@ from packmatrix.core.context import Context
 from packmatrix.errors import StepFailed
 from packmatrix.formats.base import Built, Deployment, shared_key
 from packmatrix.formats.launch import LocalLaunch
+from packmatrix.model.facts import Stripping
 from packmatrix.model.records import GlibcFloor, Portability
-from packmatrix.reading import bundled, portability
+from packmatrix.reading import bundled, elfstrip, portability
 from packmatrix.reading.artifacts import Member, iter_tree, open_artifact
 
+STRIP_VERIFIED: Final = "strip+verify"
+"""The tuned profile's word for stripping each binary, proven to load (``elfstrip``)."""
+SPEC_HOOK: Final = """
+# packmatrix (tuned profile): strip the collected binaries one by one; a stripped copy is used
+# only where the dynamic loader maps it, and vendored libraries are left alone.
+import sys as _packmatrix_sys
+_packmatrix_sys.path.insert(0, {folder!r})
+import packmatrix_elfstrip
+a.binaries = packmatrix_elfstrip.strip_collected(a.binaries, {work!r}, {manifest!r})
+"""
+LOADED_BY_NAME: Final = {
+    "tzdata": "zoneinfo imports it by name where the system has no time-zone database",
+}
+"""Locked packages the standard library imports by name only, which PyInstaller's analysis never
+sees; bundled whole when the lock holds them (a minimal root, docker-frozen's, has no
+/usr/share/zoneinfo: pandas' time zones fail there without tzdata)."""
 OPTIMIZE: Final = "1"
 """The tuned profile's bytecode optimization level (see ``profile_options``)."""
 BUILD_TOOL_MODULES: Final = {
@@ -76,49 +94,72 @@ class PyInstallerFormat(LocalLaunch):
         out = ctx.out(self.name)
         launcher = out / "launcher.py"
         launcher.write_text(launcher_source(ctx), encoding="utf-8")
-        argv = [
-            str(python),
-            "-m",
-            "PyInstaller",
+        analysis = [
             str(launcher),
             "--name",
             ctx.app.script,
             "--onefile" if self.onefile else "--onedir",
+            "--specpath",
+            str(out),
+            *self.bundle_options(ctx),
+            *self.tool_options(ctx),
+        ]
+        # A cache of its own: PyInstaller keeps the binaries it processes in its cache folder,
+        # and two builds at once (onefile and onedir) sharing ~/.cache/pyinstaller (which
+        # --clean empties) read each other's half-written index.
+        env = ctx.build_env({"PYINSTALLER_CONFIG_DIR": str(out / "pyinstaller-cache")})
+        log = ctx.log_for(self.name)
+        commands = [*prepare]
+        seconds = 0.0
+        manifest = out / "stripping.json"
+        if profiles.tuned(ctx):  # a spec file that strips each binary, proven to load
+            spec_argv = [str(python), "-m", "PyInstaller.utils.cliutils.makespec", *analysis]
+            seconds += ctx.run(spec_argv, what="pyi-makespec", log=log, env=env, cwd=out)
+            commands.append(spec_argv)
+            analysis = [str(stripping_spec(out / f"{ctx.app.script}.spec", out, manifest))]
+        argv = [
+            str(python),
+            "-m",
+            "PyInstaller",
+            *analysis,
             "--distpath",
             str(out / "dist"),
             "--workpath",
             str(out / "work"),
-            "--specpath",
-            str(out),
             "--noconfirm",
             "--clean",
             "--log-level",
             "WARN",
         ]
-        argv += self.bundle_options(ctx)
-        argv += self.profile_options(ctx)
-        # A cache of its own: PyInstaller keeps the binaries it strips in its cache folder, and
-        # two builds at once (onefile and onedir) sharing ~/.cache/pyinstaller (which --clean
-        # empties) read each other's half-written index.
-        env = ctx.build_env({"PYINSTALLER_CONFIG_DIR": str(out / "pyinstaller-cache")})
-        seconds = ctx.run(argv, what="PyInstaller", log=ctx.log_for(self.name), env=env, cwd=out)
+        seconds += ctx.run(argv, what="PyInstaller", log=log, env=env, cwd=out)
+        commands.append(argv)
+        stripping = read_stripping(manifest) if profiles.tuned(ctx) else None
         bundle = out / "dist" / ctx.app.script
         if self.onefile:
-            return Built(files=[bundle], commands=[*prepare, argv], seconds=seconds)
+            return Built(files=[bundle], commands=commands, seconds=seconds, stripping=stripping)
         return Built(
             files=list(iter_tree(bundle)),
-            commands=[*prepare, argv],
+            commands=commands,
             seconds=seconds,
             folder=bundle,
+            stripping=stripping,
         )
 
     def profile_options(self, ctx: Context) -> list[str]:
-        """tuned: ``--strip`` (the symbol tables of the bundled shared libraries go: a onefile
-        halves, and has less to unpack on every start), ``--optimize 1`` (bytecode as by
-        ``python -O``: asserts gone; 2 would also drop docstrings, which some packages read)
-        and an ``--exclude-module`` for each build tool PyInstaller's hooks pull in that the
-        lock does not hold (setuptools, packaging: 1.4 MB of a onefile; the venv formats don't
-        ship them either). plain: PyInstaller's defaults."""
+        """tuned: ``strip+verify`` (see :mod:`packmatrix.reading.elfstrip`: the symbol tables of the
+        bundled shared libraries go, a onefile halves and has less to unpack on every start,
+        but only where the dynamic loader still maps the stripped copy, and never from a
+        library a wheel vendored), then the tool options (``tool_options``). plain: none."""
+        if not profiles.tuned(ctx):
+            return []
+        return [STRIP_VERIFIED, *self.tool_options(ctx)]
+
+    def tool_options(self, ctx: Context) -> list[str]:
+        """tuned: ``--optimize 1`` (bytecode as by ``python -O``: asserts gone; 2 would also
+        drop docstrings, which some packages read) and an ``--exclude-module`` for each build
+        tool PyInstaller's hooks pull in that the lock does not hold (setuptools, packaging:
+        1.4 MB of a onefile; the venv formats don't ship them either). Not PyInstaller's own
+        ``--strip``: it rewrites auditwheel-vendored libraries that the loader then refuses."""
         if not profiles.tuned(ctx):
             return []
         shipped = {entry.name for entry in ctx.lock} | ctx.own_names
@@ -129,7 +170,6 @@ class PyInstallerFormat(LocalLaunch):
             for module in modules
         ]
         return [
-            "--strip",
             "--optimize",
             OPTIMIZE,
             *itertools.chain.from_iterable(("--exclude-module", module) for module in excluded),
@@ -146,7 +186,9 @@ class PyInstallerFormat(LocalLaunch):
                 options += ["--collect-data", package]
         for module in ctx.app.hidden_imports:
             options += ["--hidden-import", module]
-        for package in ctx.app.collect_packages:
+        locked = {entry.name for entry in ctx.lock}
+        extra = [*ctx.app.collect_packages, *sorted(LOADED_BY_NAME.keys() & locked)]
+        for package in dict.fromkeys(extra):
             options += ["--collect-all", package]
         # Metadata too: importlib.metadata works frozen (the app reads its own version).
         for name in [ctx.app.name, *(entry.name for entry in ctx.lock)]:
@@ -312,3 +354,25 @@ def launcher_source(ctx: Context) -> str:
         f"from {module} import {first} as entry\n\n"
         f"sys.exit(functools.reduce(getattr, {rest!r}, entry)())\n"
     )
+
+
+def stripping_spec(spec: Path, out: Path, manifest: Path) -> Path:
+    """The spec file ``pyi-makespec`` wrote, with the step that strips each collected binary
+    (``elfstrip``, copied beside it) between the analysis and the bundle's assembly."""
+    shutil.copyfile(elfstrip.__file__, out / "packmatrix_elfstrip.py")
+    text = spec.read_text(encoding="utf-8")
+    anchor = "\npyz = PYZ("
+    if anchor not in text:
+        raise StepFailed(f"the spec pyi-makespec wrote has no {anchor.strip()!r}: {spec}")
+    hook = SPEC_HOOK.format(folder=str(out), work=str(out / "stripped"), manifest=str(manifest))
+    spec.write_text(text.replace(anchor, hook + anchor, 1), encoding="utf-8")
+    return spec
+
+
+def read_stripping(manifest: Path) -> Stripping:
+    """What the spec's strip step decided, from the manifest it wrote."""
+    try:
+        data = json.loads(manifest.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise StepFailed(f"the strip step wrote no readable manifest {manifest}: {exc}") from None
+    return Stripping.from_json(data)

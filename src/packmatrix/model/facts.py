@@ -124,3 +124,50 @@ class ImageFacts(Json):
     """The base image, pinned by registry digest or local id."""
     os_packages: Opt[NonNegative] = None
     """The OS packages inside, as its dpkg status file counts them (None: no dpkg status)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class StrippedFile(Json):
+    """One shared library of a frozen bundle, stripped or kept as it was, and why."""
+
+    name: str
+    """Its path inside the bundle."""
+    stripped: bool
+    """Whether the bundle holds the stripped copy (the loader accepted it)."""
+    reason: str
+    """Why it was stripped or kept (vendored by auditwheel, refused by the loader…)."""
+    bytes_before: Bytes
+    """Its size as the build collected it."""
+    bytes_after: Bytes
+    """Its size in the bundle."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Stripping(Json):
+    """What the tuned profile stripped from a frozen bundle's shared libraries, each proven
+    to load by the dynamic loader (``loader``), and what it kept as it was."""
+
+    loader: str | None
+    """The dynamic loader that verified each stripped copy (None where there is none)."""
+    files: list[StrippedFile]
+    """Every shared library of the bundle, stripped or kept."""
+
+    @computed_field(description="Bytes the stripping saved over the whole bundle.")  # type: ignore[prop-decorator]
+    @property
+    def saved_bytes(self) -> int:
+        return sum(item.bytes_before - item.bytes_after for item in self.files)
+
+    @property
+    def stripped(self) -> list[StrippedFile]:
+        return [item for item in self.files if item.stripped]
+
+    @property
+    def kept(self) -> list[StrippedFile]:
+        return [item for item in self.files if not item.stripped]
+
+    def kept_reasons(self) -> list[tuple[str, list[StrippedFile]]]:
+        """The kept files grouped by why they were kept, largest group first."""
+        groups: dict[str, list[StrippedFile]] = {}
+        for item in self.kept:
+            groups.setdefault(item.reason, []).append(item)
+        return sorted(groups.items(), key=lambda group: (-len(group[1]), group[0]))

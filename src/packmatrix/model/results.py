@@ -17,7 +17,7 @@ from typing import Annotated, Any, Final, Literal
 from pydantic import ConfigDict, Field, PlainSerializer
 
 from packmatrix.model.comparison import ComparisonRecord
-from packmatrix.model.facts import ImageFacts, LockCheck, Reproducibility, SecurityFacts
+from packmatrix.model.facts import ImageFacts, LockCheck, Reproducibility, SecurityFacts, Stripping
 from packmatrix.model.grid import Grid
 from packmatrix.model.inputs import (
     AppRecord,
@@ -37,7 +37,7 @@ from packmatrix.model.records import (
 )
 from packmatrix.model.serial import CONFIG, WHOLE, Json, Opt, Seconds, Shaped
 
-SCHEMA_VERSION: Final = "2.1"
+SCHEMA_VERSION: Final = "2.2"
 """Major.minor: the major part changes on a breaking change, the minor when optional fields are
 added. Readers accept this major and the one before it (``READABLE_MAJORS``): 2.0 dropped the
 free ``extra`` object and two figure spellings no packmatrix wrote."""
@@ -147,6 +147,8 @@ class FormatResult(Json):
     image: Opt[ImageFacts] = None
     """Container formats: the image that was built (removed again when the run ends) and the
     base it was built on."""
+    stripping: Opt[Stripping] = None
+    """Frozen formats of the tuned profile: the shared libraries stripped and kept."""
     run_id: Annotated[Opt[str], Field(alias="run")] = None
     """The run that produced this row: the report's own run, or an earlier one whose row was
     carried over because this run did not build that format."""

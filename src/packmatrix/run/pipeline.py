@@ -320,6 +320,7 @@ def record_build(result: FormatResult, obtained: Obtained, chosen: list[str]) ->
     result.image = built.image
     result.dockerfile = built.dockerfile
     result.generated_files = built.generated_files
+    result.stripping = built.stripping
 
 
 def record_deploy(result: FormatResult, deployment: Deployment, ctx: Context) -> None:

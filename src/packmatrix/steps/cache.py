@@ -33,7 +33,7 @@ import docker
 from packmatrix.container.engine import PING_TIMEOUT, connect
 from packmatrix.errors import StepFailed, UsageError
 from packmatrix.formats.base import Built
-from packmatrix.model.facts import ImageFacts
+from packmatrix.model.facts import ImageFacts, Stripping
 from packmatrix.model.records import Figures
 from packmatrix.model.units import human_bytes
 from packmatrix.reading.reproducible import file_sha256
@@ -109,6 +109,7 @@ def lookup(key: str) -> Hit | None:
             dockerfile=data.get("dockerfile"),
             artifact_note=data.get("artifact_note"),
             generated_files=data.get("generated_files"),
+            stripping=Stripping.from_json(data["stripping"]) if data.get("stripping") else None,
         )
         if not all(path.is_file() or path.is_symlink() for path in files):
             return None
@@ -172,6 +173,7 @@ def store(key: str, built: Built, *, run_id: str, commands: list[list[str]]) -> 
             "dockerfile": built.dockerfile,
             "artifact_note": built.artifact_note,
             "generated_files": built.generated_files,
+            "stripping": built.stripping.to_json() if built.stripping else None,
             "run_id": run_id,
             "built_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         }

@@ -5,10 +5,14 @@ from __future__ import annotations
 import http.client
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 from packmatrix.core.checks import Check
 from packmatrix.model.records import CheckResult
+
+REQUEST_TIMEOUT: Final = 30.0
+"""Seconds one smoke request may take: a heavy app's first request imports what its route
+needs (pandas' groupby, a time-zone database) on cores other builds keep busy."""
 
 
 @dataclass(frozen=True)
@@ -27,7 +31,7 @@ def request(
     method: str = "GET",
     headers: dict[str, str] | None = None,
     body: bytes | None = None,
-    timeout: float = 5.0,
+    timeout: float = REQUEST_TIMEOUT,
 ) -> Response:
     """One request on loopback; no proxies, no redirects followed."""
     conn = http.client.HTTPConnection(host, port, timeout=timeout)
@@ -44,7 +48,7 @@ def request(
         conn.close()
 
 
-def get(host: str, port: int, path: str, *, timeout: float = 5.0) -> Response:
+def get(host: str, port: int, path: str, *, timeout: float = REQUEST_TIMEOUT) -> Response:
     return request(host, port, path, timeout=timeout)
 
 
