@@ -13,7 +13,7 @@ import subprocess
 import sys
 from typing import Final
 
-from packmatrix import portability, profiles
+from packmatrix import portability, profiles, wheeltags
 from packmatrix.artifacts import open_artifact
 from packmatrix.context import Context
 from packmatrix.errors import StepFailed
@@ -93,7 +93,9 @@ class PexFormat(LocalLaunch):
                 if member.kind == "file" and member.name.endswith(".so")
             )
             floor = portability.glibc_floor_of(libraries)
-        dists = [portability.dist_from_wheel_name(name) for name in info.get("distributions", {})]
+        wheels = list(info.get("distributions", {}))
+        dists = [portability.dist_from_wheel_name(name) for name in wheels]
+        floor = wheeltags.higher_floor(floor, wheeltags.tag_floor(wheels))
         constraints = info.get("interpreter_constraints") or []
         return Portability(
             needs=f"a Python interpreter on PATH ({interpreter(shebang, artifact.preamble)})",
