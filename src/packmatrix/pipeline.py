@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-from packmatrix import __version__, cache, prepared, procs, profiles, report
+from packmatrix import __version__, cache, prepared, procs, profiles, report, rootcause
 from packmatrix.appspec import AppSpec
 from packmatrix.atomic import check_writable
 from packmatrix.builds import Obtained, build_all, obtain
@@ -26,7 +26,13 @@ from packmatrix.compare import Baseline
 from packmatrix.context import Context, Options
 from packmatrix.errors import FormatUnavailable, ReportError, StepFailed
 from packmatrix.factcache import cached_portability, cached_security
-from packmatrix.formats.base import Built, Deployment, Format, MeasuredAfterStarts
+from packmatrix.formats.base import (
+    Built,
+    Deployment,
+    Format,
+    MeasuredAfterStarts,
+    TracesImports,
+)
 from packmatrix.grid import Artifact, on_grid, run_grid
 from packmatrix.gridmodel import Grid
 from packmatrix.host import clean_environ, host_facts
@@ -271,8 +277,11 @@ def finish_format(
             if result.failed_checks:
                 first = result.failed_checks[0]
                 result.status = Status.FAILED
-                result.reason = f"smoke test: {first.name} ({first.request}): {first.detail}"
                 result.log_tail = procs.tail(ctx.log_for(fmt.name))
+                cause = root_cause(fmt, ctx, result.log_tail)
+                result.reason = (
+                    f"smoke test: {first.name} ({first.request}): {cause or first.detail}"
+                )
             else:
                 result.status = Status.PASSED
     result.seconds = building.seconds + time.perf_counter() - started
@@ -288,12 +297,30 @@ def recorded(result: FormatResult, fmt: Format, ctx: Context) -> Iterator[None]:
     except FormatUnavailable as exc:
         result.status, result.reason = Status.SKIPPED, exc.reason
     except StepFailed as exc:
-        result.status, result.reason, result.log_tail = Status.FAILED, exc.reason, exc.log_tail
+        result.status, result.log_tail = Status.FAILED, exc.log_tail
+        cause = root_cause(fmt, ctx, exc.log_tail)
+        result.reason = exc.reason if cause is None else f"{exc.reason}: {cause}"
     except Exception as exc:  # a bug or an unforeseen fault: still one row, the run goes on
         log.debug("format %s crashed", fmt.name, exc_info=True)
         result.status = Status.FAILED
         result.reason = f"{type(exc).__name__}: {exc}"
         result.log_tail = "".join(traceback.format_exception(exc)[-6:])
+
+
+CAUSE_LINES = 120
+"""Lines of a format's log read for a failure's root cause when its tail shows none (numpy's
+import error explains itself over 30 lines, before the traceback of the app's own frames)."""
+
+
+def root_cause(fmt: Format, ctx: Context, tail: str) -> str | None:
+    """The root cause of a format's failure (``rootcause``), from the output it failed with,
+    else from the end of its log; None when neither shows one."""
+    frozen = isinstance(fmt, TracesImports)
+    found = rootcause.root_cause(tail, frozen=frozen)
+    if found is None:
+        longer = procs.tail(ctx.log_for(fmt.name), CAUSE_LINES)
+        found = rootcause.root_cause(longer, frozen=frozen) if longer != tail else None
+    return found
 
 
 def record_build(result: FormatResult, obtained: Obtained, chosen: list[str]) -> None:
