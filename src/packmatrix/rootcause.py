@@ -55,6 +55,13 @@ def _glibc(output: str) -> str | None:
     return None
 
 
+def library_cause(output: str) -> str | None:
+    """Only a native library that does not load (the grid's reasons say the rest their own
+    way): ``libx.so does not load: <the loader's message>``, or None."""
+    found = _library(output)
+    return None if found is None else _short(found)
+
+
 def _library(output: str) -> str | None:
     """The last ``lib….so: message`` the output holds: the loader's words (the first lines of
     a traceback name the module being imported, the last what failed)."""

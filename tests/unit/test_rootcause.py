@@ -17,6 +17,7 @@ import pytest
 from packmatrix.context import Context
 from packmatrix.errors import StepFailed
 from packmatrix.formats.base import Built, TracesImports
+from packmatrix.gridcheck import reason_from_output
 from packmatrix.pipeline import run_format
 from packmatrix.results import Status
 from packmatrix.rootcause import LIMIT, root_cause
@@ -171,3 +172,12 @@ class TestRows:
         result = run_format(FakeFormat("smoke"), ctx, lambda *_: None)
         assert result.reason is not None
         assert result.reason.startswith("smoke test: home page (/): expected HTTP 200, got 500")
+
+
+class TestGridReasons:
+    def test_a_grid_cell_names_the_library_the_loader_refused(self) -> None:
+        """numpy's ImportError buries the loader's words: the grid's one line says them."""
+        text = captured("stripped-openblas.txt")
+        assert reason_from_output(text) == (
+            f"{openblas(text)} does not load: ELF load command address/offset not page-aligned"
+        )
