@@ -314,13 +314,22 @@ import error explains itself over 30 lines, before the traceback of the app's ow
 
 def root_cause(fmt: Format, ctx: Context, tail: str) -> str | None:
     """The root cause of a format's failure (``rootcause``), from the output it failed with,
-    else from the end of its log; None when neither shows one."""
+    else from the end of its log since its last command: what that command and the starts
+    after it printed, not an earlier step that failed on purpose (pip's offline attempt that
+    the download after it remedied)."""
     frozen = isinstance(fmt, TracesImports)
+    tail = since_last_command(tail)
     found = rootcause.root_cause(tail, frozen=frozen)
     if found is None:
-        longer = procs.tail(ctx.log_for(fmt.name), CAUSE_LINES)
+        longer = since_last_command(procs.tail(ctx.log_for(fmt.name), CAUSE_LINES))
         found = rootcause.root_cause(longer, frozen=frozen) if longer != tail else None
     return found
+
+
+def since_last_command(text: str) -> str:
+    """``text`` from its last ``$ command`` line on (``procs.run`` writes one per step)."""
+    at = text.rfind("\n$ ")
+    return text if at < 0 else text[at + 1 :]
 
 
 def record_build(result: FormatResult, obtained: Obtained, chosen: list[str]) -> None:

@@ -50,6 +50,7 @@ def _run(grid_targets: list[str], tmp_path_factory: pytest.TempPathFactory) -> d
     reports = tmp_path_factory.mktemp("pexmulti-reports")
     code = main(["run", "--app", str(APP), "--formats", "pex-multi",
                  "--targets", ",".join(grid_targets), "--runs", "1", "--warm-budget", "0",
+                 "--startup-timeout", "300",  # the first start unpacks numpy thrice: slow
                  "--reports", str(reports)])  # fmt: skip
     doc: dict[str, Any] = json.loads((reports / "matrix.json").read_text(encoding="utf-8"))
     report.validate(doc)

@@ -168,6 +168,14 @@ class TestRows:
         )
         assert "ModuleNotFoundError: No module named 'wave'" in (result.log_tail or "")
 
+    def test_an_earlier_step_that_failed_on_purpose_is_not_the_cause(self, ctx: Context) -> None:
+        """pip's offline attempt failed, the download after it and the build succeeded: a start
+        that fails later is not blamed on that wheel."""
+        log = captured("no-wheel-for-python.txt") + "\n$ python -m pex app.whl\nbuilt app.pex\n"
+        ctx.log_for("fake").write_text(log, encoding="utf-8")
+        result = run_format(FakeFormat("start"), ctx, lambda *_: None)
+        assert result.reason == "the app exited with code 3 before answering"
+
     def test_without_a_cause_the_step_s_reason_stands(self, ctx: Context) -> None:
         result = run_format(FakeFormat("smoke"), ctx, lambda *_: None)
         assert result.reason is not None

@@ -40,7 +40,7 @@ from packmatrix.errors import StepFailed
 from packmatrix.formats.base import Built, Deployment
 from packmatrix.formats.pex import PexFormat, pip_bootstrap
 from packmatrix.records import Portability
-from packmatrix.wheeltags import Coverage, Locked, Published
+from packmatrix.wheeltags import Coverage, Locked, Published, span
 
 PYTHONS: Final = ("3.9", "3.10", "3.11", "3.12", "3.13")
 """The CPythons a pex-multi is built for (those the app's Requires-Python accepts)."""
@@ -108,14 +108,14 @@ class PexMultiFormat(PexFormat):
         log = ctx.log_for(self.name)
         coverage = lock_coverage(ctx)
         note = coverage.note()
-        if note:
-            ctx.progress(self.name, note)
-            with log.open("a", encoding="utf-8") as stream:
-                stream.writelines(f"left out: {cause}\n" for cause in coverage.causes())
         covered = coverage.pythons
+        with log.open("a", encoding="utf-8") as stream:
+            stream.writelines(f"left out: {cause}\n" for cause in coverage.causes())
         if not covered:
             raise StepFailed(f"no Python left for one pex: {note}")
+        ctx.progress(self.name, f"wheels from the lock: {note or f'CPython {span(covered)}'}")
         house, fetched, fetching = multi_wheelhouse(ctx, coverage)
+        ctx.progress(self.name, "pex (several Pythons)")
         out = ctx.out(self.name) / f"{ctx.app.script}.pex"
         platforms = complete_platforms(ctx, covered)
         argv = [
@@ -151,9 +151,7 @@ class PexMultiFormat(PexFormat):
             note = lock_coverage(ctx).note()
         except StepFailed:  # the index's lists are gone and it can't be reached: facts stand
             note = None
-        facts.needs = f"CPython {wheeltags.span(covered)} on PATH as python3" + (
-            f" ({note})" if note else ""
-        )
+        facts.needs = f"CPython {span(covered)} on PATH as python3" + (f" ({note})" if note else "")
         return facts
 
 
