@@ -142,16 +142,17 @@ class PexMultiFormat(PexFormat):
 
     def inspect(self, ctx: Context, built: Built, deployment: Deployment) -> Portability:
         """pex's facts, with the Pythons it covers (its interpreter constraint) and why the
-        app's other Pythons are left out in ``needs``."""
+        app's other Pythons are left out in ``needs``: ``CPython 3.11–3.13 on PATH as python3
+        (numpy 2.4.6 publishes no CPython 3.9 or 3.10 wheel)``."""
         facts = super().inspect(ctx, built, deployment)
         if not facts.requires_python:
             return facts
         covered = pythons(facts.requires_python.replace("CPython", ""))
         try:
-            note = lock_coverage(ctx).note()
+            why = "; ".join(lock_coverage(ctx).causes(fewest=True))
         except StepFailed:  # the index's lists are gone and it can't be reached: facts stand
-            note = None
-        facts.needs = f"CPython {span(covered)} on PATH as python3" + (f" ({note})" if note else "")
+            why = ""
+        facts.needs = f"CPython {span(covered)} on PATH as python3" + (f" ({why})" if why else "")
         return facts
 
 
