@@ -112,7 +112,7 @@ class PexMultiFormat(PexFormat):
         with log.open("a", encoding="utf-8") as stream:
             stream.writelines(f"left out: {cause}\n" for cause in coverage.causes())
         if not covered:
-            raise StepFailed(f"no Python left for one pex: {note}")
+            raise StepFailed(note or "no Python left")  # "…: no Python is left"
         ctx.progress(self.name, f"wheels from the lock: {note or f'CPython {span(covered)}'}")
         house, fetched, fetching = multi_wheelhouse(ctx, coverage)
         ctx.progress(self.name, "pex (several Pythons)")
