@@ -21,6 +21,8 @@ The runs (``--runs 3`` keeps the files small):
 - ``platforms/linux-other-python.json``: the sample app as wheel and pex, run by packmatrix
   installed in a venv of another Python (``--other-python``; by default the newest other
   CPython found): a second host for merge.
+- ``captured/`` (``--only captured``; not by default): real index file lists and real failure
+  output (``scripts/capture_outputs.py``).
 - ``macho/*.whl`` (``--macho`` or ``--only macho``; not by default): MarkupSafe's macOS wheels from
   PyPI, thin arm64 and universal2, whose compiled extension is the real Mach-O the portability
   tests read (no macOS binary is built on Linux).
@@ -104,10 +106,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     chosen = [f for f in FIXTURE_LIST if not args.only or Path(f.path).stem in args.only]
     macho = args.macho or bool(args.only and "macho" in args.only)
-    if not chosen and not macho:
+    captures = bool(args.only and "captured" in args.only)
+    if not chosen and not macho and not captures:
         parser.error(f"no fixture named {', '.join(args.only)}")
     if macho:
         _download_macho()
+    if captures:
+        _call([sys.executable, str(ROOT / "scripts" / "capture_outputs.py")])
     with tempfile.TemporaryDirectory(prefix="packmatrix-fixtures-") as scratch:
         work = Path(scratch)
         other = _other_packmatrix(work, args.other_python) if _needs_other(chosen) else None

@@ -27,12 +27,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def _private_artifact_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """Tests never read or fill the user's artifact cache: ``XDG_CACHE_HOME`` points at a
     folder of the session (every run packmatrix starts inherits it); the downloaded wheels
-    are shared with the user's cache, so nothing is downloaded twice."""
+    and the index's file lists are shared with the user's cache, so nothing is downloaded
+    twice."""
     real = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "packmatrix"
     home = tmp_path_factory.mktemp("xdg-cache")
     (real / "wheels").mkdir(parents=True, exist_ok=True)
+    (real / "index").mkdir(parents=True, exist_ok=True)
     (home / "packmatrix").mkdir()
     (home / "packmatrix" / "wheels").symlink_to(real / "wheels")
+    (home / "packmatrix" / "index").symlink_to(real / "index")  # the index's file lists
     saved = os.environ.get("XDG_CACHE_HOME")
     os.environ["XDG_CACHE_HOME"] = str(home)
     # The session's runs keep images' tars too: with the default cap, the oldest builds would

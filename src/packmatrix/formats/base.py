@@ -136,6 +136,15 @@ class SlowToBuild(Protocol):
     """Its usual build time, in wheel builds (a wheel, sdist or zipapp: 1)."""
 
 
+@runtime_checkable
+class TracesImports(Protocol):
+    """A format that bundles the modules it finds by tracing the app's imports (PyInstaller,
+    Nuitka): a module no import statement names is missing unless the app's
+    ``hidden_imports`` names it."""
+
+    traces_imports: bool
+
+
 def build_weight(fmt: object) -> float:
     return fmt.build_weight if isinstance(fmt, SlowToBuild) else 1.0
 

@@ -61,6 +61,7 @@ class DockerFrozenFormat:
     name = "docker-frozen"
     title = "Docker image, frozen (no Python)"
     build_weight = 5.0  # the onedir build it holds, then the image's
+    traces_imports = True
 
     def cache_key(self, ctx: Context) -> str:
         """A build depends on the root image's recipe (``frozenroot.root_tag`` names it)."""

@@ -53,6 +53,7 @@ class NuitkaFormat(LocalLaunch):
     name = "nuitka"
     title = "Nuitka standalone folder"
     build_weight = 100.0  # minutes of C compilation
+    traces_imports = True
 
     def unavailable(self, ctx: Context) -> str | None:
         try:

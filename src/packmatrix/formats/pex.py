@@ -19,7 +19,7 @@ from packmatrix.errors import StepFailed
 from packmatrix.formats.base import Built, Deployment
 from packmatrix.formats.launch import LocalLaunch, deploy_zipapp
 from packmatrix.model.records import Portability
-from packmatrix.reading import portability
+from packmatrix.reading import portability, wheeltags
 from packmatrix.reading.artifacts import open_artifact
 
 TUNED_ZIPAPP: Final = ("--sh-boot",)
@@ -94,7 +94,9 @@ class PexFormat(LocalLaunch):
                 if member.kind == "file" and member.name.endswith(".so")
             )
             floor = portability.glibc_floor_of(libraries)
-        dists = [portability.dist_from_wheel_name(name) for name in info.get("distributions", {})]
+        wheels = list(info.get("distributions", {}))
+        dists = [portability.dist_from_wheel_name(name) for name in wheels]
+        floor = wheeltags.higher_floor(floor, wheeltags.tag_floor(wheels))
         constraints = info.get("interpreter_constraints") or []
         return Portability(
             needs=f"a Python interpreter on PATH ({interpreter(shebang, artifact.preamble)})",

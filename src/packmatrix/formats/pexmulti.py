@@ -4,21 +4,31 @@ on the Python it was built with.
 A plain pex holds the platform wheels of the build's Python (MarkupSafe for cp311 only) and a
 shebang naming it (``python3.11``), so on a system whose ``python3`` is another version it finds
 no interpreter. This one is resolved for every CPython from 3.9 to 3.13 that the app's
-Requires-Python accepts, with ``--platform`` (no such interpreters are needed here) and an
-``--interpreter-constraint`` of that range, and starts with ``/usr/bin/env python3``.
+Requires-Python accepts and the lock can serve, with a ``--complete-platform`` per Python (no
+such interpreters are needed here) and an ``--interpreter-constraint`` of that range, and starts
+with ``/usr/bin/env python3``.
 
-Its wheels are the lock's: the pure ones are the run's wheelhouse; each locked distribution with
-platform wheels is downloaded, at the locked version, for each of those Pythons (``pip download
---platform --python-version --abi``: PyPI at build time, the wheel cache when it has them) into
-a wheelhouse of its own, whose ``requirements.lock`` records every file with its sha256.
+Its wheels are the lock's: the pure ones are the run's wheelhouse; for each locked distribution
+with platform wheels, the wheels its locked version really publishes are read from the index
+(``indexfiles``, kept in the cache), and for each Python the most portable one is chosen
+(``wheeltags``: the oldest manylinux tag this host's glibc accepts, abi3 where that is all
+there is). A Python for which a locked version publishes no wheel is left out, in one line
+(``numpy 2.4.6 publishes no CPython 3.10 wheel: this pex covers 3.11–3.13``); the row fails only
+when no Python is left. The chosen wheels are downloaded at the locked version (``pip download
+--platform`` with exactly their tags: the wheel cache first, then the index) into a wheelhouse
+of its own, whose ``requirements.lock`` records every file with its sha256.
 """
 
 from __future__ import annotations
 
+import email.parser
 import hashlib
+import json
+import os
 import platform
 import shutil
 import sys
+import zipfile
 from pathlib import Path
 from typing import Final
 
@@ -26,13 +36,16 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
 from packmatrix.core.context import Context
 from packmatrix.errors import StepFailed
-from packmatrix.formats.base import Built
+from packmatrix.formats.base import Built, Deployment
 from packmatrix.formats.pex import PexFormat, pip_bootstrap
+from packmatrix.model.records import Portability
+from packmatrix.reading import indexfiles, wheeltags
+from packmatrix.reading.wheeltags import Coverage, Locked, Published, span
 
 PYTHONS: Final = ("3.9", "3.10", "3.11", "3.12", "3.13")
 """The CPythons a pex-multi is built for (those the app's Requires-Python accepts)."""
-MANYLINUX: Final = ("manylinux2014", "manylinux_2_17")
-"""Wheel platforms accepted, oldest first: glibc 2.17, which every target has."""
+FALLBACK_GLIBC: Final = (2, 17)
+"""The manylinux ceiling where this host's glibc can't be read (not glibc): manylinux2014."""
 
 
 def pythons(requires_python: str | None) -> list[str]:
@@ -45,13 +58,26 @@ def pythons(requires_python: str | None) -> list[str]:
 
 
 def constraint(versions: list[str]) -> str:
-    """``CPython>=3.10,<3.14`` for 3.10 … 3.13."""
+    """``CPython>=3.10,<3.14`` for 3.10 … 3.13; a Python left out between two covered ones is
+    excluded (``!=3.11.*``)."""
     last = versions[-1].split(".")
-    return f"CPython>={versions[0]},<{last[0]}.{int(last[1]) + 1}"
+    inside = PYTHONS[PYTHONS.index(versions[0]) : PYTHONS.index(versions[-1]) + 1]
+    holes = "".join(f",!={python}.*" for python in inside if python not in versions)
+    return f"CPython>={versions[0]},<{last[0]}.{int(last[1]) + 1}{holes}"
 
 
 def nodot(python: str) -> str:
     return python.replace(".", "")
+
+
+def host_glibc() -> tuple[int, int]:
+    """This host's glibc (``(2, 36)``): the newest manylinux tag the smoke test can run."""
+    try:
+        text = os.confstr("CS_GNU_LIBC_VERSION") or ""
+        major, minor = text.split()[-1].split(".")[:2]
+        return int(major), int(minor)
+    except (ValueError, OSError, IndexError):
+        return FALLBACK_GLIBC
 
 
 class PexMultiFormat(PexFormat):
@@ -61,6 +87,12 @@ class PexMultiFormat(PexFormat):
         super().__init__(venv=False)
         self.name = "pex-multi"
         self.title = "pex for several Pythons"
+
+    def cache_key(self, ctx: Context) -> str:
+        """What a build depends on besides the lock: the Pythons asked for and the newest
+        manylinux tag accepted (the choice of wheels follows from them and the index)."""
+        asked = pythons(ctx.app.requires_python)
+        return json.dumps([type(self).__qualname__, "wheels-from-the-lock", asked, host_glibc()])
 
     def profile_options(self, ctx: Context) -> list[str]:
         """Both profiles: pex's own bootstrap. The tuned ``--sh-boot`` script is built around
@@ -73,23 +105,19 @@ class PexMultiFormat(PexFormat):
         return super().unavailable(ctx)
 
     def build(self, ctx: Context) -> Built:
-        versions = pythons(ctx.app.requires_python)
-        if not versions:
-            raise StepFailed(
-                f"the app's Requires-Python {ctx.app.requires_python} accepts none of "
-                f"{', '.join(PYTHONS)}"
-            )
-        house, fetched, fetching = multi_wheelhouse(ctx, versions)
+        log = ctx.log_for(self.name)
+        coverage = lock_coverage(ctx)
+        note = coverage.note()
+        covered = coverage.pythons
+        with log.open("a", encoding="utf-8") as stream:
+            stream.writelines(f"left out: {cause}\n" for cause in coverage.causes())
+        if not covered:
+            raise StepFailed(note or "no Python left")  # "…: no Python is left"
+        ctx.progress(self.name, f"wheels from the lock: {note or f'CPython {span(covered)}'}")
+        house, fetched, fetching = multi_wheelhouse(ctx, coverage)
+        ctx.progress(self.name, "pex (several Pythons)")
         out = ctx.out(self.name) / f"{ctx.app.script}.pex"
-        machine = platform.machine()
-        platforms = [
-            arg
-            for python in versions
-            for arg in (
-                "--platform",
-                f"{MANYLINUX[0]}_{machine}-cp-{nodot(python)}-cp{nodot(python)}",
-            )
-        ]
+        platforms = complete_platforms(ctx, covered)
         argv = [
             sys.executable,
             "-m",
@@ -97,13 +125,11 @@ class PexMultiFormat(PexFormat):
             *map(str, ctx.own_wheels),
             "--no-pypi",
             "--find-links",
-            str(ctx.wheelhouse),
-            "--find-links",
             str(house),
             *pip_bootstrap(ctx),
             "--interpreter-constraint",
-            constraint(versions),
-            *platforms,
+            constraint(covered),
+            *(arg for path in platforms for arg in ("--complete-platform", str(path))),
             "--python-shebang",
             "/usr/bin/env python3",
             "--console-script",
@@ -111,31 +137,111 @@ class PexMultiFormat(PexFormat):
             "--output-file",
             str(out),
         ]
-        seconds = ctx.run(argv, what="pex (several Pythons)", log=ctx.log_for(self.name))
+        seconds = ctx.run(argv, what="pex (several Pythons)", log=log)
         return Built(files=[out], commands=[*fetched, argv], seconds=fetching + seconds)
 
+    def inspect(self, ctx: Context, built: Built, deployment: Deployment) -> Portability:
+        """pex's facts, with the Pythons it covers (its interpreter constraint) and why the
+        app's other Pythons are left out in ``needs``: ``CPython 3.11–3.13 on PATH as python3
+        (numpy 2.4.6 publishes no CPython 3.9 or 3.10 wheel)``."""
+        facts = super().inspect(ctx, built, deployment)
+        if not facts.requires_python:
+            return facts
+        covered = pythons(facts.requires_python.replace("CPython", ""))
+        try:
+            why = "; ".join(lock_coverage(ctx).causes(fewest=True))
+        except StepFailed:  # the index's lists are gone and it can't be reached: facts stand
+            why = ""
+        facts.needs = f"CPython {span(covered)} on PATH as python3" + (f" ({why})" if why else "")
+        return facts
 
-def multi_wheelhouse(ctx: Context, versions: list[str]) -> tuple[Path, list[list[str]], float]:
-    """The locked platform wheels for each of ``versions``, the commands that fetched them and
-    their seconds; ``requirements.lock`` in it lists every file with its hash."""
+
+def lock_coverage(ctx: Context) -> Coverage:
+    """Which of the Pythons the app accepts the lock can serve, and with which wheels (once a
+    run: the index's file lists are read at most once, then kept in the cache)."""
+
+    def make() -> Coverage:
+        asked = pythons(ctx.app.requires_python)
+        if not asked:
+            raise StepFailed(
+                f"the app's Requires-Python {ctx.app.requires_python} accepts none of "
+                f"{', '.join(PYTHONS)}"
+            )
+        house = ctx.wheelhouse
+        index: list[str] = []
+        locked = []
+        for entry in ctx.lock:
+            files: tuple[Published, ...]
+            if entry.filename.endswith("-any.whl"):
+                files = (Published(entry.filename, requires_python(house / entry.filename)),)
+            else:
+                if not index:
+                    index.append(indexfiles.index_url())
+                listed = indexfiles.published(
+                    entry.name, entry.version, cache=index_cache(ctx), index=index[0]
+                )
+                files = tuple(listed)
+            locked.append(Locked(entry.name, entry.version, files))
+        machine = platform.machine()
+        return wheeltags.cover(locked, asked, glibc=host_glibc(), machine=machine)
+
+    return ctx.once("pex-multi:coverage", make)
+
+
+def index_cache(ctx: Context) -> Path:
+    """Where the index's file lists are kept: beside the wheel cache."""
+    return ctx.cache.parent.parent / "index"
+
+
+def requires_python(wheel: Path) -> str | None:
+    """The Requires-Python in a wheel's METADATA."""
+    with zipfile.ZipFile(wheel) as archive:
+        name = next((n for n in archive.namelist() if n.endswith(".dist-info/METADATA")), None)
+        if name is None:
+            return None
+        text = archive.read(name).decode("utf-8", errors="replace")
+    found = email.parser.Parser().parsestr(text, headersonly=True).get("Requires-Python")
+    return str(found) if found else None
+
+
+def complete_platforms(ctx: Context, covered: list[str]) -> list[Path]:
+    """One ``--complete-platform`` file per Python covered."""
+    folder = ctx.workdir / "pex-multi-platforms"
+    folder.mkdir(parents=True, exist_ok=True)
+    machine = platform.machine()
+    platforms = wheeltags.manylinux_platforms(host_glibc(), machine)
+    paths = []
+    for python in covered:
+        path = folder / f"cp{nodot(python)}.json"
+        data = wheeltags.complete_platform(python, platforms, machine)
+        path.write_text(json.dumps(data, indent=1), encoding="utf-8")
+        paths.append(path)
+    return paths
+
+
+def multi_wheelhouse(ctx: Context, coverage: Coverage) -> tuple[Path, list[list[str]], float]:
+    """The locked pure wheels and the chosen platform wheels for each Python covered (and
+    nothing else: pex, which also resolves for the interpreter running it, would take the run's
+    wheelhouse's own platform wheels, tagged for this host's glibc), the commands that fetched
+    them and their seconds; ``requirements.lock`` in it lists every platform file's hash."""
     house = ctx.workdir / "wheelhouse-multi"
     shutil.rmtree(house, ignore_errors=True)
     house.mkdir(parents=True)
+    pure = [entry.filename for entry in ctx.lock if entry.filename.endswith("-any.whl")]
     pins = [f"{e.name}=={e.version}" for e in ctx.lock if not e.filename.endswith("-any.whl")]
     commands = []
     seconds = 0.0
-    machine = platform.machine()
-    for python in versions:
+    log = ctx.log_for("pex-multi")
+    for python in coverage.pythons:
         if not pins:
             break
         options = [
             *("download", "--no-deps", "--only-binary=:all:", "--dest", str(house)),
             *("--python-version", python, "--implementation", "cp"),
             *("--abi", f"cp{nodot(python)}", "--abi", "abi3"),
-            *(arg for tag in MANYLINUX for arg in ("--platform", f"{tag}_{machine}")),
+            *(arg for tag in coverage.platform_tags(python) for arg in ("--platform", tag)),
             *("--find-links", str(ctx.cache)),
         ]
-        log = ctx.log_for("pex-multi")
         what = f"locked platform wheels for Python {python}"
         try:  # the wheel cache first, like the run's wheelhouse
             seconds += ctx.run(ctx.pip(*options, "--no-index", *pins), what=what, log=log)
@@ -151,4 +257,6 @@ def multi_wheelhouse(ctx: Context, versions: list[str]) -> tuple[Path, list[list
         if not (ctx.cache / path.name).exists():
             shutil.copy2(path, ctx.cache / path.name)
     (house / "requirements.lock").write_text("".join(lines), encoding="utf-8")
+    for name in pure:
+        shutil.copy2(ctx.wheelhouse / name, house / name)
     return house, commands, seconds

@@ -61,6 +61,8 @@ modules the tuned profile excludes when the lock does not hold the distribution.
 
 
 class PyInstallerFormat(LocalLaunch):
+    traces_imports = True
+
     def __init__(
         self, *, onefile: bool, collect_data: bool = True, collect_submodules: bool = True
     ) -> None:

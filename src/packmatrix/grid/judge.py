@@ -21,6 +21,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packmatrix.core.names import normalize
 from packmatrix.model.records import Portability
 from packmatrix.reading.debian_package import depends_problem, dpkg_reason
+from packmatrix.steps.rootcause import library_cause
 
 REASON_LIMIT: Final = 200
 
@@ -45,9 +46,10 @@ _REASONS: Final = (
     (re.compile(r"(No interpreter compatible with[^\n]*)"), "{0}"),
     # PyInstaller's bootloader
     (re.compile(r"(Failed to load Python shared library[^\n]*)"), "{0}"),
-    # Python itself
-    (re.compile(r"^((?:ModuleNotFoundError|ImportError|SyntaxError)[^\n]*)", re.M), "{0}"),
 )
+_PYTHON: Final = re.compile(r"^((?:ModuleNotFoundError|ImportError|SyntaxError)[^\n]*)", re.M)
+"""Python itself: the last resort before any line that says error (a native library that does
+not load is said first, with the loader's message, which numpy's ImportError buries)."""
 
 
 _PEX_NO_INTERPRETER: Final = re.compile(
@@ -99,6 +101,10 @@ def reason_from_output(output: str, *, fallback: str = "failed without output") 
         match = pattern.search(output)
         if match:
             return _short(template.format(*match.groups()))
+    if (library := library_cause(output)) is not None:
+        return library
+    if python := _PYTHON.search(output):
+        return _short(python.group(1))
     lines = [line.strip() for line in output.splitlines() if line.strip()]
     errors = [line for line in lines if "error" in line.lower()]
     if errors:

@@ -285,7 +285,8 @@ class Portability(Json):
     """None where wheels mean nothing (a frozen binary is platform-specific as a whole)."""
     glibc_floor: GlibcFloor | None = None
     """The oldest glibc the artifact can run on: the highest GLIBC_x.y symbol version any of its
-    ELF files needs."""
+    ELF files needs, or for a pex what its wheels' manylinux tags imply when that is higher (pex
+    refuses a wheel whose tag the system does not accept; needed_by then names the wheel)."""
     distributions: list[str] | None = None
     """``name==version`` read from the artifact; None when it lists none (no lock check)."""
     shebang: Opt[str] = None

@@ -27,7 +27,13 @@ from packmatrix.core.atomic import check_writable
 from packmatrix.core.context import Context, Options
 from packmatrix.core.host import clean_environ, host_facts
 from packmatrix.errors import FormatUnavailable, ReportError, StepFailed
-from packmatrix.formats.base import Built, Deployment, Format, MeasuredAfterStarts
+from packmatrix.formats.base import (
+    Built,
+    Deployment,
+    Format,
+    MeasuredAfterStarts,
+    TracesImports,
+)
 from packmatrix.grid.cells import Artifact, on_grid, run_grid
 from packmatrix.model.grid import Grid
 from packmatrix.model.records import ArtifactFile, Commands, Figures, LaunchRecord
@@ -35,7 +41,7 @@ from packmatrix.model.results import FormatResult, LauncherRecord, Report, RunIn
 from packmatrix.model.stats import Stat
 from packmatrix.reading.reproducible import file_sha256
 from packmatrix.report import render as report
-from packmatrix.steps import cache, cachekey, prepared
+from packmatrix.steps import cache, cachekey, prepared, rootcause
 from packmatrix.steps.builds import Obtained, build_all, obtain
 from packmatrix.steps.factcache import cached_portability, cached_security
 from packmatrix.steps.inspection import check_reproducible, lock_check
@@ -274,8 +280,11 @@ def finish_format(
             if result.failed_checks:
                 first = result.failed_checks[0]
                 result.status = Status.FAILED
-                result.reason = f"smoke test: {first.name} ({first.request}): {first.detail}"
                 result.log_tail = procs.tail(ctx.log_for(fmt.name))
+                cause = root_cause(fmt, ctx, result.log_tail)
+                result.reason = (
+                    f"smoke test: {first.name} ({first.request}): {cause or first.detail}"
+                )
             else:
                 result.status = Status.PASSED
     result.seconds = building.seconds + time.perf_counter() - started
@@ -291,12 +300,39 @@ def recorded(result: FormatResult, fmt: Format, ctx: Context) -> Iterator[None]:
     except FormatUnavailable as exc:
         result.status, result.reason = Status.SKIPPED, exc.reason
     except StepFailed as exc:
-        result.status, result.reason, result.log_tail = Status.FAILED, exc.reason, exc.log_tail
+        result.status, result.log_tail = Status.FAILED, exc.log_tail
+        cause = root_cause(fmt, ctx, exc.log_tail)
+        result.reason = exc.reason if cause is None else f"{exc.reason}: {cause}"
     except Exception as exc:  # a bug or an unforeseen fault: still one row, the run goes on
         log.debug("format %s crashed", fmt.name, exc_info=True)
         result.status = Status.FAILED
         result.reason = f"{type(exc).__name__}: {exc}"
         result.log_tail = "".join(traceback.format_exception(exc)[-6:])
+
+
+CAUSE_LINES = 120
+"""Lines of a format's log read for a failure's root cause when its tail shows none (numpy's
+import error explains itself over 30 lines, before the traceback of the app's own frames)."""
+
+
+def root_cause(fmt: Format, ctx: Context, tail: str) -> str | None:
+    """The root cause of a format's failure (``rootcause``), from the output it failed with,
+    else from the end of its log since its last command: what that command and the starts
+    after it printed, not an earlier step that failed on purpose (pip's offline attempt that
+    the download after it remedied)."""
+    frozen = isinstance(fmt, TracesImports)
+    tail = since_last_command(tail)
+    found = rootcause.root_cause(tail, frozen=frozen)
+    if found is None:
+        longer = since_last_command(procs.tail(ctx.log_for(fmt.name), CAUSE_LINES))
+        found = rootcause.root_cause(longer, frozen=frozen) if longer != tail else None
+    return found
+
+
+def since_last_command(text: str) -> str:
+    """``text`` from its last ``$ command`` line on (``procs.run`` writes one per step)."""
+    at = text.rfind("\n$ ")
+    return text if at < 0 else text[at + 1 :]
 
 
 def record_build(result: FormatResult, obtained: Obtained, chosen: list[str]) -> None:
