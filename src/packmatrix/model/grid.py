@@ -25,18 +25,61 @@ class GridTarget:
     name: str
     suite: str
     glibc: str
+    """Its glibc version; ``""`` when it has none (musl)."""
     python: str | None
+    libc: str | None = None
+    """``glibc``, ``musl`` or ``none``; None in reports made before targets were probed."""
+    libc_version: str | None = None
+    arch: str | None = None
+    image: str | None = None
+    """The image reference named in ``--targets``; None for a built-in target."""
+
+    @property
+    def libc_text(self) -> str:
+        """``glibc 2.36``, ``musl 1.2.3``, ``no libc``."""
+        family = self.libc or "glibc"
+        if family == "none":
+            return "no libc"
+        return f"{family} {self.libc_version or self.glibc}".strip()
+
+    @property
+    def musl(self) -> bool:
+        return self.libc == "musl"
+
+    def describe(self) -> str:
+        """``glibc 2.36, no Python`` (and the architecture, when it is not x86_64)."""
+        python = f"Python {self.python}" if self.python else "no Python"
+        arch = f", {self.arch}" if self.arch and self.arch != "x86_64" else ""
+        return f"{self.libc_text}, {python}{arch}"
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "suite": self.suite, "glibc": self.glibc, "python": self.python}
+        out: dict[str, Any] = {
+            "name": self.name,
+            "suite": self.suite,
+            "glibc": self.glibc,
+            "python": self.python,
+        }
+        extra = {"libc": self.libc, "libc_version": self.libc_version, "arch": self.arch}
+        out |= {key: value for key, value in extra.items() if value is not None}
+        if self.image is not None:
+            out["image"] = self.image
+        return out
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> GridTarget:
+        def text(key: str) -> str | None:
+            value = data.get(key)
+            return str(value) if value is not None else None
+
         return cls(
             name=str(data["name"]),
             suite=str(data.get("suite") or ""),
             glibc=str(data.get("glibc") or ""),
             python=data.get("python"),
+            libc=text("libc"),
+            libc_version=text("libc_version"),
+            arch=text("arch"),
+            image=text("image"),
         )
 
 
@@ -57,6 +100,9 @@ class GridCell:
     seconds: float = 0.0
     output: str = ""
     """The last lines the artifact printed, when it failed."""
+    cached_from: str | None = None
+    """The run this result was kept from, when the cell was not run again (its artifact,
+    target image and checks are unchanged); None when this run ran it."""
 
     @property
     def disagrees(self) -> bool:
@@ -75,6 +121,8 @@ class GridCell:
         }
         if self.output:
             out["output"] = self.output
+        if self.cached_from:
+            out["cached_from"] = self.cached_from
         return out
 
     @classmethod
@@ -89,6 +137,7 @@ class GridCell:
             prediction=str(data.get("prediction") or ""),
             seconds=float(data.get("seconds") or 0.0),
             output=str(data.get("output") or ""),
+            cached_from=str(data["cached_from"]) if data.get("cached_from") else None,
         )
 
 
@@ -111,6 +160,19 @@ class Grid:
 
     def cell(self, fmt: str, target: str) -> GridCell | None:
         return next((c for c in self.cells if c.format == fmt and c.target == target), None)
+
+    @property
+    def cached(self) -> list[GridCell]:
+        """The cells kept from an earlier run, not run again."""
+        return [cell for cell in self.cells if cell.cached_from]
+
+    @property
+    def cached_runs(self) -> list[str]:
+        """The runs the kept cells came from, oldest first."""
+        return sorted({cell.cached_from for cell in self.cells if cell.cached_from})
+
+    def target(self, name: str) -> GridTarget | None:
+        return next((target for target in self.targets if target.name == name), None)
 
     @property
     def disagreements(self) -> list[GridCell]:

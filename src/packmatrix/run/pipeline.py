@@ -125,7 +125,12 @@ def portability_grid(
 def grid_artifacts(builds: Sequence[Building]) -> list[Artifact]:
     """The passed rows of this run whose artifact the portability grid runs."""
     return [
-        Artifact(building.fmt, building.built, building.result.portability)
+        Artifact(
+            building.fmt,
+            building.built,
+            building.result.portability,
+            tuple(f"{item.name}:{item.sha256}" for item in building.result.artifact or []),
+        )
         for building in builds
         if building.built is not None and building.result.passed and on_grid(building.fmt)
     ]
