@@ -25,6 +25,7 @@ from packmatrix.model.records import (
     LaunchRecord,
     Portability,
 )
+from packmatrix.model.ship import Recommendation
 
 SCHEMA_VERSION: Final = "2.1"
 """Major.minor: the major part changes on a breaking change, the minor when optional fields are
@@ -246,6 +247,8 @@ class Report:
     """The launcher packmatrix generated, when the app needed one."""
     grid: Grid | None = None
     """The portability grid: every passed local artifact run on every target system."""
+    recommendations: list[Recommendation] | None = None
+    """What to ship per deployment scenario, from this run's measurements."""
     schema_version: str = SCHEMA_VERSION
 
     @property
@@ -280,27 +283,35 @@ class Report:
         self.formats.sort(key=lambda row: order.index(row.name))
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "schema_version": SCHEMA_VERSION,
-            "tool": self.tool,
-            "run": self.run.to_json(),
-            "app": self.app,
-            "host": self.host,
-            "tools": self.tools,
-            "launch_environment": self.launch_environment,
-            "launch_environment_removed": self.launch_environment_removed,
-            "lock": self.lock,
-            "preparation": self.preparation,
-            "formats": [row.to_json() for row in self.formats],
-        } | {
-            key: value.to_json()
-            for key, value in (
-                ("comparison", self.comparison),
-                ("launcher", self.launcher),
-                ("grid", self.grid),
+        return (
+            {
+                "schema_version": SCHEMA_VERSION,
+                "tool": self.tool,
+                "run": self.run.to_json(),
+                "app": self.app,
+                "host": self.host,
+                "tools": self.tools,
+                "launch_environment": self.launch_environment,
+                "launch_environment_removed": self.launch_environment_removed,
+                "lock": self.lock,
+                "preparation": self.preparation,
+                "formats": [row.to_json() for row in self.formats],
+            }
+            | {
+                key: value.to_json()
+                for key, value in (
+                    ("comparison", self.comparison),
+                    ("launcher", self.launcher),
+                    ("grid", self.grid),
+                )
+                if value is not None
+            }
+            | (
+                {"recommendations": [item.to_json() for item in self.recommendations]}
+                if self.recommendations is not None
+                else {}
             )
-            if value is not None
-        }
+        )
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Report:
@@ -325,6 +336,9 @@ class Report:
             if isinstance(data.get("launcher"), Mapping)
             else None,
             grid=Grid.from_json(data["grid"]) if isinstance(data.get("grid"), Mapping) else None,
+            recommendations=[Recommendation.from_json(item) for item in data["recommendations"]]
+            if isinstance(data.get("recommendations"), list)
+            else None,
         )
 
 

@@ -35,6 +35,7 @@ from packmatrix.model.results import FormatResult, LauncherRecord, Report, RunIn
 from packmatrix.model.stats import Stat
 from packmatrix.reading.reproducible import file_sha256
 from packmatrix.report import render as report
+from packmatrix.report.ship import recommend
 from packmatrix.steps import cache, prepared
 from packmatrix.steps.builds import Obtained, build_all, obtain
 from packmatrix.steps.factcache import cached_portability, cached_security
@@ -190,6 +191,7 @@ def finish(doc: Report, ctx: Context, started: float) -> None:
         "seconds": {key: round(value, 3) for key, value in ctx.prepared_seconds.items()},
         "commands": ctx.prepared_commands,
     }
+    doc.recommendations = recommend(doc)
     sample = ctx.launch_env(ctx.workdir)
     doc.launch_environment = {
         key: value.replace(str(ctx.workdir), "<place>") for key, value in sample.items()
