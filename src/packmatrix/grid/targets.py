@@ -148,8 +148,8 @@ def parse_targets(text: str) -> tuple[str, ...]:
     names = [part.strip() for part in text.split(",") if part.strip()]
     if names == ["none"]:
         return ()
-    if names == ["all"]:
-        return TARGET_NAMES
+    if "all" in names:  # every built-in, and the images named beside
+        names = [*TARGET_NAMES, *(name for name in names if name != "all")]
     unknown = [name for name in names if name not in TARGETS and not is_image(name)]
     if unknown or not names:
         raise argparse.ArgumentTypeError(
