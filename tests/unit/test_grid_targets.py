@@ -17,7 +17,7 @@ import pytest
 from packmatrix.container import engine
 from packmatrix.container.probe import SystemFacts, elf_arch, folder_reader, probe
 from packmatrix.grid import cellcache, targets
-from packmatrix.grid.judge import predict
+from packmatrix.grid.judge import predict, reason_from_output
 from packmatrix.model.grid import GridCell, GridTarget
 from packmatrix.model.records import Portability
 from tests.unit.real_reports import LINUX, raw
@@ -234,3 +234,20 @@ class TestCellCache:
         )  # fmt: skip
         assert GridTarget.from_json(target.to_json()) == target
         assert target.describe() == "glibc 2.36, no Python"
+
+
+class TestReasonsOnMusl:
+    """What artifacts printed on the musl target (busybox's sh and env), copied from a real grid
+    on this machine: the reason is the part a person searches for."""
+
+    @pytest.mark.parametrize(
+        ("output", "reason"),
+        [
+            ("/bin/sh: exec: line 0: /opt/packmatrix/sample-app/sample-app: not found\n",
+             "/opt/packmatrix/sample-app/sample-app: not found"),
+            ("env: can't execute 'python3.11': No such file or directory\n",
+             "python3.11: No such file or directory"),
+        ],
+    )  # fmt: skip
+    def test_busybox_in_its_own_words(self, output: str, reason: str) -> None:
+        assert reason_from_output(output) == reason

@@ -22,6 +22,7 @@ import http.client
 import io
 import json
 import logging
+import re
 import shlex
 import tarfile
 import threading
@@ -193,7 +194,7 @@ def run_cell(
         target.tag,
         ["-c", how.script],
         entrypoint=["/bin/sh"],
-        what=f"grid-{name}-{target.name}-",
+        what=re.sub(r"[^a-zA-Z0-9_.-]", "-", f"grid-{name}-{target.name}-"),
         start=False,
         user=USER,
         environment=env,

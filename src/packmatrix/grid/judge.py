@@ -31,8 +31,17 @@ _REASONS: Final = (
         re.compile(r"env: [`'‘\"]?([^`'’\"\s:]+)[`'’\"]?: No such file or directory"),
         "{0}: No such file or directory",
     ),
-    # a shell: a program the target lacks (python3 on a system without Python)
-    (re.compile(r"^(?:/bin/)?sh: (?:\d+: )?(\S+): not found", re.M), "{0}: not found"),
+    # busybox's env (a musl system): the same, in its words
+    (
+        re.compile(r"env: can't execute [`'‘\"]?([^`'’\"\s:]+)[`'’\"]?: No such file"),
+        "{0}: No such file or directory",
+    ),
+    # a shell: a program the target lacks (python3 on a system without Python); busybox's sh
+    # says "exec: line 0:" first (a glibc binary on musl: its loader is what is not found)
+    (
+        re.compile(r"^(?:/bin/)?sh: (?:exec: line \d+: )?(?:\d+: )?(\S+): not found", re.M),
+        "{0}: not found",
+    ),
     (re.compile(r"exec: \"?([^\"\s:]+)\"?: executable file not found"), "{0}: not found"),
     # pip
     (re.compile(r"ERROR: (Package '[^']+' requires a different Python[^\n]*)"), "{0}"),
