@@ -22,8 +22,9 @@ from packmatrix import __version__
 from packmatrix.model.grid import GridCell
 from packmatrix.steps import cache
 
-LAYOUT: Final = "1"
-"""Changes when what a cell does changes (how it starts an artifact, what it checks)."""
+LAYOUT: Final = "2"
+"""Changes when what a cell does changes (how it starts an artifact, what it checks, how its
+reason is read from the output): every kept cell then runs again."""
 KIND: Final = "grid-cell"
 
 
