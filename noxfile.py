@@ -30,6 +30,10 @@ packmatrix.formats.registry.FORMAT_NAMES (a unit test keeps them equal). Session
 are not in the bare `nox`: `matrix` runs them all."""
 
 
+DOCS_REQUIREMENTS = ("mkdocs>=1.6,<2", "mkdocs-material>=9.5,<10")
+"""The site's tools: MkDocs 1.6 for its nav and link validation; Material for MkDocs 9."""
+
+
 def _packmatrix(session: nox.Session, *args: str) -> None:
     session.install(".")
     session.run("packmatrix", *args, *session.posargs)
@@ -88,6 +92,14 @@ def tests(session: nox.Session) -> None:
     session.run("pytest", "--durations=20", *session.posargs)
 
 
+@nox.session(default=False)
+def schema(session: nox.Session) -> None:
+    """Write src/packmatrix/schema/report.schema.json from the typed model (`-- --check`: only
+    say whether it is up to date)."""
+    session.install("-e", ".")
+    session.run("python", "-m", "packmatrix.model.schema", *session.posargs)
+
+
 @nox.session
 def lint(session: nox.Session) -> None:
     """ruff (lint and format) and mypy --strict."""
@@ -95,6 +107,23 @@ def lint(session: nox.Session) -> None:
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     session.run("mypy")
+
+
+@nox.session(default=False)
+def docs(session: nox.Session) -> None:
+    """Build the documentation site (docs/, mkdocs.yml) into site/ with mkdocs --strict: a
+    broken link or anchor, or a page missing from the nav, fails it."""
+    session.install(*DOCS_REQUIREMENTS)
+    quiet = {"NO_MKDOCS_2_WARNING": "1"}  # Material's banner about MkDocs 2, on every build
+    session.run("mkdocs", "build", "--strict", "--clean", *session.posargs, env=quiet)
+
+
+@nox.session(default=False)
+def screenshot(session: nox.Session) -> None:
+    """Take docs/images/report.png, the README's picture, from a real reports/matrix.html with
+    headless Chromium (run `nox -s matrix` first; needs Debian's chromium)."""
+    session.install(".")
+    session.run("python", "scripts/screenshot.py", *session.posargs)
 
 
 @nox.session(name="gate-benchmark", default=False)

@@ -21,8 +21,9 @@ from typing import Any
 import pytest
 
 from packmatrix.container.dockerimage import ResolvedBase, resolve_base
-from packmatrix.container.engine import Engine, find_image
+from packmatrix.container.engine import find_image
 from packmatrix.container.localbase import TAG_ENV
+from packmatrix.container.runengine import Engine
 from packmatrix.core.appspec import load_app
 from packmatrix.core.context import Context, Options
 from tests.conftest import docker_client, require

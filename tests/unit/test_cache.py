@@ -25,7 +25,7 @@ from packmatrix.model.facts import BaseImageFacts, ImageFacts
 from packmatrix.model.records import Figures
 from packmatrix.model.results import Report
 from packmatrix.report import render as report
-from packmatrix.steps import cache
+from packmatrix.steps import cache, cachekey
 
 SAMPLE_APP = Path(__file__).resolve().parents[2] / "sample_app"
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "reports"
@@ -47,16 +47,16 @@ def _source(tmp_path: Path) -> Path:
     return copy
 
 
-def parts(source: Path, **changes: object) -> cache.KeyParts:
+def parts(source: Path, **changes: object) -> cachekey.KeyParts:
     values: dict[str, object] = {
         "format": "pex",
         "options": "{}",
-        "source": cache.source_digest(source),
+        "source": cachekey.source_digest(source),
         "lock": "flask==3.0.0 --hash=sha256:aa\n",
         "tools": {"python": "3.11.7", "pex": "2.1.0"},
     }
     values.update(changes)
-    return cache.KeyParts(**values)  # type: ignore[arg-type]
+    return cachekey.KeyParts(**values)  # type: ignore[arg-type]
 
 
 def template(source: Path) -> Path:
@@ -98,10 +98,10 @@ class TestKey:
     def test_a_skipped_folder_does_not(self, source: Path) -> None:
         """The reports folder inside the app's tree is rewritten by every run: left out."""
         reports = source / "reports"
-        before = cache.source_digest(source, [reports])
+        before = cachekey.source_digest(source, [reports])
         reports.mkdir()
         (reports / "matrix.json").write_text("{}", encoding="utf-8")
-        assert cache.source_digest(source, [reports]) == before
+        assert cachekey.source_digest(source, [reports]) == before
 
     @pytest.mark.parametrize(
         "change",
@@ -121,11 +121,11 @@ class TestKey:
     def test_format_flags_are_the_constructor_options(self) -> None:
         """Without a ``cache_key`` method, a format's plain attributes tell its builds apart."""
         ctx = None  # not read when the format has no cache_key
-        one = cache.format_options(PyInstallerFormat(onefile=True), ctx)  # type: ignore[arg-type]
+        one = cachekey.format_options(PyInstallerFormat(onefile=True), ctx)  # type: ignore[arg-type]
         broken = PyInstallerFormat(onefile=True, collect_data=False)
-        assert one != cache.format_options(broken, ctx)  # type: ignore[arg-type]
-        assert one != cache.format_options(PyInstallerFormat(onefile=False), ctx)  # type: ignore[arg-type]
-        assert cache.format_options(PexFormat(venv=True), ctx) != cache.format_options(  # type: ignore[arg-type]
+        assert one != cachekey.format_options(broken, ctx)  # type: ignore[arg-type]
+        assert one != cachekey.format_options(PyInstallerFormat(onefile=False), ctx)  # type: ignore[arg-type]
+        assert cachekey.format_options(PexFormat(venv=True), ctx) != cachekey.format_options(  # type: ignore[arg-type]
             PexFormat(venv=False),
             ctx,  # type: ignore[arg-type]
         )
@@ -140,7 +140,7 @@ class TestKey:
             def cache_key(self, ctx: object) -> str:
                 return "base image sha256:123"
 
-        assert cache.format_options(Custom(), None) == "base image sha256:123"  # type: ignore[arg-type]
+        assert cachekey.format_options(Custom(), None) == "base image sha256:123"  # type: ignore[arg-type]
 
     def test_the_profile_is_part_of_the_key(self) -> None:
         """The options a profile chose tell two builds of a format apart; a format both
@@ -152,14 +152,17 @@ class TestKey:
             return namespace  # type: ignore[return-value]
 
         onefile = PyInstallerFormat(onefile=True)
-        tuned = cache.build_options(onefile, run("tuned"))
-        assert tuned != cache.build_options(onefile, run("plain"))
+        tuned = cachekey.build_options(onefile, run("tuned"))
+        assert tuned != cachekey.build_options(onefile, run("plain"))
         assert "--strip" in tuned
-        assert cache.build_options(onefile, run("plain")) == cache.format_options(onefile, None)  # type: ignore[arg-type]
+        plain = cachekey.format_options(onefile, None)  # type: ignore[arg-type]
+        assert cachekey.build_options(onefile, run("plain")) == plain
         pex = PexFormat(venv=True)
-        assert cache.build_options(pex, run("tuned")) != cache.build_options(pex, run("plain"))
+        assert cachekey.build_options(pex, run("tuned")) != cachekey.build_options(
+            pex, run("plain")
+        )
         for alike in (WheelFormat(), ShivFormat()):
-            assert cache.build_options(alike, run("tuned")) == cache.build_options(
+            assert cachekey.build_options(alike, run("tuned")) == cachekey.build_options(
                 alike, run("plain")
             )
 

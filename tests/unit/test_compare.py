@@ -428,6 +428,17 @@ class TestLoading:
             load_report(path)
         assert "\n" not in caught.value.message
 
+    def test_mistyped_figure_says_where(self, tmp_path: Path) -> None:
+        """A figure of the wrong type is refused in one line that names where it is."""
+        doc = load_report(LINUX).to_json()
+        doc["formats"][0]["figures"]["build_seconds"] = "fast"
+        path = write_report(tmp_path / "bad.json", doc)
+        with pytest.raises(UnusableReport) as caught:
+            load_report(path)
+        assert "(at formats/0/figures/build_seconds: " in caught.value.message
+        assert "\n" not in caught.value.message
+        assert len(caught.value.message) < 300
+
     def test_missing_file_is_bad_input(self, tmp_path: Path) -> None:
         """A report that isn't there is bad input too (exit 2, not the writer's exit 4)."""
         with pytest.raises(UnusableReport, match="no report at") as caught:

@@ -17,7 +17,8 @@ import pytest
 import requests
 
 from packmatrix.container import engine
-from packmatrix.container.engine import RUN_LABEL, Container, Engine, RunResult
+from packmatrix.container.engine import RUN_LABEL, Container, RunResult
+from packmatrix.container.runengine import Engine
 from packmatrix.errors import StepFailed
 from tests.conftest import docker_client, import_image, tiny_rootfs
 

@@ -6,6 +6,7 @@ import copy
 import dataclasses
 import time
 from collections.abc import Callable, Iterator
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from packmatrix.core.checks import Check
 from packmatrix.core.context import Options
 from packmatrix.errors import ReportError
 from packmatrix.model import metrics
+from packmatrix.model import schema as generated
 from packmatrix.model.records import LEGACY_RSS_KEY, Figures, Portability
 from packmatrix.model.results import SCHEMA_VERSION, Report, schema_major
 from packmatrix.report import render as report
@@ -68,6 +70,13 @@ def subschemas(node: Any, where: str = "") -> Iterator[tuple[str, dict[str, Any]
 
 
 class TestSchemaDocument:
+    def test_is_generated_from_the_model(self) -> None:
+        """The shipped file is what the typed model generates, to the byte: a record's new field
+        changes it, and ``nox -s schema`` writes it again."""
+        shipped = resources.files("packmatrix").joinpath("schema/report.schema.json")
+        assert shipped.read_text(encoding="utf-8") == generated.text()
+        assert report.schema() == generated.report_schema()
+
     def test_is_a_valid_draft_2020_12_schema(self) -> None:
         """The shipped file is itself a valid JSON Schema of draft 2020-12."""
         schema = report.schema()
@@ -108,7 +117,7 @@ class TestSchemaDocument:
         """Every figure the schema declares is a metric of the catalogue, and the other way
         round: "startup" holds "cold" and "warm", every other figure is a key of its own. Beside
         them: ``memory_kind`` (what ``memory_bytes`` is) and older reports' ``rss_bytes``."""
-        figures = report.schema()["$defs"]["figures"]
+        figures = report.schema()["$defs"]["Figures"]
         assert figures["additionalProperties"] is False
         declared = set()
         for key, sub in figures["properties"].items():
@@ -125,7 +134,7 @@ class TestSchemaDocument:
     def test_portability_facts_are_the_model(self) -> None:
         """Every portability fact the schema declares is a field of ``records.Portability``,
         and the other way round (the schema refuses any other fact)."""
-        portability = report.schema()["$defs"]["portability"]
+        portability = report.schema()["$defs"]["Portability"]
         assert portability["additionalProperties"] is False
         fields = {item.name for item in dataclasses.fields(Portability)}
         assert set(portability["properties"]) == fields

@@ -10,7 +10,15 @@ are ``metrics.COMPARED``; the rules that judge them, with the noise rule, are in
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import (
+    Field,
+    PlainSerializer,
+    SerializerFunctionWrapHandler,
+    computed_field,
+    model_serializer,
+)
 
 from packmatrix.compare.grid import GridDiff
 from packmatrix.compare.thresholds import NOISE_MIN_SAMPLES, Rule, Thresholds, Verdict, judge
@@ -18,6 +26,7 @@ from packmatrix.model.load import host_label
 from packmatrix.model.metrics import COMPARED, Metric
 from packmatrix.model.records import Figures
 from packmatrix.model.results import SCHEMA_VERSION, FormatResult, Report, Status
+from packmatrix.model.serial import Json, Opt
 from packmatrix.model.stats import Stat
 from packmatrix.model.units import human_bytes
 
@@ -31,49 +40,51 @@ def value_of(figures: Figures, metric: Metric) -> Stat | None:
     return Stat.of([found], metric.unit)
 
 
-def _value_json(value: Stat | None) -> dict[str, float] | None:
-    if value is None:
-        return None
+def _value_json(value: Stat) -> dict[str, Any]:
     return {"median": value.median, "min": value.min, "max": value.max, "n": value.n}
 
 
+Compared = Annotated[Stat, PlainSerializer(_value_json)]
+"""One side of a figure as compare writes it: median, min, max and n (not the samples)."""
+
+
 @dataclass(frozen=True, kw_only=True)
-class FigureDiff:
+class FigureDiff(Json):
     """One figure of one format, baseline → current."""
 
-    metric: Metric
-    baseline: Stat | None
-    current: Stat | None
+    metric: Annotated[Metric, Field(exclude=True)]
+    """Written as its key (``figure``) and unit."""
+    baseline: Compared | None
+    current: Compared | None
     verdict: Verdict | None
     informational: bool
     note: str | None = None
     """Why a figure that has a threshold is informational this time (too few samples, memory
     measured two different ways)."""
 
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def figure(self) -> str:
+        return self.metric.key
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def unit(self) -> str:
+        return self.metric.unit
+
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def delta(self) -> float | None:
         if self.baseline is None or self.current is None:
             return None
         return self.current.median - self.baseline.median
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def percent(self) -> float | None:
         if self.delta is None or self.baseline is None or self.baseline.median == 0:
             return None
         return self.delta / abs(self.baseline.median) * 100
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "figure": self.metric.key,
-            "unit": self.metric.unit,
-            "baseline": _value_json(self.baseline),
-            "current": _value_json(self.current),
-            "delta": self.delta,
-            "percent": self.percent,
-            "verdict": self.verdict,
-            "informational": self.informational,
-            "note": self.note,
-        }
 
 
 def unjudgeable(
@@ -129,7 +140,7 @@ def compare_figures(
 
 # -- formats --------------------------------------------------------------------------------------
 @dataclass(frozen=True, kw_only=True)
-class FormatDiff:
+class FormatDiff(Json):
     """One format, baseline → current: its status change and, when it is in both runs, every
     figure either run has."""
 
@@ -154,24 +165,6 @@ class FormatDiff:
             if diff.verdict == "regression":
                 found.append(f"{self.name}: {diff.metric.label} {change_text(diff)}")
         return found
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "baseline_status": _status_json(self.baseline_status),
-            "current_status": _status_json(self.current_status),
-            "current_reason": self.current_reason,
-            "status_note": self.status_note,
-            "status_regression": self.status_regression,
-            "figures": [diff.to_json() for diff in self.figures],
-            "grid": [diff.to_json() for diff in self.grid],
-            "baseline_options": self.baseline_options,
-            "current_options": self.current_options,
-        }
-
-
-def _status_json(status: Status | None) -> str | None:
-    return None if status is None else status.value
 
 
 def judge_status(
@@ -236,14 +229,14 @@ def _options(row: FormatResult | None) -> list[str] | None:
 
 # -- the comparison -------------------------------------------------------------------------------
 @dataclass(frozen=True, kw_only=True)
-class Side:
+class Side(Json):
     """Which run one side of the comparison is."""
 
     source: str
     run_id: str
     started: str
     host: str
-    profile: str | None = None
+    profile: Opt[str] = None
     """The run's profile (tuned, plain); None in a report older than profiles."""
 
     @classmethod
@@ -261,20 +254,9 @@ class Side:
     def profile_label(self) -> str:
         return self.profile or "no profile recorded"
 
-    def to_json(self) -> dict[str, str]:
-        out = {
-            "source": self.source,
-            "run_id": self.run_id,
-            "started": self.started,
-            "host": self.host,
-        }
-        if self.profile:
-            out["profile"] = self.profile
-        return out
-
 
 @dataclass(frozen=True, kw_only=True)
-class Comparison:
+class Comparison(Json):
     """Every format of two runs, baseline → current, and what of it is a regression."""
 
     baseline: Side
@@ -282,8 +264,22 @@ class Comparison:
     thresholds: Thresholds
     formats: tuple[FormatDiff, ...]
     notes: tuple[str, ...] = field(default=())
-    incomplete: str | None = None
-    """Why the current run is not a complete run (interrupted): always a regression."""
+    incomplete: Annotated[str | None, Field(exclude=True)] = None
+    """Why the current run is not a complete run (interrupted): always a regression (the JSON
+    has it among the regressions)."""
+
+    @model_serializer(mode="wrap")
+    def _document(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """A document of its own: its version and kind first, the regressions and counts."""
+        fields = handler(self)
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "kind": "comparison",
+            **fields,
+            "regressions": self.regressions(),
+            "compared": self.compared,
+            "not_run": self.not_run,
+        }
 
     def regressions(self) -> list[str]:
         lines = [line for diff in self.formats for line in diff.regressions()]
@@ -310,20 +306,6 @@ class Comparison:
     def exit_code(self) -> int:
         """0 without a regression, 1 with one."""
         return 1 if self.regressions() else 0
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "schema_version": SCHEMA_VERSION,
-            "kind": "comparison",
-            "baseline": self.baseline.to_json(),
-            "current": self.current.to_json(),
-            "thresholds": self.thresholds.to_json(),
-            "notes": list(self.notes),
-            "regressions": self.regressions(),
-            "compared": self.compared,
-            "not_run": self.not_run,
-            "formats": [diff.to_json() for diff in self.formats],
-        }
 
 
 # -- figures as text (the regression lines and the table) -----------------------------------------

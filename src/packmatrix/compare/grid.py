@@ -6,22 +6,26 @@ compared: nothing was observed, so nothing regressed."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated
+
+from pydantic import Field, computed_field
 
 from packmatrix.model.grid import Grid
+from packmatrix.model.serial import Json
 
 
 @dataclass(frozen=True, kw_only=True)
-class GridDiff:
+class GridDiff(Json):
     """One artifact on one target whose outcome changed."""
 
     format: str
     target: str
-    baseline: bool
-    current: bool
+    baseline: Annotated[bool, Field(alias="baseline_passed")]
+    current: Annotated[bool, Field(alias="current_passed")]
     reason: str
     """The current cell's reason (the artifact's own words when it fails now)."""
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def regression(self) -> bool:
         return self.baseline and not self.current
@@ -33,16 +37,6 @@ class GridDiff:
     def line(self) -> str:
         """``pex on bullseye-python: passed → failed (python3.11: No such file or directory)``."""
         return f"{self.format} on {self.target}: {self.note} ({self.reason})"
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "format": self.format,
-            "target": self.target,
-            "baseline_passed": self.baseline,
-            "current_passed": self.current,
-            "reason": self.reason,
-            "regression": self.regression,
-        }
 
 
 def grid_diffs(baseline: Grid | None, current: Grid | None, fmt: str) -> tuple[GridDiff, ...]:

@@ -31,9 +31,10 @@ from __future__ import annotations
 import argparse
 import math
 from dataclasses import dataclass
-from typing import Any, Final, Literal
+from typing import Final, Literal
 
 from packmatrix.model import metrics
+from packmatrix.model.serial import Json
 from packmatrix.model.stats import Stat
 
 Verdict = Literal["regression", "noise", "improved", "same"]
@@ -54,7 +55,7 @@ class Rule:
 
 
 @dataclass(frozen=True, kw_only=True)
-class Thresholds:
+class Thresholds(Json):
     """The configurable regression rules; the defaults are what ``packmatrix compare`` uses."""
 
     size_percent: float = 5.0
@@ -104,16 +105,6 @@ class Thresholds:
             " side (a single cold start) can't be told from noise: informational only."
         )
         return text
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "size_percent": self.size_percent,
-            "startup_percent": self.startup_percent,
-            "startup_min_delta": self.startup_min_delta,
-            "build_percent": self.build_percent,
-            "memory_percent": self.memory_percent,
-            "strict": self.strict,
-        }
 
 
 def parse_percent(text: str) -> float:

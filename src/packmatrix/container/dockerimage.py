@@ -29,7 +29,8 @@ import docker
 from packmatrix.container import frozenroot, localbase
 from packmatrix.container.baseimage import BaseImageError, default_tag
 from packmatrix.container.dockerfile import PORT, host_minor
-from packmatrix.container.engine import Engine, find_or_pull, why
+from packmatrix.container.engine import find_or_pull, why
+from packmatrix.container.runengine import Engine
 from packmatrix.core import procs
 from packmatrix.core.context import Context
 from packmatrix.errors import StepFailed

@@ -10,23 +10,18 @@ both use it. What it offers:
   (and starts) a container on entry and on exit always removes it, by its id, whatever the body
   did; with ``put_archive`` and ``get_archive`` to copy files in and out;
 - ``run_once``: a short-lived container that runs one command; its exit code and output;
-- ``Engine``: one run's connection. Every container it creates carries ``RUN_LABEL=<run id>``,
-  every image it builds ``BUILT_BY_LABEL=<run id>``; it records the images it created and on
-  ``close`` removes those, and the run's leftover containers, by id, except the images it was
-  asked to ``keep`` (an image the artifact cache holds, for later runs). Nothing found only by
-  name is ever removed (``cache.remove_kept`` removes a kept image by id when the cache drops it).
+- ``runengine.Engine`` (beside it): one run's connection, which labels what it creates and
+  removes it at the end.
 """
 
 from __future__ import annotations
 
-import contextlib
 import io
-import itertools
 import logging
 import os
 import tarfile
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Final
 
@@ -301,149 +296,3 @@ def run_once(
     ) as container:
         code = container.wait(timeout)
         return RunResult(code, container.logs())
-
-
-# -- one run's engine -------------------------------------------------------------------------
-@dataclass
-class Engine:
-    """One run's connection to the engine and the images it created (in creation order)."""
-
-    client: Any
-    run_id: str
-    created: list[str] = field(default_factory=list)
-    kept: set[str] = field(default_factory=set)
-    """Images ``close`` leaves in the engine: the artifact cache holds them."""
-    names: Iterator[int] = field(default_factory=lambda: itertools.count(1))
-
-    @classmethod
-    def connect(cls, run_id: str, *, timeout: float) -> Engine:
-        return cls(connect(timeout), run_id)
-
-    def __enter__(self) -> Engine:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc_value: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    @property
-    def labels(self) -> dict[str, str]:
-        return {RUN_LABEL: self.run_id}
-
-    @property
-    def build_labels(self) -> dict[str, str]:
-        return {BUILT_BY_LABEL: self.run_id}
-
-    def name(self, what: str) -> str:
-        """A container name no other run uses: ``packmatrix-<run id>-<what><n>``."""
-        return f"packmatrix-{self.run_id}-{what}{next(self.names)}"
-
-    def image_ids(self) -> set[str]:
-        """Ids of every image the engine has now."""
-        return {str(image.id) for image in self.client.images.list(all=True)}
-
-    def track(self, image_id: str) -> None:
-        """Record an image this run created, so that ``close`` removes it."""
-        if image_id not in self.created:
-            self.created.append(image_id)
-
-    def find_image(self, name: str) -> Any:
-        return find_image(self.client, name)
-
-    def keep(self, image_id: str, tag: str) -> None:
-        """Leave an image this run built in the engine after the run, tagged ``tag``: the
-        artifact cache holds it. Its run tags stay until ``close``, which removes them."""
-        self.client.images.get(image_id).tag(*tag.rsplit(":", 1))
-        self.kept.add(image_id)
-
-    def _ancestors(self, image_ids: set[str]) -> set[str]:
-        """The images ``image_ids`` are built on (their ``Parent`` chain), themselves included."""
-        found: set[str] = set()
-        for image_id in image_ids:
-            current: str | None = image_id
-            while current and current not in found:
-                found.add(current)
-                try:
-                    current = str(self.client.images.get(current).attrs.get("Parent") or "")
-                except docker.errors.DockerException:
-                    break
-        return found
-
-    def container(
-        self,
-        image: str,
-        command: Sequence[str] | None = None,
-        *,
-        what: str,
-        **options: Any,
-    ) -> Container:
-        """A ``Container`` with the run's label and a name of the run's (``what`` + a number)."""
-        return Container(
-            self.client, image, command, labels=self.labels, name=self.name(what), **options
-        )
-
-    def run_once(
-        self,
-        image: str,
-        command: Sequence[str],
-        *,
-        user: str | None = None,
-        timeout: float = RUN_TIMEOUT,
-    ) -> RunResult:
-        """``run_once`` with the run's label and a container name of the run's."""
-        return run_once(
-            self.client,
-            image,
-            command,
-            user=user,
-            timeout=timeout,
-            labels=self.labels,
-            name=self.name("check"),
-        )
-
-    def close(self) -> None:
-        """Remove this run's leftover containers, then the images it created, newest first,
-        except the kept ones and what they are built on.
-
-        Leftovers are found by the run's labels (a container whose creation was interrupted
-        before its id came back; an image a build finished after an interrupt) and removed by
-        id, like every image in ``created``. A kept image loses the run's own tags."""
-        try:
-            for container in self.client.containers.list(
-                all=True, filters={"label": f"{RUN_LABEL}={self.run_id}"}
-            ):
-                with contextlib.suppress(docker.errors.NotFound):
-                    self.client.api.remove_container(str(container.id), force=True, v=True)
-            keep = self._ancestors(self.kept)
-            labelled = [
-                str(image.id)
-                for label in (RUN_LABEL, BUILT_BY_LABEL)
-                for image in self.client.images.list(
-                    all=True, filters={"label": f"{label}={self.run_id}"}
-                )
-            ]
-            extra = [i for i in dict.fromkeys(labelled) if i not in self.created]
-            for image_id in [*extra, *reversed(self.created)]:
-                if image_id in keep:
-                    continue
-                try:
-                    self.client.images.remove(image_id, force=True)
-                except docker.errors.NotFound:
-                    pass  # already gone with its child
-                except docker.errors.APIError as exc:
-                    log.warning("could not remove image %s: %s", image_id, why(exc))
-            self._untag_kept()
-        finally:
-            self.client.close()
-
-    def _untag_kept(self) -> None:
-        """A kept image keeps only its ``KEPT_REPOSITORY`` tag, not the run's."""
-        for image_id in self.kept:
-            with contextlib.suppress(docker.errors.DockerException):
-                for tag in self.client.images.get(image_id).tags:
-                    if not tag.startswith(f"{KEPT_REPOSITORY}/"):
-                        self.client.api.remove_image(tag, noprune=True)

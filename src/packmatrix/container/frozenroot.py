@@ -34,7 +34,7 @@ from packmatrix.container.debian import (
     trim_rootfs,
     write_rootfs_tar,
 )
-from packmatrix.container.engine import Engine
+from packmatrix.container.runengine import Engine
 
 KEEP: Final = ("base-files", "libc6", "zlib1g", "dash", "netbase")
 """The packages the root keeps, with everything they depend on. zlib: PyInstaller's bootloader

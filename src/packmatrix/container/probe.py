@@ -31,10 +31,11 @@ from typing import Any, Final
 import docker
 
 from packmatrix.container.engine import Container
+from packmatrix.model.grid import Libc
 
 ARCHES: Final = {62: "x86_64", 183: "aarch64"}
 """ELF ``e_machine`` → the architecture's name (``uname -m``)."""
-LOADERS: Final = (
+LOADERS: Final[tuple[tuple[Libc, str, str], ...]] = (
     ("glibc", "x86_64", "/lib64/ld-linux-x86-64.so.2"),
     ("glibc", "aarch64", "/lib/ld-linux-aarch64.so.1"),
     ("musl", "x86_64", "/lib/ld-musl-x86_64.so.1"),
@@ -72,7 +73,7 @@ Reader = Callable[[str], "bytes | Link | None"]
 class SystemFacts:
     """What a target system is, as its files say."""
 
-    libc: str
+    libc: Libc
     """``glibc``, ``musl``, or ``none`` (no loader found: a static-only system)."""
     libc_version: str
     python: str | None
@@ -91,8 +92,11 @@ class SystemFacts:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> SystemFacts:
         python = data.get("python")
+        libc = data["libc"]
+        if libc not in ("glibc", "musl", "none"):
+            raise ValueError(f"not a libc: {libc!r}")
         return cls(
-            libc=str(data["libc"]),
+            libc=libc,
             libc_version=str(data["libc_version"]),
             python=str(python) if python else None,
             arch=str(data["arch"]),
@@ -119,7 +123,8 @@ def elf_arch(data: bytes) -> str | None:
 
 def probe(read: Reader, *, engine_arch: str = "") -> SystemFacts:
     """The facts of the system ``read`` reads from."""
-    libc, version, arch = "none", "", ""
+    libc: Libc = "none"
+    version, arch = "", ""
     for family, loader_arch, loader in LOADERS:
         found = resolve(read, loader)
         if found is None:

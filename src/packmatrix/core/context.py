@@ -76,18 +76,12 @@ class Options:
 
 @dataclass(frozen=True)
 class LockEntry:
+    """One pinned wheel of the lock; the report keeps it as ``dataclasses.asdict`` makes it."""
+
     name: str
     version: str
     filename: str
     sha256: str
-
-    def to_json(self) -> dict[str, str]:
-        return {
-            "name": self.name,
-            "version": self.version,
-            "filename": self.filename,
-            "sha256": self.sha256,
-        }
 
 
 @dataclass

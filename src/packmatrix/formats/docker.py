@@ -47,9 +47,9 @@ from packmatrix.container.engine import (
     KEPT_REPOSITORY,
     PING_TIMEOUT,
     Container,
-    Engine,
     connect,
 )
+from packmatrix.container.runengine import Engine
 from packmatrix.core import profiles
 from packmatrix.core.context import Context
 from packmatrix.errors import StepFailed

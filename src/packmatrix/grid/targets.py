@@ -40,6 +40,7 @@ from packmatrix.container.hostpython import SUITE_GLIBC
 from packmatrix.container.muslroot import build_musl_image
 from packmatrix.container.probe import SystemFacts, probe_image
 from packmatrix.errors import PackmatrixError
+from packmatrix.model.grid import Libc
 from packmatrix.steps import cache
 
 REPOSITORY: Final = "packmatrix/target"
@@ -59,7 +60,7 @@ class Target:
     """The target's glibc, ``2.31``; ``""`` when it has none (musl)."""
     python: str | None
     """The target's python3 (``3.9``) when it has one, else None."""
-    libc: str = "glibc"
+    libc: Libc = "glibc"
     """``glibc``, ``musl`` or ``none``."""
     libc_version: str = ""
     arch: str = "x86_64"

@@ -1,54 +1,59 @@
 """The comparison with a baseline as the report keeps it (``run --baseline``): what a reader of
-matrix.json, matrix.md and matrix.html sees, as typed text cells (``compare_render.record``)."""
+matrix.json, matrix.md and matrix.html sees, as typed text cells (``compare.render.record``)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+
+from packmatrix.model.serial import WHOLE, Json, NonNegative, Opt
 
 
 @dataclass(frozen=True, kw_only=True)
-class ComparisonRow:
+class ComparisonRow(Json):
     """One line of the comparison table: a format's status, or one of its figures."""
 
     format: str
+    """The format."""
     figure: str
+    """'status' or a figure's label."""
     baseline: str
+    """Its value in the baseline."""
     current: str
+    """Its value now."""
     delta: str
+    """The difference."""
     change: str
+    """The difference in percent."""
     verdict: str
+    """regression, improved, within noise, or empty."""
     regression: bool = False
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "format": self.format,
-            "figure": self.figure,
-            "baseline": self.baseline,
-            "current": self.current,
-            "delta": self.delta,
-            "change": self.change,
-            "verdict": self.verdict,
-            "regression": self.regression,
-        }
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> ComparisonRow:
-        return cls(**{key: data[key] for key in cls.__dataclass_fields__ if key in data})
+    """Whether this line is a regression."""
 
 
 @dataclass(frozen=True, kw_only=True)
-class ComparisonRecord:
+class ComparisonRecord(Json):
+    """With run --baseline: this run compared with the baseline, as the Markdown (comparison.md)
+    shows it."""
+
+    __pydantic_config__ = WHOLE
+
     baseline_run: str
+    """The baseline's run id."""
     baseline_source: str
+    """Where the baseline was read from."""
     rules: str
-    compared: int
-    not_run: int
+    """The regression rules applied, in words."""
+    compared: NonNegative
+    """Formats in both runs."""
+    not_run: NonNegative
+    """Formats of the baseline this run did not build."""
     regressions: list[str] = field(default_factory=list)
+    """One line per regression."""
     notes: list[str] = field(default_factory=list)
+    """Why the two runs may differ for other reasons."""
     rows: list[ComparisonRow] = field(default_factory=list)
-    markdown_file: str | None = None
+    """The comparison table."""
+    markdown_file: Opt[str] = None
     """The comparison's Markdown, written next to the report."""
 
     @property
@@ -57,32 +62,3 @@ class ComparisonRecord:
         if self.regressions:
             return f"⚠ {len(self.regressions)} regression(s) ({counts})"
         return f"✓ no regression: {counts}"
-
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "baseline_run": self.baseline_run,
-            "baseline_source": self.baseline_source,
-            "rules": self.rules,
-            "compared": self.compared,
-            "not_run": self.not_run,
-            "regressions": self.regressions,
-            "notes": self.notes,
-            "rows": [row.to_json() for row in self.rows],
-        }
-        if self.markdown_file is not None:
-            out["markdown_file"] = self.markdown_file
-        return out
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> ComparisonRecord:
-        return cls(
-            baseline_run=str(data["baseline_run"]),
-            baseline_source=str(data["baseline_source"]),
-            rules=str(data.get("rules") or ""),
-            compared=int(data.get("compared") or 0),
-            not_run=int(data.get("not_run") or 0),
-            regressions=list(data.get("regressions") or []),
-            notes=list(data.get("notes") or []),
-            rows=[ComparisonRow.from_json(row) for row in data.get("rows") or []],
-            markdown_file=data.get("markdown_file"),
-        )

@@ -3,181 +3,124 @@ reproducibility verdict, and a container image's facts. Each is typed and makes 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+
+from pydantic import SerializerFunctionWrapHandler, computed_field, model_serializer
+
+from packmatrix.model.serial import Bytes, Json, NonNegative, Opt
 
 
 @dataclass(frozen=True, kw_only=True)
-class LockCheck:
+class LockCheck(Json):
     """The distributions read from the artifact compared with the run's lock."""
 
     checked: bool
+    """False when the artifact lists no distributions to compare."""
     matches: bool | None
+    """True when the artifact holds exactly the locked versions; null when not checked."""
     detail: str
+    """One line: what differs, or that all locked distributions match."""
     missing: list[str] = field(default_factory=list)
+    """Locked distributions not found in the artifact."""
     unexpected: list[str] = field(default_factory=list)
+    """Distributions in the artifact that are not in the lock."""
     different: list[str] = field(default_factory=list)
+    """Distributions whose version differs from the lock."""
 
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"checked": self.checked, "matches": self.matches}
-        out["detail"] = self.detail
-        if self.checked:
-            out.update(missing=self.missing, unexpected=self.unexpected, different=self.different)
-        return out
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> LockCheck:
-        return cls(
-            checked=bool(data["checked"]),
-            matches=data.get("matches"),
-            detail=str(data.get("detail") or ""),
-            missing=list(data.get("missing") or []),
-            unexpected=list(data.get("unexpected") or []),
-            different=list(data.get("different") or []),
-        )
+    @model_serializer(mode="wrap")
+    def _lists_when_checked(self, handler: SerializerFunctionWrapHandler):  # type: ignore[no-untyped-def]
+        """The three lists only when the lock was checked. (No return annotation: pydantic
+        then takes the schema from the fields.)"""
+        out = handler(self)
+        return out if self.checked else {key: out[key] for key in ("checked", "matches", "detail")}
 
 
 @dataclass(frozen=True, kw_only=True)
-class Finding:
+class Finding(Json):
     """A file that must never ship, found inside an artifact."""
 
     path: str
+    """The file inside the artifact."""
     rule: str
+    """Which rule it broke."""
     detail: str
-
-    def to_json(self) -> dict[str, Any]:
-        return {"path": self.path, "rule": self.rule, "detail": self.detail}
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Finding:
-        return cls(path=str(data["path"]), rule=str(data["rule"]), detail=str(data["detail"]))
+    """Why it was flagged."""
 
 
 @dataclass(frozen=True, kw_only=True)
-class SecurityFacts:
-    findings: list[Finding]
-    listening: list[str]
+class SecurityFacts(Json):
+    """Security facts checked by reading the artifact: secrets or VCS files in its file list and
+    contents, and the addresses the smoke server listened on."""
 
+    findings: list[Finding]
+    """Files that must never ship (.env, .git, private keys, credentials), each with the rule it
+    broke."""
+    listening: list[str]
+    """Addresses (ip:port) the running artifact listened on, as the host sees them."""
+
+    @computed_field(description="No finding.")  # type: ignore[prop-decorator]
     @property
     def clean(self) -> bool:
         return not self.findings
 
+    @computed_field(  # type: ignore[prop-decorator]
+        description="Every listening address is a loopback one (false when none was seen)."
+    )
     @property
     def loopback_only(self) -> bool:
         return bool(self.listening) and all(
             address.startswith(("127.", "[::1]", "::1")) for address in self.listening
         )
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "findings": [finding.to_json() for finding in self.findings],
-            "clean": self.clean,
-            "listening": self.listening,
-            "loopback_only": self.loopback_only,
-        }
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> SecurityFacts:
-        return cls(
-            findings=[Finding.from_json(item) for item in data.get("findings") or []],
-            listening=list(data.get("listening") or []),
-        )
-
 
 @dataclass(frozen=True, kw_only=True)
-class Reproducibility:
+class Reproducibility(Json):
     """With ``--check-reproducible``: a second build compared byte for byte with the first."""
 
     identical: bool
+    """True when both builds have the same sha256."""
     difference: str | None
+    """The first difference found (a zip or tar member, a gzip header field, a byte offset), or
+    null."""
     sha256: list[str] = field(default_factory=list)
+    """sha256 of each artifact of the first build."""
     sha256_second: list[str] = field(default_factory=list)
-    source_date_epoch: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "identical": self.identical,
-            "difference": self.difference,
-            "sha256": self.sha256,
-            "sha256_second": self.sha256_second,
-        }
-        if self.source_date_epoch is not None:
-            out["source_date_epoch"] = self.source_date_epoch
-        return out
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Reproducibility:
-        return cls(
-            identical=bool(data["identical"]),
-            difference=data.get("difference"),
-            sha256=list(data.get("sha256") or []),
-            sha256_second=list(data.get("sha256_second") or []),
-            source_date_epoch=data.get("source_date_epoch"),
-        )
+    """sha256 of each artifact of the second build."""
+    source_date_epoch: Opt[str] = None
+    """The SOURCE_DATE_EPOCH both builds ran with."""
 
 
 @dataclass(frozen=True, kw_only=True)
-class BaseImageFacts:
+class BaseImageFacts(Json):
     """The image a container format was built on, pinned by id or registry digest."""
 
     tag: str
+    """The base image's tag."""
     id: str
+    """Its image id."""
     ref: str
-    bytes: int
+    """How the Dockerfile names it: repo@sha256 digest, or the local id."""
+    bytes: Bytes
+    """Its size, uncompressed."""
     os_arch: str
+    """e.g. linux/amd64."""
     python: str
+    """The Python inside."""
     libc: str
+    """The libc inside."""
     note: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "tag": self.tag,
-            "id": self.id,
-            "ref": self.ref,
-            "bytes": self.bytes,
-            "os_arch": self.os_arch,
-            "python": self.python,
-            "libc": self.libc,
-            "note": self.note,
-        }
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> BaseImageFacts:
-        return cls(
-            tag=str(data["tag"]),
-            id=str(data["id"]),
-            ref=str(data.get("ref") or data["id"]),
-            bytes=int(data.get("bytes") or 0),
-            os_arch=str(data.get("os_arch") or ""),
-            python=str(data.get("python") or ""),
-            libc=str(data.get("libc") or ""),
-            note=data.get("note"),
-        )
+    """Why this base was used (e.g. the official one can't be pulled), or null."""
 
 
 @dataclass(frozen=True, kw_only=True)
-class ImageFacts:
+class ImageFacts(Json):
     """Container formats: the image that was built (removed again when the run ends)."""
 
     tag: str
+    """The tag it had during the run."""
     id: str
+    """The engine's image id."""
     base: BaseImageFacts
-    os_packages: int | None = None
+    """The base image, pinned by registry digest or local id."""
+    os_packages: Opt[NonNegative] = None
     """The OS packages inside, as its dpkg status file counts them (None: no dpkg status)."""
-
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"tag": self.tag, "id": self.id, "base": self.base.to_json()}
-        if self.os_packages is not None:
-            out["os_packages"] = self.os_packages
-        return out
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> ImageFacts:
-        packages = data.get("os_packages")
-        return cls(
-            tag=str(data["tag"]),
-            id=str(data["id"]),
-            base=BaseImageFacts.from_json(data["base"]),
-            os_packages=int(packages) if packages is not None else None,
-        )

@@ -5,11 +5,16 @@ made before the grid existed still read and validate)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final, Literal
+from typing import Annotated, Final, Literal
+
+from pydantic import Field
+
+from packmatrix.model.serial import WHOLE, Json, Opt, Seconds
 
 GridStatus = Literal["ran", "skipped"]
+Libc = Literal["glibc", "musl", "none"]
+"""A target's C library, from its dynamic loader; ``none``: no loader (a static-only system)."""
 
 FROZEN_NOTE: Final = (
     "A frozen binary's glibc floor comes from the machine it was built on: PyInstaller bundles "
@@ -19,20 +24,27 @@ FROZEN_NOTE: Final = (
 
 
 @dataclass(frozen=True, kw_only=True)
-class GridTarget:
+class GridTarget(Json):
     """A target system as the report shows it."""
 
     name: str
+    """SUITE (no Python), SUITE-python (the suite's own python3), musl, or the image reference
+    named in --targets."""
     suite: str
+    """The Debian suite of a built-in Debian target; empty for musl and an image."""
     glibc: str
-    """Its glibc version; ``""`` when it has none (musl)."""
+    """The target's glibc version; empty when it has none (musl)."""
     python: str | None
-    libc: str | None = None
-    """``glibc``, ``musl`` or ``none``; None in reports made before targets were probed."""
-    libc_version: str | None = None
-    arch: str | None = None
-    image: str | None = None
-    """The image reference named in ``--targets``; None for a built-in target."""
+    """The target's python3 version, or null: no Python."""
+    libc: Opt[Libc] = None
+    """The target's C library, from its dynamic loader (probed from the files of musl and image
+    targets)."""
+    libc_version: Opt[str] = None
+    """The C library's version (glibc 2.36, musl 1.2.3); empty when unknown."""
+    arch: Opt[str] = None
+    """The target's architecture (x86_64, aarch64), from its loader's ELF header."""
+    image: Opt[str] = None
+    """The image reference named in --targets (absent for a built-in target)."""
 
     @property
     def libc_text(self) -> str:
@@ -52,44 +64,19 @@ class GridTarget:
         arch = f", {self.arch}" if self.arch and self.arch != "x86_64" else ""
         return f"{self.libc_text}, {python}{arch}"
 
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "name": self.name,
-            "suite": self.suite,
-            "glibc": self.glibc,
-            "python": self.python,
-        }
-        extra = {"libc": self.libc, "libc_version": self.libc_version, "arch": self.arch}
-        out |= {key: value for key, value in extra.items() if value is not None}
-        if self.image is not None:
-            out["image"] = self.image
-        return out
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> GridTarget:
-        def text(key: str) -> str | None:
-            value = data.get(key)
-            return str(value) if value is not None else None
-
-        return cls(
-            name=str(data["name"]),
-            suite=str(data.get("suite") or ""),
-            glibc=str(data.get("glibc") or ""),
-            python=data.get("python"),
-            libc=text("libc"),
-            libc_version=text("libc_version"),
-            arch=text("arch"),
-            image=text("image"),
-        )
-
 
 @dataclass(frozen=True, kw_only=True)
-class GridCell:
+class GridCell(Json):
     """One artifact on one target: what happened, and what the static facts said would."""
 
+    __pydantic_config__ = WHOLE
+
     format: str
+    """The format whose artifact ran."""
     target: str
+    """The target system it ran on (a name of grid.targets)."""
     passed: bool
+    """Every smoke check passed on the target."""
     reason: str
     """One line: from the artifact's output when it failed (``GLIBC_2.35 not found``), what
     passed when it passed (``10/10 checks``)."""
@@ -97,61 +84,39 @@ class GridCell:
     """What the static portability facts predicted (None: no facts to predict from)."""
     prediction: str = ""
     """Why the prediction is what it is, in one line."""
-    seconds: float = 0.0
-    output: str = ""
+    seconds: Seconds = 0.0
+    """Wall time of the cell: container, copy, install, start and smoke test."""
+    output: Annotated[str, Field(exclude_if=lambda output: not output)] = ""
     """The last lines the artifact printed, when it failed."""
-    cached_from: str | None = None
-    """The run this result was kept from, when the cell was not run again (its artifact,
-    target image and checks are unchanged); None when this run ran it."""
+    cached_from: Opt[str] = None
+    """The run this cell's result was kept from: its artifact, target image and checks are
+    unchanged, so it was not run again (absent: this run ran it)."""
 
     @property
     def disagrees(self) -> bool:
         """The observation contradicts the prediction: one of them is wrong."""
         return self.predicted is not None and self.predicted != self.passed
 
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "format": self.format,
-            "target": self.target,
-            "passed": self.passed,
-            "reason": self.reason,
-            "predicted": self.predicted,
-            "prediction": self.prediction,
-            "seconds": round(self.seconds, 3),
-        }
-        if self.output:
-            out["output"] = self.output
-        if self.cached_from:
-            out["cached_from"] = self.cached_from
-        return out
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> GridCell:
-        predicted = data.get("predicted")
-        return cls(
-            format=str(data["format"]),
-            target=str(data["target"]),
-            passed=bool(data["passed"]),
-            reason=str(data.get("reason") or ""),
-            predicted=bool(predicted) if predicted is not None else None,
-            prediction=str(data.get("prediction") or ""),
-            seconds=float(data.get("seconds") or 0.0),
-            output=str(data.get("output") or ""),
-            cached_from=str(data["cached_from"]) if data.get("cached_from") else None,
-        )
-
 
 @dataclass(kw_only=True)
-class Grid:
+class Grid(Json):
     """The format × target grid of one run, or why it was skipped."""
 
+    __pydantic_config__ = WHOLE
+
     status: GridStatus
+    """ran, or skipped when no target could be had (reason says why)."""
     reason: str | None = None
     """Why the grid was skipped (or why some targets were)."""
     targets: list[GridTarget] = field(default_factory=list)
+    """The target systems the artifacts ran on."""
     cells: list[GridCell] = field(default_factory=list)
-    seconds: float = 0.0
+    """One cell per artifact and target, artifact by artifact."""
+    seconds: Seconds = 0.0
+    """Wall time of the whole grid, target builds included."""
     notes: list[str] = field(default_factory=list)
+    """How the targets were had (found, tagged from the base image, built and how long that
+    took)."""
 
     @property
     def formats(self) -> list[str]:
@@ -187,27 +152,4 @@ class Grid:
                 for cell in self.cells
                 if cell.format.startswith("pyinstaller") and "GLIBC" in cell.reason
             }
-        )
-
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "status": self.status,
-            "reason": self.reason,
-            "seconds": round(self.seconds, 3),
-            "targets": [target.to_json() for target in self.targets],
-            "cells": [cell.to_json() for cell in self.cells],
-            "notes": self.notes,
-        }
-        return out
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Grid:
-        status = data.get("status")
-        return cls(
-            status="skipped" if status == "skipped" else "ran",
-            reason=data.get("reason"),
-            seconds=float(data.get("seconds") or 0.0),
-            targets=[GridTarget.from_json(item) for item in data.get("targets") or []],
-            cells=[GridCell.from_json(item) for item in data.get("cells") or []],
-            notes=[str(note) for note in data.get("notes") or []],
         )

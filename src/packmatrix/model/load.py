@@ -9,6 +9,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final
 
+from pydantic import ValidationError
+
 from packmatrix.errors import ReportError
 from packmatrix.model.results import READABLE_MAJORS, Report, Status, schema_major
 
@@ -63,6 +65,12 @@ def load_report(path: Path, *, role: str = "report") -> Report:
         )
     try:
         return Report.from_json(doc)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = "/".join(str(part) for part in first["loc"]) or "(top level)"
+        more = f"; {exc.error_count() - 1} more" if exc.error_count() > 1 else ""
+        detail = " ".join(f"at {where}: {first['msg']}{more}".split())
+        raise UnusableReport(f"{role} {path} is not a packmatrix report ({detail})") from None
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         detail = " ".join(f"{type(exc).__name__}: {exc}".split())
         raise UnusableReport(f"{role} {path} is not a packmatrix report ({detail})") from None

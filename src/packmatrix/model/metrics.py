@@ -36,11 +36,14 @@ class Metric:
     """Samples with a spread (a ``stats.Stat``) rather than one number."""
     essential: bool = False
     """Kept in the terminal's table when it is too narrow for every column."""
+    description: str = ""
+    """What it measures, in a sentence: the report's schema documents the figure with it."""
 
 
 METRICS: Final[tuple[Metric, ...]] = (
     Metric(
         key="artifact_bytes",
+        description="Total size of the artifact's files: what you ship.",
         attr="artifact_bytes",
         label="artifact",
         unit="B",
@@ -51,6 +54,10 @@ METRICS: Final[tuple[Metric, ...]] = (
     ),
     Metric(
         key="footprint_bytes",
+        description=(
+            "What the artifact occupies once in use (the venv, the pex cache after the first "
+            "start, the onedir folder, the onefile's extraction); null when not measurable."
+        ),
         attr="footprint_bytes",
         label="installed",
         unit="B",
@@ -60,6 +67,7 @@ METRICS: Final[tuple[Metric, ...]] = (
     ),
     Metric(
         key="build_seconds",
+        description="Wall time of the build.",
         attr="build_seconds",
         label="build",
         unit="s",
@@ -69,6 +77,10 @@ METRICS: Final[tuple[Metric, ...]] = (
     ),
     Metric(
         key="startup.cold",
+        description=(
+            "The run.options.cold_runs first starts, each with the artifact's caches emptied "
+            "first (one sample in reports without cold_runs)."
+        ),
         attr="startup_cold",
         label="cold start",
         unit="s",
@@ -79,6 +91,7 @@ METRICS: Final[tuple[Metric, ...]] = (
     ),
     Metric(
         key="startup.warm",
+        description="The run.options.runs further starts (absent when the smoke test failed).",
         attr="startup_warm",
         label="warm start",
         unit="s",
@@ -92,6 +105,10 @@ METRICS: Final[tuple[Metric, ...]] = (
     # cgroup memory for docker: each row says which in ``Figures.memory_kind``.
     Metric(
         key="memory_bytes",
+        description=(
+            "Memory of the running artifact once healthy, in bytes: one sample in the first start"
+            " and one in each warm start; what it measures is memory_kind."
+        ),
         attr="memory_bytes",
         label="memory",
         unit="B",
@@ -99,9 +116,16 @@ METRICS: Final[tuple[Metric, ...]] = (
         column="memory",
         spread=True,
     ),
-    Metric(key="processes", attr="processes", label="processes", unit="count"),
+    Metric(
+        key="processes",
+        description="Processes the running artifact consists of (a onefile binary is two).",
+        attr="processes",
+        label="processes",
+        unit="count",
+    ),
     Metric(
         key="build_seconds_cached",
+        description="Container formats: wall time of a rebuild with a warm layer cache.",
         attr="build_seconds_cached",
         label="build with layer cache",
         unit="s",
@@ -109,26 +133,47 @@ METRICS: Final[tuple[Metric, ...]] = (
     ),
     Metric(
         key="engine_overhead_seconds",
+        description=(
+            "Container formats: seconds to create, start and finish a container that runs `true` "
+            "with the port published: the engine's share of every startup figure."
+        ),
         attr="engine_overhead_seconds",
         label="engine: start a `true` container",
         unit="s",
         spread=True,
     ),
-    Metric(key="image_bytes", attr="image_bytes", label="image, uncompressed", unit="B"),
+    Metric(
+        key="image_bytes",
+        description="Container formats: the image's uncompressed size in the engine.",
+        attr="image_bytes",
+        label="image, uncompressed",
+        unit="B",
+    ),
     Metric(
         key="image_compressed_bytes",
+        description=(
+            "Container formats: the image's compressed size (what a registry stores and a pull "
+            "downloads)."
+        ),
         attr="image_compressed_bytes",
         label="image as gzip layers",
         unit="B",
     ),
     Metric(
         key="image_on_base_bytes",
+        description=(
+            "Container formats: uncompressed bytes the image adds on top of its base image."
+        ),
         attr="image_on_base_bytes",
         label="image on top of the base",
         unit="B",
     ),
     Metric(
         key="image_on_base_compressed_bytes",
+        description=(
+            "Container formats: compressed bytes of the layers the image adds on top of its base "
+            "image."
+        ),
         attr="image_on_base_compressed_bytes",
         label="image on top of the base, gzip layers",
         unit="B",

@@ -5,15 +5,23 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
-from typing import Any, Final
+from typing import Annotated, Any, Final
+
+from pydantic import (
+    BeforeValidator,
+    Field,
+    GetJsonSchemaHandler,
+    PlainSerializer,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+    model_validator,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 from packmatrix.model.metrics import METRICS
+from packmatrix.model.serial import Argv, Bytes, Json, NonNegative, Opt, Seconds, Sha256, adapter
 from packmatrix.model.stats import Stat
-
-
-def drop_none(data: dict[str, Any]) -> dict[str, Any]:
-    return {key: value for key, value in data.items() if value is not None}
-
 
 # -- figures ----------------------------------------------------------------------------------
 # What ``memory_bytes`` is: local formats sum the PSS over the process tree, so pages two of its
@@ -23,6 +31,23 @@ PSS_OF_TREE: Final = "PSS of the process tree"
 RSS_OF_TREE: Final = "RSS of the process tree (no PSS on this OS)"
 CONTAINER_MEMORY: Final = "container memory (cgroup)"
 LEGACY_RSS_KEY: Final = "rss_bytes"  # the memory figure in older reports: read, never written
+LEGACY_RSS: Final = (
+    "Reports made before memory_bytes: resident memory summed over the process tree (the docker "
+    "row's: the container's cgroup memory). Read as memory_bytes; never written now."
+)
+MEMORY_KIND: Final = (
+    "What memory_bytes measures for this format: the PSS (proportional set size) summed over the "
+    "process tree, so pages its processes share count once; the RSS sum where the OS reports no "
+    "PSS; or a container's cgroup memory."
+)
+FIGURE_GROUPS: Final[dict[str, dict[str, Any]]] = {
+    "startup": {
+        "type": "object",
+        "description": "Wall time from spawn to the first HTTP 200 on app.health, in seconds.",
+        "additionalProperties": False,
+    }
+}
+"""The objects a dotted metric key nests in (``startup.cold``), as the schema describes them."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -36,7 +61,7 @@ class MemoryUse:
 
 
 @dataclass(kw_only=True)
-class Figures:
+class Figures(Json):
     """Every measured figure of one format; one attribute per entry of ``metrics.METRICS``,
     and ``memory_kind``: what ``memory_bytes`` measures for this format."""
 
@@ -59,24 +84,60 @@ class Figures:
         found: Stat | int | None = getattr(self, attr)
         return found
 
-    def to_json(self) -> dict[str, Any]:
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        """The JSON's shape, from the metric catalogue: each metric under its key (``startup``
+        holds ``cold`` and ``warm``), a figure with a spread as a ``Stat``, the rest a count."""
+        stat = handler(adapter(Stat).core_schema)  # inline here; model.schema makes it a $ref
+        count = {"type": "integer", "minimum": 0}
+        properties: dict[str, Any] = {}
+        for metric in METRICS:
+            node = properties
+            *parents, last = metric.key.split(".")
+            for part in parents:
+                parent = node.setdefault(part, {**FIGURE_GROUPS[part], "properties": {}})
+                node = parent["properties"]
+            node[last] = {**(stat if metric.spread else count), "description": metric.description}
+        properties["memory_kind"] = {
+            "type": "string",
+            "description": MEMORY_KIND,
+            "examples": [PSS_OF_TREE, RSS_OF_TREE, CONTAINER_MEMORY],
+        }
+        properties[LEGACY_RSS_KEY] = {**stat, "description": LEGACY_RSS}
+        return {
+            "type": "object",
+            "description": cls.__doc__,
+            "properties": properties,
+            "additionalProperties": False,
+        }
+
+    @model_serializer(mode="wrap")
+    def _nest(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """Each metric under its catalogue key (a dot nests: ``startup.cold``); no nulls; the
+        memory figure's kind only beside that figure."""
+        flat = handler(self)
         out: dict[str, Any] = {}
         for metric in METRICS:
-            value = self.value(metric.attr)
-            if value is None:
+            if flat.get(metric.attr) is None:
                 continue
             node = out
             *parents, last = metric.key.split(".")
             for part in parents:
                 node = node.setdefault(part, {})
-            node[last] = value.to_json() if isinstance(value, Stat) else value
+            node[last] = flat[metric.attr]
         if self.memory_kind is not None and self.memory_bytes is not None:
             out["memory_kind"] = self.memory_kind
         return out
 
+    @model_validator(mode="before")
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Figures:
-        """Read ``data``; an older report's ``rss_bytes`` is read as ``memory_bytes``."""
+    def _flatten(cls, data: Any) -> Any:
+        """Read the nested keys back into attributes; an older report's ``rss_bytes`` is read
+        as ``memory_bytes``, a bare number of seconds as one sample."""
+        if not isinstance(data, Mapping):
+            return data
         if LEGACY_RSS_KEY in data and "memory_bytes" not in data:
             data = {**data, "memory_bytes": data[LEGACY_RSS_KEY]}
         found: dict[str, Any] = {}
@@ -87,172 +148,116 @@ class Figures:
             node: Any = data
             for part in metric.key.split("."):
                 node = node.get(part) if isinstance(node, Mapping) else None
-            if isinstance(node, Mapping) and "median" in node:
-                found[metric.attr] = Stat.from_json(node)
-            elif isinstance(node, int | float) and not isinstance(node, bool):
-                found[metric.attr] = int(node) if metric.unit != "s" else Stat.of([node], "s")
-        return cls(**found)
+            if isinstance(node, int | float) and not isinstance(node, bool) and metric.spread:
+                node = {"unit": metric.unit, "samples": [node]}
+            if node is not None:
+                found[metric.attr] = node
+        return found
 
 
 # -- records ----------------------------------------------------------------------------------
 @dataclass(frozen=True, kw_only=True)
-class CheckResult:
+class CheckResult(Json):
     """One smoke check against the running artifact."""
 
     name: str
+    """The check's name, as in app.checks."""
     path: str
+    """Path requested."""
     ok: bool
+    """Whether the answer was as expected."""
     detail: str
+    """What was answered (status and content type), or what was wrong."""
     method: str = "GET"
+    """The HTTP method of the request (GET when absent)."""
 
     @property
     def request(self) -> str:
         """``/path``, or ``POST /path`` for any method but GET."""
         return self.path if self.method == "GET" else f"{self.method} {self.path}"
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "method": self.method,
-            "path": self.path,
-            "ok": self.ok,
-            "detail": self.detail,
-        }
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> CheckResult:
-        return cls(
-            name=str(data["name"]),
-            method=str(data.get("method") or "GET"),
-            path=str(data["path"]),
-            ok=bool(data["ok"]),
-            detail=str(data["detail"]),
-        )
-
 
 @dataclass(frozen=True, kw_only=True)
-class ArtifactFile:
+class ArtifactFile(Json):
+    """One file of the artifact."""
+
     name: str
-    bytes: int
-    sha256: str
-
-    def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "bytes": self.bytes, "sha256": self.sha256}
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> ArtifactFile:
-        return cls(name=str(data["name"]), bytes=int(data["bytes"]), sha256=str(data["sha256"]))
+    """The file's name (or path inside the artifact's folder)."""
+    bytes: Bytes
+    """Its size."""
+    sha256: Sha256
+    """Its SHA-256, hex."""
 
 
 @dataclass(frozen=True, kw_only=True)
-class Commands:
+class ArtifactFiles(Json):
+    """What a format built, as the report writes it (a row holds the list itself)."""
+
+    files: list[ArtifactFile]
+    """Every file of the artifact."""
+
+
+def _files(value: Any) -> Any:
+    return value.get("files") if isinstance(value, Mapping) else value
+
+
+Artifact = Annotated[
+    list[ArtifactFile],
+    BeforeValidator(_files),
+    PlainSerializer(lambda files: ArtifactFiles(files=files), return_type=ArtifactFiles),
+]
+"""A row's artifact: its files, written as ``{"files": [...]}``."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Commands(Json):
     """Command lines of one step (build or deploy), as the report shows them, and their time.
 
     A build reused from the artifact cache says so: ``cached``, the time the original build
     took, and the run (and date) that made it; its commands are the original build's."""
 
-    commands: list[list[str]]
-    seconds: float | None = None
-    note: str | None = None
+    commands: list[Argv]
+    """The exact build command lines, in order (of the original build when it was reused)."""
+    seconds: Opt[Seconds] = None
+    """Wall time of the step in seconds (a reused build: the time to find it)."""
+    note: Opt[str] = None
     """What the step's product is, in a word or two (``docker save tar``)."""
-    cached: bool = False
-    original_seconds: float | None = None
-    cached_from: str | None = None
+    cached: Annotated[bool, Field(exclude_if=lambda cached: not cached)] = False
+    """True when the build was reused from the artifact cache: nothing it depends on changed."""
+    original_seconds: Opt[Annotated[float, Field(ge=0)]] = None
+    """A reused build: how long the original build took."""
+    cached_from: Opt[str] = None
     """The run id of the build that was reused."""
-    cached_at: str | None = None
+    cached_at: Opt[str] = None
     """When that build ran (ISO 8601)."""
-    profile_options: list[str] | None = None
+    profile_options: Opt[list[str]] = None
     """A build: the options the run's profile chose (empty: the tool's defaults)."""
-
-    def to_json(self) -> dict[str, Any]:
-        out = drop_none({"commands": self.commands, "seconds": self.seconds, "note": self.note})
-        if self.profile_options is not None:
-            out["profile_options"] = self.profile_options
-        if self.cached:
-            out["cached"] = True
-            out.update(
-                drop_none(
-                    {
-                        "original_seconds": self.original_seconds,
-                        "cached_from": self.cached_from,
-                        "cached_at": self.cached_at,
-                    }
-                )
-            )
-        return out
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Commands:
-        seconds = data.get("seconds")
-        original = data.get("original_seconds")
-        return cls(
-            commands=[list(map(str, argv)) for argv in data.get("commands") or []],
-            seconds=float(seconds) if seconds is not None else None,
-            note=data.get("note"),
-            cached=bool(data.get("cached", False)),
-            original_seconds=float(original) if original is not None else None,
-            cached_from=data.get("cached_from"),
-            cached_at=data.get("cached_at"),
-            profile_options=(
-                list(map(str, data["profile_options"]))
-                if data.get("profile_options") is not None
-                else None
-            ),
-        )
 
 
 @dataclass(frozen=True, kw_only=True)
-class LaunchRecord:
+class LaunchRecord(Json):
     """How the artifact was started, with its deployment folder shown as ``<place>``."""
 
     argv: list[str]
+    """The command line, with the deployment folder shown as <place>."""
     env_extra: dict[str, str] = field(default_factory=dict)
+    """Variables added to launch_environment for this format (PEX_ROOT, HOST, PORT…)."""
     footprint_label: str = ""
-    footprint_note: str | None = None
+    """What figures.footprint_bytes measures for this format, in words."""
+    footprint_note: Opt[str] = None
     """The installed footprint in a word or two, when it is not files (``image``)."""
-
-    def to_json(self) -> dict[str, Any]:
-        return drop_none(
-            {
-                "argv": self.argv,
-                "env_extra": self.env_extra,
-                "footprint_label": self.footprint_label,
-                "footprint_note": self.footprint_note,
-            }
-        )
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> LaunchRecord:
-        return cls(
-            argv=list(map(str, data["argv"])),
-            env_extra=dict(data.get("env_extra") or {}),
-            footprint_label=str(data.get("footprint_label") or ""),
-            footprint_note=data.get("footprint_note"),
-        )
 
 
 @dataclass(frozen=True, kw_only=True)
-class GlibcFloor:
+class GlibcFloor(Json):
     """The highest GLIBC_x.y symbol version any file needs, and which file needs it."""
 
-    version: str | None
+    version: Annotated[str, Field(pattern=r"^GLIBC_[0-9]+(\.[0-9]+)+$")] | None
+    """e.g. "GLIBC_2.35", or null when no ELF file needs a versioned glibc symbol."""
     needed_by: str | None
-    files_scanned: int
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "version": self.version,
-            "needed_by": self.needed_by,
-            "files_scanned": self.files_scanned,
-        }
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> GlibcFloor:
-        return cls(
-            version=data.get("version"),
-            needed_by=data.get("needed_by"),
-            files_scanned=int(data.get("files_scanned") or 0),
-        )
+    """The file that needs that version, or null."""
+    files_scanned: NonNegative = 0
+    """How many ELF files were read."""
 
 
 CORE_FACTS: Final = frozenset(
@@ -262,35 +267,53 @@ CORE_FACTS: Final = frozenset(
 
 
 @dataclass(kw_only=True)
-class Portability:
+class Portability(Json):
     """Static portability facts, read from the artifact itself by the format's ``inspect``.
 
     The first six are every format's; the rest only where they mean something (a pex's shebang,
     a frozen binary's extension modules, what a look inside an image found)."""
 
     needs: str
+    """What a target machine must have for the artifact to start, in words."""
     requires_python: str | None = None
+    """The Python versions the artifact accepts, or null when it ships its own or does not
+    say."""
     os_arch: str | None = None
+    """Operating systems and architectures it runs on: "any", wheel platform tags, or e.g.
+    "linux-x64"."""
     platform_wheels: list[str] | None = None
     """None where wheels mean nothing (a frozen binary is platform-specific as a whole)."""
     glibc_floor: GlibcFloor | None = None
+    """The oldest glibc the artifact can run on: the highest GLIBC_x.y symbol version any of its
+    ELF files needs."""
     distributions: list[str] | None = None
     """``name==version`` read from the artifact; None when it lists none (no lock check)."""
-    shebang: str | None = None
-    macos_floor: str | None = None
+    shebang: Opt[str] = None
+    """pex: the first line of the zipapp, which names the interpreter."""
+    macos_floor: Opt[str] = None
     """Mach-O binaries: the oldest macOS they run on (the glibc floor's counterpart)."""
-    extension_modules: list[str] | None = None
-    build_tools: list[str] | None = None
+    extension_modules: Opt[list[str]] = None
+    """Frozen binaries: the compiled extension modules inside."""
+    build_tools: Opt[list[str]] = None
     """Frozen binaries: what is inside besides the app, its lock and the standard library (the
     build tools' own code, pulled in by PyInstaller's hooks); not part of the lock check."""
-    runs_as: str | None = None
-    base_image: str | None = None
-    base_image_id: str | None = None
-    python: str | None = None
-    image_size: str | None = None
-    compilers: list[str] | None = None
-    pip_caches: list[str] | None = None
-    wheelhouse_files: list[str] | None = None
+    runs_as: Opt[str] = None
+    """Container formats: the user the app runs as, and its uid."""
+    base_image: Opt[str] = None
+    """Container formats: the base image, its size and libc."""
+    base_image_id: Opt[str] = None
+    """Container formats: the base image's id."""
+    python: Opt[str] = None
+    """Container formats: the Python in the image's venv."""
+    image_size: Opt[str] = None
+    """Container formats: the image's size uncompressed, as gzip layers and on top of its
+    base."""
+    compilers: Opt[list[str]] = None
+    """Container formats: compilers found in the image (should be none)."""
+    pip_caches: Opt[list[str]] = None
+    """Container formats: pip caches found in the image (should be none)."""
+    wheelhouse_files: Opt[list[str]] = None
+    """Container formats: wheels or lock files left in the image (should be none)."""
 
     def facts(self) -> list[tuple[str, Any]]:
         """(name, value) of every fact this format has, distributions last, for the templates."""
@@ -304,24 +327,6 @@ class Portability:
             for name, value in found
             if value is not None or name in ("needs", "requires_python", "os_arch")
         ]
-
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for item in fields(self):
-            value = getattr(self, item.name)
-            if value is None and item.name not in CORE_FACTS:
-                continue
-            out[item.name] = value.to_json() if isinstance(value, GlibcFloor) else value
-        return out
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Portability:
-        known = {item.name for item in fields(cls)}
-        values = {key: value for key, value in data.items() if key in known}
-        floor = values.get("glibc_floor")
-        values["glibc_floor"] = GlibcFloor.from_json(floor) if isinstance(floor, Mapping) else None
-        values.setdefault("needs", "")
-        return cls(**values)
 
     def summary(self) -> str:
         """One short line for the comparison table."""

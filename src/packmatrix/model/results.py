@@ -12,19 +12,30 @@ import enum
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final, Literal
+from typing import Annotated, Any, Final, Literal
+
+from pydantic import ConfigDict, Field, PlainSerializer
 
 from packmatrix.model.comparison import ComparisonRecord
 from packmatrix.model.facts import ImageFacts, LockCheck, Reproducibility, SecurityFacts
 from packmatrix.model.grid import Grid
+from packmatrix.model.inputs import (
+    AppRecord,
+    HostRecord,
+    LockRecord,
+    PreparationRecord,
+    RunOptionsRecord,
+    ToolRecord,
+)
 from packmatrix.model.records import (
-    ArtifactFile,
+    Artifact,
     CheckResult,
     Commands,
     Figures,
     LaunchRecord,
     Portability,
 )
+from packmatrix.model.serial import CONFIG, WHOLE, Json, Opt, Seconds, Shaped
 from packmatrix.model.ship import Recommendation
 
 SCHEMA_VERSION: Final = "2.1"
@@ -32,6 +43,9 @@ SCHEMA_VERSION: Final = "2.1"
 added. Readers accept this major and the one before it (``READABLE_MAJORS``): 2.0 dropped the
 free ``extra`` object and two figure spellings no packmatrix wrote."""
 READABLE_MAJORS: Final = (1, 2)
+VERSION_PATTERN: Final = rf"^{SCHEMA_VERSION.split('.')[0]}\.(0|[1-9][0-9]*)$"
+"""The versions the schema accepts: any minor of this major."""
+RUN_ID: Final = "^[0-9]{8}T[0-9]{6}Z-[0-9a-f]+$"
 
 RunStatus = Literal["running", "complete", "interrupted"]
 
@@ -47,33 +61,92 @@ class Status(enum.Enum):
         return self.value
 
 
+ROW_RULES: Final[list[dict[str, Any]]] = [
+    {"required": ["status"]},  # every row says how it ended
+    {  # a failed or skipped format says why
+        "if": {"properties": {"status": {"enum": ["failed", "skipped"]}}},
+        "then": {
+            "required": ["reason"],
+            "properties": {"reason": {"type": "string", "minLength": 1}},
+        },
+    },
+    {  # a passed format has its figures, and every smoke check passed
+        "if": {"properties": {"status": {"const": "passed"}}},
+        "then": {
+            "required": ["figures", "checks"],
+            "properties": {
+                "figures": {"required": ["artifact_bytes", "startup"]},
+                "checks": {"items": {"properties": {"ok": {"const": True}}}},
+            },
+        },
+    },
+]
+"""What the schema checks across a row's fields (the fields' own shapes come from the types)."""
+
+
+def _row_rules(schema: dict[str, Any]) -> None:
+    schema["additionalProperties"] = False
+    schema["allOf"] = ROW_RULES
+
+
 @dataclass(kw_only=True)
-class FormatResult:
+class FormatResult(Json):
     """One packaging format's outcome: a passed row has every figure; a failed or skipped one
     has a reason and whatever was recorded before it stopped."""
 
-    name: str
+    __pydantic_config__ = ConfigDict(**{**CONFIG, "json_schema_extra": _row_rules})
+
+    name: Annotated[str, Field(json_schema_extra={"pattern": "^[a-z0-9][a-z0-9._-]*$"})]
+    """The format's short name, as given on the command line."""
     title: str
+    """The format in a few words."""
     status: Status = Status.FAILED
+    """passed: built, started and every smoke check passed; failed: a step failed or a smoke
+    check did not pass; skipped: the format can't run on this host (a tool or engine is
+    missing)."""
     reason: str | None = None
+    """Why the format failed or was skipped, in one line; null when it passed."""
     log_tail: str = ""
-    seconds: float = 0.0
+    """The last lines of the failing step's output (empty when none)."""
+    seconds: Seconds = 0.0
+    """Wall time spent on this format, all steps."""
     figures: Figures = field(default_factory=Figures)
+    """Everything measured for the format, one key per entry of packmatrix's metric catalogue
+    (metrics.py); figures with a spread are figure objects, one-off counts and sizes are plain
+    numbers."""
     checks: list[CheckResult] = field(default_factory=list)
-    build: Commands | None = None
-    artifact: list[ArtifactFile] | None = None
-    deploy: Commands | None = None
-    launch: LaunchRecord | None = None
-    health: Any = None
+    """Results of the smoke test against the running artifact, in the order of app.checks (empty
+    if it never started)."""
+    build: Opt[Commands] = None
+    """How the artifact was built."""
+    artifact: Opt[Artifact] = None
+    """What the build produced."""
+    deploy: Opt[Commands] = None
+    """How the artifact was put in place outside the source tree before it was started."""
+    launch: Opt[LaunchRecord] = None
+    """How the artifact was started."""
+    health: Opt[Any] = None
     """The JSON the running artifact answered on the health path (None when not JSON)."""
-    listening: list[str] | None = None
-    portability: Portability | None = None
-    lock_check: LockCheck | None = None
-    security: SecurityFacts | None = None
-    reproducible: Reproducibility | None = None
-    dockerfile: str | None = None
-    image: ImageFacts | None = None
-    run_id: str | None = None
+    listening: Opt[list[str]] = None
+    """Addresses the running artifact listened on, when the format records them."""
+    portability: Opt[Portability] = None
+    """Static portability facts read from the artifact itself. The first six are every format's
+    (null where they mean nothing); the rest only where they apply."""
+    lock_check: Opt[LockCheck] = None
+    """The distributions read from the artifact itself compared with the run's lock: missing
+    ones, ones not in the lock, and version differences."""
+    security: Opt[SecurityFacts] = None
+    """Security facts checked by reading the artifact: secrets or VCS files in its file list and
+    contents, and the addresses the smoke server listened on."""
+    reproducible: Opt[Reproducibility] = None
+    """With --check-reproducible: the format built a second time and compared byte for byte
+    (SOURCE_DATE_EPOCH set from the app's last commit)."""
+    dockerfile: Opt[str] = None
+    """Container formats: the text of the generated Dockerfile."""
+    image: Opt[ImageFacts] = None
+    """Container formats: the image that was built (removed again when the run ends) and the
+    base it was built on."""
+    run_id: Annotated[Opt[str], Field(alias="run")] = None
     """The run that produced this row: the report's own run, or an earlier one whose row was
     carried over because this run did not build that format."""
 
@@ -88,168 +161,97 @@ class FormatResult:
     def failed_checks(self) -> list[CheckResult]:
         return [check for check in self.checks if not check.ok]
 
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "name": self.name,
-            "title": self.title,
-            "status": self.status.value,
-            "reason": self.reason,
-            "log_tail": self.log_tail,
-            "seconds": round(self.seconds, 3),
-            "figures": self.figures.to_json(),
-            "checks": [check.to_json() for check in self.checks],
-        }
-        parts: dict[str, Any] = {
-            "run": self.run_id,
-            "build": self.build,
-            "artifact": None
-            if self.artifact is None
-            else {"files": [item.to_json() for item in self.artifact]},
-            "deploy": self.deploy,
-            "launch": self.launch,
-            "health": self.health,
-            "listening": self.listening,
-            "portability": self.portability,
-            "lock_check": self.lock_check,
-            "security": self.security,
-            "reproducible": self.reproducible,
-            "dockerfile": self.dockerfile,
-            "image": self.image,
-        }
-        for key, value in parts.items():
-            if value is not None:
-                out[key] = value.to_json() if hasattr(value, "to_json") else value
-        return out
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> FormatResult:
-        def part(key: str, make: Any) -> Any:
-            value = data.get(key)
-            return make(value) if isinstance(value, Mapping) else None
-
-        artifact = data.get("artifact")
-        return cls(
-            name=str(data["name"]),
-            title=str(data.get("title") or data["name"]),
-            status=Status(data["status"]),
-            reason=data.get("reason"),
-            log_tail=str(data.get("log_tail") or ""),
-            seconds=float(data.get("seconds") or 0.0),
-            figures=Figures.from_json(data.get("figures") or {}),
-            checks=[CheckResult.from_json(item) for item in data.get("checks") or []],
-            build=part("build", Commands.from_json),
-            artifact=[ArtifactFile.from_json(item) for item in artifact.get("files") or []]
-            if isinstance(artifact, Mapping)
-            else None,
-            deploy=part("deploy", Commands.from_json),
-            launch=part("launch", LaunchRecord.from_json),
-            health=data.get("health"),
-            listening=list(data["listening"]) if data.get("listening") is not None else None,
-            portability=part("portability", Portability.from_json),
-            lock_check=part("lock_check", LockCheck.from_json),
-            security=part("security", SecurityFacts.from_json),
-            reproducible=part("reproducible", Reproducibility.from_json),
-            dockerfile=data.get("dockerfile"),
-            image=part("image", ImageFacts.from_json),
-            run_id=data.get("run"),
-        )
-
 
 @dataclass(frozen=True, kw_only=True)
-class LauncherRecord:
+class LauncherRecord(Json):
     """The launcher packmatrix generated for an app without a serving script (or with prepare
     steps), as the report shows it."""
 
     distribution: str
+    """Its distribution name."""
     script: str
+    """The console script every artifact is started with."""
     wsgi: str | None
+    """The WSGI object it serves, or null (it starts the app's own script)."""
     prepare: list[str]
+    """The callables it runs before serving."""
     source: str
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "distribution": self.distribution,
-            "script": self.script,
-            "wsgi": self.wsgi,
-            "prepare": self.prepare,
-            "source": self.source,
-        }
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> LauncherRecord:
-        return cls(
-            distribution=str(data["distribution"]),
-            script=str(data["script"]),
-            wsgi=data.get("wsgi"),
-            prepare=list(data.get("prepare") or []),
-            source=str(data["source"]),
-        )
+    """Its Python source."""
 
 
 @dataclass(kw_only=True)
-class RunInfo:
-    id: str
-    started: str
-    seconds: float = 0.0
+class RunInfo(Json):
+    """This run: when, how long, how it ended and what it was asked to do."""
+
+    __pydantic_config__ = WHOLE
+
+    id: Annotated[str, Field(json_schema_extra={"pattern": RUN_ID})]
+    """Unique run id: UTC start time and a random suffix."""
+    started: Annotated[str, Field(json_schema_extra={"format": "date-time"})]
+    """Start time, ISO 8601 with time zone."""
+    seconds: Seconds = 0.0
+    """Wall time of the whole run in seconds (0 until it finishes)."""
     status: RunStatus = "running"
-    options: dict[str, Any] = field(default_factory=dict)
-    workspace: str | None = None
+    """running: not finished yet; complete: every requested format has a row; interrupted:
+    stopped by the user or a signal, the rows finished so far are kept."""
+    options: Annotated[dict[str, Any], Shaped(RunOptionsRecord)] = field(default_factory=dict)
+    """The options the run was started with."""
+    workspace: Opt[str] = None
     """With ``--keep-workspace``: where the run's temporary folder was kept."""
-    in_progress: str | None = None
+    in_progress: Opt[str] = None
     """What the run was doing when it stopped (``pex: build``), for an interrupted run."""
 
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "id": self.id,
-            "started": self.started,
-            "seconds": round(self.seconds, 3),
-            "status": self.status,
-            "options": self.options,
-        }
-        if self.workspace is not None:
-            out["workspace"] = self.workspace
-        if self.in_progress is not None:
-            out["in_progress"] = self.in_progress
-        return out
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> RunInfo:
-        return cls(
-            id=str(data.get("id", "?")),
-            started=str(data.get("started", "?")),
-            seconds=float(data.get("seconds") or 0.0),
-            status=data.get("status", "complete"),
-            options=dict(data.get("options") or {}),
-            workspace=data.get("workspace"),
-            in_progress=data.get("in_progress"),
-        )
-
 
 @dataclass(kw_only=True)
-class Report:
+class Report(Json):
     """One run's document: ``matrix.json`` is ``to_json()``, and every other file is rendered
     from it. ``app`` and ``host`` are kept as the JSON their owners make
     (``AppSpec.to_json``, ``host.host_facts``)."""
 
-    tool: dict[str, str]
+    __pydantic_config__ = WHOLE
+
+    tool: Annotated[dict[str, str], Shaped(ToolRecord)]
+    """The program that wrote the report."""
     run: RunInfo
-    app: dict[str, Any]
-    host: dict[str, Any]
+    """This run: when, how long, how it ended and what it was asked to do."""
+    app: Annotated[dict[str, Any], Shaped(AppRecord)]
+    """The app under test, as its pyproject.toml describes it."""
+    host: Annotated[dict[str, Any], Shaped(HostRecord)]
+    """The machine the run happened on. Extra facts may be added."""
     tools: dict[str, str] = field(default_factory=dict)
+    """Versions of the packaging tools and of Python that did the work, by name ("not installed"
+    when absent)."""
     launch_environment: dict[str, str] = field(default_factory=dict)
+    """The complete environment every artifact was started with (nothing inherited from the
+    shell), with the per-format folder shown as <place>. Per-format additions are in
+    formats[].launch.env_extra."""
     launch_environment_removed: list[str] = field(default_factory=list)
-    lock: list[dict[str, str]] = field(default_factory=list)
-    preparation: dict[str, Any] = field(default_factory=dict)
+    """Names of the variables of the shell that ran packmatrix that artifacts did not get
+    (PYTHON*, VIRTUAL_ENV…)."""
+    lock: list[Annotated[dict[str, str], Shaped(LockRecord)]] = field(default_factory=list)
+    """The exact runtime dependencies every format was built from: one hashed wheel per
+    distribution (empty if the run stopped before the wheelhouse was made)."""
+    preparation: Annotated[dict[str, Any], Shaped(PreparationRecord)] = field(default_factory=dict)
+    """Shared steps done once per run before the formats (the wheelhouse, the build
+    requirements). Empty while the run has not finished."""
     formats: list[FormatResult] = field(default_factory=list)
-    comparison: ComparisonRecord | None = None
+    """One entry per format, in the order they ran. An interrupted run holds the formats
+    finished so far."""
+    comparison: Opt[ComparisonRecord] = None
     """With ``run --baseline``: this run compared with the baseline."""
-    launcher: LauncherRecord | None = None
+    launcher: Opt[LauncherRecord] = None
     """The launcher packmatrix generated, when the app needed one."""
-    grid: Grid | None = None
+    grid: Opt[Grid] = None
     """The portability grid: every passed local artifact run on every target system."""
-    recommendations: list[Recommendation] | None = None
-    """What to ship per deployment scenario, from this run's measurements."""
-    schema_version: str = SCHEMA_VERSION
+    recommendations: Opt[list[Recommendation]] = None
+    """What to ship per deployment scenario, decided from this run's measurements only (absent
+    in older reports)."""
+    schema_version: Annotated[
+        str,
+        PlainSerializer(lambda _: SCHEMA_VERSION),
+        Field(json_schema_extra={"pattern": VERSION_PATTERN, "examples": [SCHEMA_VERSION]}),
+    ] = SCHEMA_VERSION
+    """The version of the shape it was read in; always written as ``SCHEMA_VERSION``."""
 
     @property
     def complete(self) -> bool:
@@ -281,65 +283,6 @@ class Report:
         order = [row.name for row in earlier.formats]
         order += [row.name for row in self.formats if row.name not in order]
         self.formats.sort(key=lambda row: order.index(row.name))
-
-    def to_json(self) -> dict[str, Any]:
-        return (
-            {
-                "schema_version": SCHEMA_VERSION,
-                "tool": self.tool,
-                "run": self.run.to_json(),
-                "app": self.app,
-                "host": self.host,
-                "tools": self.tools,
-                "launch_environment": self.launch_environment,
-                "launch_environment_removed": self.launch_environment_removed,
-                "lock": self.lock,
-                "preparation": self.preparation,
-                "formats": [row.to_json() for row in self.formats],
-            }
-            | {
-                key: value.to_json()
-                for key, value in (
-                    ("comparison", self.comparison),
-                    ("launcher", self.launcher),
-                    ("grid", self.grid),
-                )
-                if value is not None
-            }
-            | (
-                {"recommendations": [item.to_json() for item in self.recommendations]}
-                if self.recommendations is not None
-                else {}
-            )
-        )
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Report:
-        """A report of this schema major or the one before it; the caller checks the major
-        (``schema_major``) and the shape (``formats`` a list of rows) first."""
-        return cls(
-            schema_version=str(data.get("schema_version", SCHEMA_VERSION)),
-            tool=dict(data.get("tool") or {}),
-            run=RunInfo.from_json(data.get("run") or {}),
-            app=dict(data.get("app") or {}),
-            host=dict(data.get("host") or {}),
-            tools=dict(data.get("tools") or {}),
-            launch_environment=dict(data.get("launch_environment") or {}),
-            launch_environment_removed=list(data.get("launch_environment_removed") or []),
-            lock=list(data.get("lock") or []),
-            preparation=dict(data.get("preparation") or {}),
-            formats=[FormatResult.from_json(row) for row in data.get("formats") or []],
-            comparison=ComparisonRecord.from_json(data["comparison"])
-            if isinstance(data.get("comparison"), Mapping)
-            else None,
-            launcher=LauncherRecord.from_json(data["launcher"])
-            if isinstance(data.get("launcher"), Mapping)
-            else None,
-            grid=Grid.from_json(data["grid"]) if isinstance(data.get("grid"), Mapping) else None,
-            recommendations=[Recommendation.from_json(item) for item in data["recommendations"]]
-            if isinstance(data.get("recommendations"), list)
-            else None,
-        )
 
 
 def host_key(host: Mapping[str, Any]) -> tuple[Any, ...]:

@@ -4,17 +4,20 @@ The answers are made from one run's measurements by ``packmatrix.report.ship``."
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+
+from packmatrix.model.serial import WHOLE, Json
 
 
 @dataclass(frozen=True, kw_only=True)
-class Recommendation:
-    """What to ship for one scenario, why, and what comes next."""
+class Recommendation(Json):
+    """What to ship for one deployment scenario, why, and the runner-up."""
+
+    __pydantic_config__ = WHOLE
 
     scenario: str
-    """A short key: ``app-python``, ``no-python``, ``oldest-glibc``, ``musl``…"""
+    """A short key: app-python, no-python, oldest-glibc, musl, arm64, container, size,
+    cold-start, workshop."""
     title: str
     """The scenario in words: ``A server that has the app's Python (3.11)``."""
     artifact: str | None
@@ -22,34 +25,10 @@ class Recommendation:
     why: str
     """What decides it, with the figures; or why nothing passes."""
     runner_up: str | None = None
+    """The next best format, when there is one."""
     runner_up_why: str = ""
+    """Why it comes second."""
     evidence: list[str] = field(default_factory=list)
     """The cells and figures the answer rests on, one line each."""
     remedy: str = ""
     """What to do when nothing measured passes (or to do better)."""
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "scenario": self.scenario,
-            "title": self.title,
-            "artifact": self.artifact,
-            "why": self.why,
-            "runner_up": self.runner_up,
-            "runner_up_why": self.runner_up_why,
-            "evidence": list(self.evidence),
-            "remedy": self.remedy,
-        }
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Recommendation:
-        artifact, runner_up = data.get("artifact"), data.get("runner_up")
-        return cls(
-            scenario=str(data["scenario"]),
-            title=str(data.get("title") or ""),
-            artifact=str(artifact) if artifact else None,
-            why=str(data.get("why") or ""),
-            runner_up=str(runner_up) if runner_up else None,
-            runner_up_why=str(data.get("runner_up_why") or ""),
-            evidence=[str(line) for line in data.get("evidence") or []],
-            remedy=str(data.get("remedy") or ""),
-        )

@@ -36,7 +36,7 @@ from packmatrix.model.stats import Stat
 from packmatrix.reading.reproducible import file_sha256
 from packmatrix.report import render as report
 from packmatrix.report.ship import recommend
-from packmatrix.steps import cache, prepared
+from packmatrix.steps import cache, cachekey, prepared
 from packmatrix.steps.builds import Obtained, build_all, obtain
 from packmatrix.steps.factcache import cached_portability, cached_security
 from packmatrix.steps.inspection import check_reproducible, lock_check
@@ -73,7 +73,7 @@ def run_matrix(
             stale.unlink()
         note = tracked(progress, doc)
         if options.artifact_cache:
-            cache.run_source_digest(ctx)  # from the source as it is now, before any build
+            cachekey.run_source_digest(ctx)  # from the source as it is now, before any build
         if options.artifact_cache and not options.rebuild:
             prepared.restore(ctx, tools)
         builds = build_all(formats, lambda fmt: build_format(fmt, ctx, note))
@@ -186,7 +186,7 @@ def finish(doc: Report, ctx: Context, started: float) -> None:
             prepare=[str(step) for step in launcher.prepare],
             source=launcher.source(),
         )
-    doc.lock = [entry.to_json() for entry in ctx.lock]
+    doc.lock = [dataclasses.asdict(entry) for entry in ctx.lock]
     doc.preparation = {
         "seconds": {key: round(value, 3) for key, value in ctx.prepared_seconds.items()},
         "commands": ctx.prepared_commands,

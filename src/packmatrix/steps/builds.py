@@ -20,7 +20,7 @@ from packmatrix.core import procs
 from packmatrix.core.context import Context
 from packmatrix.formats.base import Built, Format, KeptInEngine, build_weight, shared_key
 from packmatrix.model.records import Commands
-from packmatrix.steps import cache
+from packmatrix.steps import cache, cachekey
 
 Progress = Callable[[str, str], None]
 T = TypeVar("T")
@@ -43,7 +43,7 @@ def obtain(fmt: Format, ctx: Context, tools: Mapping[str, str], progress: Progre
     """Build ``fmt``, or reuse its build from the artifact cache; a fresh build is stored."""
     if not ctx.options.artifact_cache:
         return fresh(fmt.build(ctx), ctx)
-    key = cache.key_for(fmt, ctx, tools)
+    key = cachekey.key_for(fmt, ctx, tools)
     hit = None if ctx.options.rebuild else cache.lookup(key)
     if hit is not None and not still_there(fmt, ctx, hit.built):
         hit = None  # the image is gone from the engine: build it again

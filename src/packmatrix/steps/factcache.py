@@ -14,7 +14,7 @@ from packmatrix.core.context import Context
 from packmatrix.formats.base import Built, Deployment, Format
 from packmatrix.model.facts import Finding, SecurityFacts
 from packmatrix.model.records import Portability
-from packmatrix.steps import cache
+from packmatrix.steps import cache, cachekey
 from packmatrix.steps.inspection import security_facts
 
 
@@ -31,7 +31,7 @@ def cached_portability(
         return fmt.inspect(ctx, built, deployment)
     image = [built.image.id, json.dumps(built.image.base.to_json())] if built.image else []
     key = cache.facts_key(
-        "portability", [fmt.name, cache.format_options(fmt, ctx), _lock_text(ctx), *shas, *image]
+        "portability", [fmt.name, cachekey.format_options(fmt, ctx), _lock_text(ctx), *shas, *image]
     )
     known = cache.read_facts(key)
     if isinstance(known, dict):

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from packmatrix.core.context import Context
 from packmatrix.formats.base import Built
-from packmatrix.steps import cache
+from packmatrix.steps import cache, cachekey
 
 PRODUCTS = ("app_wheel", "wheelhouse")
 REUSED = "the app wheel and the wheelhouse, reused from the artifact cache"
@@ -24,10 +24,10 @@ REUSED = "the app wheel and the wheelhouse, reused from the artifact cache"
 
 def prepare_key(ctx: Context, tools: Mapping[str, str], part: str = "prepare") -> str:
     downloaded = sorted(path.name for path in ctx.cache.glob("*.whl"))
-    return cache.KeyParts(
+    return cachekey.KeyParts(
         format=part,
         options=json.dumps([ctx.app.name, list(ctx.app.build_requires), downloaded]),
-        source=cache.run_source_digest(ctx),
+        source=cachekey.run_source_digest(ctx),
         lock="",
         tools={**tools, "platform": sysconfig.get_platform()},
     ).key()
