@@ -138,6 +138,7 @@ def test_ctrl_c_during_the_grid_removes_its_containers(
         sys.executable, "-m", "packmatrix", "run", "--app", str(REPO / "sample_app"),
         "--formats", "wheel", "--targets", "bookworm-python", "--runs", "1",
         "--warm-budget", "0", "--reports", str(tmp_path / "reports"),
+        "--rebuild",  # the module's run kept this cell: run it again, so there is one to stop
     ]  # fmt: skip
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "200"}
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)

@@ -236,7 +236,16 @@ class TestTargetNames:
         assert targets.parse_targets("trixie, bullseye-python") == ("bullseye-python", "trixie")
         assert targets.TARGET_NAMES == (
             "bullseye", "bullseye-python", "bookworm", "bookworm-python", "trixie", "trixie-python",
+            "musl",
         )  # fmt: skip
+
+    def test_image_references_after_the_built_in_names_as_given(self) -> None:
+        """A reference names a tag, an owner or a digest; it keeps the order it was given in."""
+        named = targets.parse_targets("mycorp/runtime:1,musl,ubuntu:24.04,bookworm")
+        assert named == ("bookworm", "musl", "mycorp/runtime:1", "ubuntu:24.04")
+        assert targets.target_of("ubuntu:24.04").tag == "ubuntu:24.04"
+        assert targets.target_of("musl").tag == "packmatrix/target:musl"
+        assert targets.is_image("registry.example:5000/team/base@sha256:" + "0" * 64)
 
     @pytest.mark.parametrize("text", ["jessie", "bookworm,centos7", ""])
     def test_an_unknown_one_lists_the_known_ones(self, text: str) -> None:
@@ -330,7 +339,7 @@ class TestEnsure:
         )
         assert sorted(built) == ["bullseye", "trixie"]
         assert [t.name for t in ready.targets] == ["bullseye", "trixie"]
-        assert ready.notes[0].startswith("built with debootstrap, once")
+        assert ready.notes[0].startswith("built once, 2 at a time")
         built.clear()
         targets.ensure(
             client, ("bullseye", "trixie"), log=print, host=HOST, build=builder(client, built)

@@ -159,8 +159,10 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         metavar="NAMES",
         help="target systems the portability grid runs every passed local artifact on: "
-        f"comma-separated, from {', '.join(targets.TARGET_NAMES)}; 'all' (the default when a "
-        "Docker engine answers) or 'none'",
+        f"comma-separated, from {', '.join(targets.TARGET_NAMES)} and image references "
+        "with their tag (ubuntu:24.04, mycorp/runtime:1: pulled, or the engine's; their libc "
+        "and python3 read from their files); 'all' (the default when a Docker engine "
+        "answers) or 'none'",
     )
     add_threshold_options(run)
     add_report_commands(commands)
@@ -338,9 +340,10 @@ def grid_line(grid: Grid) -> str:
         if disagree
         else ("all as predicted")
     )
+    cached = f"; {len(grid.cached)} unchanged, not run again" if grid.cached else ""
     return (
         f"portability grid: {passed} of {len(grid.cells)} cells passed on "
-        f"{', '.join(t.name for t in grid.targets)}; {against}"
+        f"{', '.join(t.name for t in grid.targets)}; {against}{cached}"
     )
 
 

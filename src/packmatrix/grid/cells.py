@@ -21,7 +21,9 @@ from __future__ import annotations
 import concurrent.futures
 import http.client
 import io
+import json
 import logging
+import re
 import shlex
 import tarfile
 import threading
@@ -47,8 +49,8 @@ from packmatrix.formats.pyinstaller import PyInstallerFormat
 from packmatrix.formats.sdist import SdistFormat
 from packmatrix.formats.shiv import ShivFormat
 from packmatrix.formats.wheel import WheelFormat
+from packmatrix.grid import cellcache, targets
 from packmatrix.grid import judge as gridcheck
-from packmatrix.grid import targets
 from packmatrix.model.grid import Grid, GridCell, GridTarget
 from packmatrix.model.records import Portability
 from packmatrix.steps.measure import FAILED_MARK, PASSED_MARK
@@ -90,6 +92,8 @@ class Plan:
     user: str = USER
     """Who the script runs as: ``nobody``, or root for a system package (``dpkg -i``; the
     script then drops to the package's own user, as systemd would)."""
+    artifact: tuple[str, ...] = ()
+    """``name:sha256`` of every file of the artifact: part of the cell's cache key."""
 
 
 @dataclass(frozen=True)
@@ -99,6 +103,8 @@ class Artifact:
     fmt: Format
     built: Built
     facts: Portability | None
+    files: tuple[str, ...] = ()
+    """``name:sha256`` of every file of the artifact (the report's), for the cell cache."""
 
 
 def on_grid(fmt: Format) -> bool:
@@ -136,22 +142,28 @@ def plan(ctx: Context, artifact: Artifact) -> Plan:
             f"exec /tmp/venv/bin/{shlex.quote(script)}\n",
             installs=True,
             facts=artifact.facts,
+            artifact=artifact.files,
         )
     if isinstance(fmt, PexFormat | ShivFormat):  # a zipapp: its shebang finds the interpreter
         name = built.files[0].name
-        return Plan(
-            {name: built.files[0]}, f"exec {ROOT}/{shlex.quote(name)}\n", facts=artifact.facts
-        )
+        script = f"exec {ROOT}/{shlex.quote(name)}\n"
+        return Plan({name: built.files[0]}, script, facts=artifact.facts, artifact=artifact.files)
     if isinstance(fmt, PyInstallerFormat | NuitkaFormat):  # frozen: started as it is
         source = built.folder or built.files[0]
         executable = f"{source.name}/{script}" if built.folder else source.name
-        return Plan(
-            {source.name: source}, f"exec {ROOT}/{shlex.quote(executable)}\n", facts=artifact.facts
-        )
+        script = f"exec {ROOT}/{shlex.quote(executable)}\n"
+        return Plan({source.name: source}, script, facts=artifact.facts, artifact=artifact.files)
     if isinstance(fmt, DebFormat):  # installed with dpkg as root, then started as its unit says
         name = built.files[0].name
         script = grid_script(built, f"{ROOT}/{name}")
-        return Plan({name: built.files[0]}, script, installs=True, facts=artifact.facts, user="0:0")
+        return Plan(
+            {name: built.files[0]},
+            script,
+            installs=True,
+            facts=artifact.facts,
+            user="0:0",
+            artifact=artifact.files,
+        )
     raise ValueError(f"{fmt.name} is not run on the grid")
 
 
@@ -196,7 +208,7 @@ def run_cell(
     stop: Stop,
 ) -> GridCell:
     """Run one artifact on one target: pass, or fail with the artifact's own reason."""
-    predicted = gridcheck.predict(how.facts, glibc=target.glibc, python=target.python)
+    predicted = predict(how, target)
     started = time.perf_counter()
     timeout = ctx.options.startup_timeout + (INSTALL_SECONDS if how.installs else 0.0)
     env = {"HOST": "0.0.0.0", "PORT": str(PORT), "HOME": "/tmp", "TMPDIR": "/tmp"}
@@ -206,7 +218,7 @@ def run_cell(
         target.tag,
         ["-c", how.script],
         entrypoint=["/bin/sh"],
-        what=f"grid-{name}-{target.name}-",
+        what=re.sub(r"[^a-zA-Z0-9_.-]", "-", f"grid-{name}-{target.name}-"),
         start=False,
         user=how.user,
         environment=env,
@@ -245,6 +257,17 @@ def run_cell(
         prediction=predicted.why if predicted else "",
         seconds=time.perf_counter() - started,
         output=tail,
+    )
+
+
+def predict(how: Plan, target: targets.Target) -> gridcheck.Prediction | None:
+    """What the artifact's static facts say about ``target``'s probed (or known) facts."""
+    return gridcheck.predict(
+        how.facts,
+        glibc=target.glibc,
+        python=target.python,
+        libc=target.libc,
+        libc_version=target.libc_version,
     )
 
 
@@ -295,19 +318,26 @@ def run_grid(
     except (StepFailed, PackmatrixError, docker.errors.DockerException, OSError) as exc:
         reason = exc.reason if isinstance(exc, StepFailed) else targets.first_line(exc)
         return Grid(status="skipped", reason=reason, seconds=time.perf_counter() - started)
-    grid = Grid(
-        status="ran",
-        targets=[
-            GridTarget(name=t.name, suite=t.suite, glibc=t.glibc, python=t.python)
-            for t in ready.targets
-        ],
-        notes=list(ready.notes),
-    )
+    grid = Grid(status="ran", targets=[grid_target(t) for t in ready.targets])
+    grid.notes = list(ready.notes)
     if ready.failed:
-        grid.reason = "; ".join(f"{name} not built: {why}" for name, why in ready.failed.items())
+        grid.reason = "; ".join(
+            why if why.startswith(name) else f"{name} not built: {why}"
+            for name, why in ready.failed.items()
+        )
     plans = {a.fmt.name: plan(ctx, a) for a in artifacts if on_grid(a.fmt)}
-    data = {name: archive(how.files) for name, how in plans.items()}
     jobs = [(name, target) for name in plans for target in ready.targets]
+    keys = cell_keys(ctx, eng, plans, ready.targets)
+    done: dict[tuple[str, str], GridCell] = {}
+    for name, target in jobs:
+        kept = None if ctx.options.rebuild else cellcache.lookup(keys[(name, target.name)])
+        if kept is not None:
+            done[(name, target.name)] = kept
+    if done:
+        runs = ", ".join(sorted({str(cell.cached_from) for cell in done.values()}))
+        progress("grid", f"{len(done)} of {len(jobs)} cells unchanged since run {runs}: reused")
+    to_run = [job for job in jobs if (job[0], job[1].name) not in done]
+    data = {name: archive(plans[name].files) for name in dict.fromkeys(n for n, _ in to_run)}
     stop = Stop()
     pool = concurrent.futures.ThreadPoolExecutor(WORKERS, thread_name_prefix="grid")
     try:
@@ -316,12 +346,13 @@ def run_grid(
                 name,
                 target,
             )
-            for name, target in sorted(jobs, key=lambda job: _slow_first(plans[job[0]], job[1]))
+            for name, target in sorted(to_run, key=lambda job: _slow_first(plans[job[0]], job[1]))
         }
-        done: dict[tuple[str, str], GridCell] = {}
         for future in concurrent.futures.as_completed(futures):
             name, target = futures[future]
             cell = done[(name, target.name)] = _cell_of(future, name, target)
+            if future.exception() is None and ctx.options.artifact_cache:
+                cellcache.keep(keys[(name, target.name)], cell, ctx.run_id)
             mark = PASSED_MARK if cell.passed else FAILED_MARK
             line = f"{mark} {name} on {target.name}: {cell.reason} ({cell.seconds:.1f}s)"
             progress("grid", line)
@@ -333,6 +364,43 @@ def run_grid(
     grid.cells = [done[(name, target.name)] for name, target in jobs]
     grid.seconds = time.perf_counter() - started
     return grid
+
+
+def grid_target(target: targets.Target) -> GridTarget:
+    """A target as the report keeps it, with what was probed or known of it."""
+    return GridTarget(
+        name=target.name,
+        suite=target.suite,
+        glibc=target.glibc,
+        python=target.python,
+        libc=target.libc,
+        libc_version=target.libc_version or target.glibc,
+        arch=target.arch,
+        image=target.image or None,
+    )
+
+
+def cell_keys(
+    ctx: Context, eng: Engine, plans: dict[str, Plan], ready: Sequence[targets.Target]
+) -> dict[tuple[str, str], str]:
+    """The cache key of every cell: its artifact's bytes, its target image's id, the checks,
+    how it starts (and, installed, the wheels it installs from)."""
+    image_ids = {target.name: str(eng.client.images.get(target.tag).id) for target in ready}
+    checks = json.dumps([ctx.app.health, *(check.to_json() for check in ctx.app.checks)])
+    keys = {}
+    for name, how in plans.items():
+        houses = [path for key, path in how.files.items() if key in ("wheelhouse", "buildhouse")]
+        inputs = cellcache.folder_names(houses)
+        for target in ready:
+            keys[(name, target.name)] = cellcache.cell_key(
+                format_name=name,
+                artifact=how.artifact,
+                image_id=image_ids[target.name],
+                checks=checks,
+                script=how.script,
+                inputs=inputs,
+            )
+    return keys
 
 
 def _slow_first(how: Plan, target: targets.Target) -> int:

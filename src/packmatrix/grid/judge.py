@@ -33,8 +33,17 @@ _REASONS: Final = (
         re.compile(r"env: [`'‘\"]?([^`'’\"\s:]+)[`'’\"]?: No such file or directory"),
         "{0}: No such file or directory",
     ),
-    # a shell: a program the target lacks (python3 on a system without Python)
-    (re.compile(r"^(?:/bin/)?sh: (?:\d+: )?(\S+): not found", re.M), "{0}: not found"),
+    # busybox's env (a musl system): the same, in its words
+    (
+        re.compile(r"env: can't execute [`'‘\"]?([^`'’\"\s:]+)[`'’\"]?: No such file"),
+        "{0}: No such file or directory",
+    ),
+    # a shell: a program the target lacks (python3 on a system without Python); busybox's sh
+    # says "exec: line 0:" first (a glibc binary on musl: its loader is what is not found)
+    (
+        re.compile(r"^(?:/bin/)?sh: (?:exec: line \d+: )?(?:\d+: )?(\S+): not found", re.M),
+        "{0}: not found",
+    ),
     (re.compile(r"exec: \"?([^\"\s:]+)\"?: executable file not found"), "{0}: not found"),
     # pip
     (re.compile(r"ERROR: (Package '[^']+' requires a different Python[^\n]*)"), "{0}"),
@@ -171,20 +180,35 @@ def python_problems(facts: Portability, python: str) -> list[str]:
     return problems
 
 
-def predict(facts: Portability | None, *, glibc: str, python: str | None) -> Prediction | None:
-    """Whether the artifact these facts describe runs on a target with ``glibc`` (``2.31``) and
-    ``python`` (``3.9``, or None for no Python); None when there are no facts."""
+def predict(
+    facts: Portability | None,
+    *,
+    glibc: str,
+    python: str | None,
+    libc: str = "glibc",
+    libc_version: str = "",
+) -> Prediction | None:
+    """Whether the artifact these facts describe runs on a target with ``glibc`` (``2.31``;
+    ``""`` for a target whose ``libc`` is ``musl`` or ``none``) and ``python`` (``3.9``, or None
+    for no Python); None when there are no facts."""
     if facts is None:
         return None
     problems = []
     floor = facts.glibc_floor.version if facts.glibc_floor else None
-    if floor and _version(floor) > _version(glibc):
-        who = (
-            f" ({facts.glibc_floor.needed_by})"
-            if facts.glibc_floor and facts.glibc_floor.needed_by
-            else ""
-        )
+    who = (
+        f" ({facts.glibc_floor.needed_by})"
+        if facts.glibc_floor and facts.glibc_floor.needed_by
+        else ""
+    )
+    if floor and libc != "glibc":
+        has = f"{libc} {libc_version}".strip() if libc != "none" else "no libc"
+        problems.append(f"linked against glibc ({floor}{who}), the target has {has}")
+    elif floor and _version(floor) > _version(glibc):
         problems.append(f"needs {floor}{who}, the target has glibc {glibc}")
+    manylinux = [w for w in facts.platform_wheels or [] if "manylinux" in w]
+    if manylinux and libc == "musl" and not floor:
+        name = manylinux[0].split("-")[0]
+        problems.append(f"manylinux wheels ({name}) need glibc, the target has musl")
     needs_python = not facts.needs.lower().startswith("no python")
     if facts.depends:  # a system package: dpkg decides, by its Depends on the suite's python3
         if (refused := depends_problem(facts.depends, python)) is not None:
@@ -196,7 +220,8 @@ def predict(facts: Portability | None, *, glibc: str, python: str | None) -> Pre
         problems.extend(python_problems(facts, python))
     if problems:
         return Prediction(False, "; ".join(problems))
-    parts = [f"glibc {glibc} ≥ {floor.removeprefix('GLIBC_')}" if floor else "no glibc floor"]
+    floor_text = f"glibc {glibc} ≥ {floor.removeprefix('GLIBC_')}" if floor else "no glibc floor"
+    parts = [floor_text]
     if needs_python and python is not None:
         parts.append(f"Python {python} fits")
     if facts.depends:

@@ -12,12 +12,20 @@ that image is there it is tagged as the target, not built again.
 each under the base image's lock, so two runs never build one twice), or raises
 ``TargetsUnavailable`` with one line saying why none can be (no debootstrap, not root, a build
 that failed: disk full…), which the grid turns into SKIPPED.
+
+``musl`` is a minimal musl system with no glibc (``muslroot``), standing in for Alpine. Beside the
+built-in names, ``--targets`` takes image references (``ubuntu:24.04``, ``mycorp/runtime:1``):
+an image the engine has is used as it is, else it is pulled; one that can be neither is one line
+naming it, and the grid goes on. What such a target is (its libc and version, its python3, its
+architecture) is probed from its file system (``probe``), never read from its name, and kept by
+the image's id in the facts cache, as the musl target's is.
 """
 
 from __future__ import annotations
 
 import argparse
 import concurrent.futures
+import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -29,7 +37,11 @@ from packmatrix.container import engine, localbase
 from packmatrix.container.baseimage import build_base_image, build_minimal_image, default_tag
 from packmatrix.container.debian import SUITE_PYTHON
 from packmatrix.container.hostpython import SUITE_GLIBC
+from packmatrix.container.muslroot import build_musl_image
+from packmatrix.container.probe import SystemFacts, probe_image
 from packmatrix.errors import PackmatrixError
+from packmatrix.model.grid import Libc
+from packmatrix.steps import cache
 
 REPOSITORY: Final = "packmatrix/target"
 BUILDERS: Final = 2
@@ -38,58 +50,121 @@ BUILDERS: Final = 2
 
 @dataclass(frozen=True)
 class Target:
-    """One target system: a Debian suite, with its own python3 or with no Python."""
+    """One target system: a Debian suite with its own python3 or with no Python, the musl
+    system, or an image named by its reference (its facts probed from its files)."""
 
     name: str
     suite: str
+    """The Debian suite of a built-in Debian target, else ``""``."""
     glibc: str
-    """The suite's glibc, ``2.31``."""
+    """The target's glibc, ``2.31``; ``""`` when it has none (musl)."""
     python: str | None
-    """The suite's python3 (``3.9``) when the target has it, else None."""
+    """The target's python3 (``3.9``) when it has one, else None."""
+    libc: Libc = "glibc"
+    """``glibc``, ``musl`` or ``none``."""
+    libc_version: str = ""
+    arch: str = "x86_64"
+    image: str = ""
+    """The image reference named in ``--targets``; ``""`` for a built-in target."""
 
     @property
     def tag(self) -> str:
-        return f"{REPOSITORY}:{self.name}"
+        return self.image or f"{REPOSITORY}:{self.name}"
 
     @property
     def glibc_tuple(self) -> tuple[int, ...]:
-        return tuple(int(part) for part in self.glibc.split("."))
+        return tuple(int(part) for part in self.glibc.split(".") if part.isdigit())
+
+    @property
+    def probed(self) -> bool:
+        """Its facts come from its files (an image, the musl system), not from the catalogue."""
+        return not self.suite
+
+    def libc_text(self) -> str:
+        """``glibc 2.36``, ``musl 1.2.3`` or ``no libc``."""
+        if self.libc == "none":
+            return "no libc"
+        return f"{self.libc} {self.libc_version or self.glibc}".strip()
 
     def describe(self) -> str:
         """``Debian bullseye, glibc 2.31, Python 3.9`` (or ``no Python``)."""
         python = f"Python {self.python}" if self.python else "no Python"
-        return f"Debian {self.suite}, glibc {self.glibc}, {python}"
+        what = f"Debian {self.suite}" if self.suite else (self.image or self.name)
+        return f"{what}, {self.libc_text()}, {python}"
+
+    def with_facts(self, facts: SystemFacts) -> Target:
+        """This target as its files describe it."""
+        glibc = facts.libc_version if facts.libc == "glibc" else ""
+        return Target(
+            self.name, self.suite, glibc, facts.python, facts.libc, facts.libc_version,
+            facts.arch, self.image,
+        )  # fmt: skip
+
+
+MUSL: Final = Target("musl", "", "", None, libc="musl")
+"""Facts filled in by probing the image once it is there (``musl`` comes from the host's apt)."""
 
 
 def _catalogue() -> dict[str, Target]:
     found = {}
     for suite, glibc in SUITE_GLIBC.items():
         version = ".".join(map(str, glibc))
-        found[suite] = Target(suite, suite, version, None)
-        found[f"{suite}-python"] = Target(f"{suite}-python", suite, version, SUITE_PYTHON[suite])
+        found[suite] = Target(suite, suite, version, None, libc_version=version)
+        found[f"{suite}-python"] = Target(
+            f"{suite}-python", suite, version, SUITE_PYTHON[suite], libc_version=version
+        )
+    found[MUSL.name] = MUSL
     return found
 
 
 TARGETS: Final[dict[str, Target]] = _catalogue()
-"""Every target, oldest suite first: bullseye, bullseye-python, bookworm, …"""
+"""Every built-in target, oldest suite first: bullseye, bullseye-python, bookworm, …, musl."""
+IMAGE_REFERENCE: Final = re.compile(
+    r"^(?:[a-z0-9.-]+(?::\d+)?/)?[a-z0-9]+(?:[._-]+[a-z0-9]+)*(?:/[a-z0-9]+(?:[._-]+[a-z0-9]+)*)*"
+    r"(?::[\w][\w.-]{0,127})?(?:@sha256:[0-9a-f]{64})?$"
+)
+"""An image reference: ``name:tag``, ``owner/name:tag``, ``host:port/name@sha256:…``."""
+
+
+def is_image(name: str) -> bool:
+    """An image reference rather than a built-in name: it names a tag, an owner or a digest
+    (``alpine`` alone could be a misspelt built-in; ``alpine:3.20`` is an image)."""
+    return (
+        name not in TARGETS and any(c in name for c in ":/@") and bool(IMAGE_REFERENCE.match(name))
+    )
+
+
+def image_target(reference: str) -> Target:
+    """A target named by an image reference, before its facts are probed."""
+    return Target(reference, "", "", None, libc="none", arch="", image=reference)
+
+
 TARGET_NAMES: Final[tuple[str, ...]] = tuple(TARGETS)
 
 
 def parse_targets(text: str) -> tuple[str, ...]:
-    """``--targets``: ``none``, ``all`` or a comma-separated list, in catalogue order; an
-    unknown name is one line listing the known ones."""
+    """``--targets``: ``none``, ``all`` or a comma-separated list of built-in names (in
+    catalogue order) and image references (after them, as given); anything else is one line
+    listing the known names."""
     names = [part.strip() for part in text.split(",") if part.strip()]
     if names == ["none"]:
         return ()
-    if names == ["all"]:
-        return TARGET_NAMES
-    unknown = [name for name in names if name not in TARGETS]
+    if "all" in names:  # every built-in, and the images named beside
+        names = [*TARGET_NAMES, *(name for name in names if name != "all")]
+    unknown = [name for name in names if name not in TARGETS and not is_image(name)]
     if unknown or not names:
         raise argparse.ArgumentTypeError(
             f"unknown target {', '.join(map(repr, unknown)) or repr(text)}"
-            f" (known: {', '.join(TARGET_NAMES)}, or all, or none)"
+            f" (known: {', '.join(TARGET_NAMES)}, or all, or none, or an image reference "
+            "with its tag such as debian:bookworm-slim)"
         )
-    return tuple(name for name in TARGET_NAMES if name in names)
+    images = [name for name in dict.fromkeys(names) if is_image(name)]
+    return (*(name for name in TARGET_NAMES if name in names), *images)
+
+
+def target_of(name: str) -> Target:
+    """The built-in target ``name``, or the image target it names."""
+    return TARGETS.get(name) or image_target(name)
 
 
 class TargetsUnavailable(PackmatrixError):
@@ -110,10 +185,37 @@ Builder = Callable[[Target, Callable[[str], None]], float]
 
 
 def build_target(target: Target, log: Callable[[str], None]) -> float:
-    """Build one target image with debootstrap; its seconds."""
-    if target.python:
-        return build_base_image(tag=target.tag, suite=target.suite, log=log).seconds
-    return build_minimal_image(tag=target.tag, suite=target.suite, log=log).seconds
+    """Build one target image (debootstrap, or the musl packages); its seconds."""
+    started = time.perf_counter()
+    if target.libc == "musl":
+        build_musl_image(tag=target.tag, log=log)
+    elif target.python:
+        build_base_image(tag=target.tag, suite=target.suite, log=log)
+    else:
+        build_minimal_image(tag=target.tag, suite=target.suite, log=log)
+    return time.perf_counter() - started
+
+
+Prober = Callable[[Any, str], SystemFacts]
+
+
+def probe_cached(client: Any, tag: str) -> SystemFacts:
+    """The probed facts of the image ``tag``, kept in the facts cache by the image's id."""
+    image_id = str(client.images.get(tag).id)
+    key = cache.facts_key("target", [image_id])
+    known = cache.read_facts(key)
+    if isinstance(known, dict):
+        try:
+            return SystemFacts.from_json(known)
+        except (KeyError, TypeError, ValueError):
+            pass
+    found = probe_image(client, image_id, {PROBE_LABEL: "probe"})
+    cache.write_facts(key, found.to_json())
+    return found
+
+
+PROBE_LABEL: Final = "packmatrix.grid.probe"
+"""Label on the containers a probe creates (never started, removed by id when read)."""
 
 
 def ensure(
@@ -123,37 +225,71 @@ def ensure(
     log: Callable[[str, str], None],
     host: localbase.Host | None = None,
     build: Builder = build_target,
+    probe: Prober = probe_cached,
 ) -> Ready:
-    """The targets ``names``, each found, tagged from the base image or built; ``log(target
-    name, line)`` tells how each build goes (they run side by side)."""
-    wanted = [TARGETS[name] for name in names]
+    """The targets ``names``, each found, tagged from the base image, built, or (an image)
+    pulled or found in the engine; then the facts of those that are not Debian's probed from
+    their files. ``log(target name, line)`` tells how each build goes (they run side by side)."""
+    wanted = [target_of(name) for name in names]
     notes: list[str] = []
+    failed: dict[str, str] = {}
     missing = []
     for target in wanted:
-        if engine.find_image(client, target.tag) is not None:
+        if target.image:
+            if (why := _have_image(client, target.image)) is not None:
+                failed[target.name] = why
+                log(target.name, why)
+        elif engine.find_image(client, target.tag) is not None:
             continue
-        if target.python and _tag_base_image(client, target):
+        elif target.python and _tag_base_image(client, target):
             notes.append(f"{target.name} is the base image {default_tag(target.suite)}")
-            continue
-        missing.append(target)
+        else:
+            missing.append(target)
     if missing:
-        problem = _cannot_build(missing, host or localbase.Host())
-        if problem:
+        debian = [target for target in missing if target.suite]
+        problem = _cannot_build(debian, host or localbase.Host()) if debian else None
+        if problem and len(debian) == len(wanted):
             raise TargetsUnavailable(problem)
-        built, failed = _build_all(client, missing, log, build)
+        failed |= {target.name: problem for target in debian if problem}
+        built, build_failed = _build_all(
+            client, [t for t in missing if t.name not in failed], log, build
+        )
+        failed |= build_failed
         if built:
             each = ", ".join(f"{name} {seconds:.0f} s" for name, seconds in built.items())
             notes.append(
-                f"built with debootstrap, once, {BUILDERS} at a time ({each}); later runs "
-                f"reuse them as {REPOSITORY}:NAME"
+                f"built once, {BUILDERS} at a time ({each}); later runs reuse them as "
+                f"{REPOSITORY}:NAME"
             )
-    else:
-        built, failed = {}, {}
-    ready = [target for target in wanted if target.name not in failed]
+    ready = []
+    for target in wanted:
+        if target.name in failed:
+            continue
+        if not target.probed:
+            ready.append(target)
+            continue
+        try:
+            ready.append(target.with_facts(probe(client, target.tag)))
+        except (docker.errors.DockerException, OSError) as exc:
+            failed[target.name] = f"{target.name}: its files could not be read: {first_line(exc)}"
     if not ready:
         first = next(iter(failed.values()), "no target was asked for")
-        raise TargetsUnavailable(f"no target could be built: {first}")
+        raise TargetsUnavailable(f"no target could be had: {first}")
     return Ready(ready, notes, failed)
+
+
+def _have_image(client: Any, reference: str) -> str | None:
+    """Pull ``reference`` when a registry answers, else use the engine's; None when there is
+    one, else one line naming it."""
+    pulled, why = engine.pull(reference, timeout=PULL_TIMEOUT)
+    if pulled is not None or engine.find_image(client, reference) is not None:
+        return None
+    reason = why.split(" failed: ", 1)[-1]
+    return f"{reference}: not in the container engine and can't be pulled ({reason})"
+
+
+PULL_TIMEOUT: Final = 20.0
+"""Seconds an image target's pull may wait for the registry (per read)."""
 
 
 def _tag_base_image(client: Any, target: Target) -> bool:

@@ -10,9 +10,11 @@ from typing import Annotated, Final, Literal
 
 from pydantic import Field
 
-from packmatrix.model.serial import WHOLE, Json, Seconds
+from packmatrix.model.serial import WHOLE, Json, Opt, Seconds
 
 GridStatus = Literal["ran", "skipped"]
+Libc = Literal["glibc", "musl", "none"]
+"""A target's C library, from its dynamic loader; ``none``: no loader (a static-only system)."""
 
 FROZEN_NOTE: Final = (
     "A frozen binary's glibc floor comes from the machine it was built on: PyInstaller bundles "
@@ -26,13 +28,41 @@ class GridTarget(Json):
     """A target system as the report shows it."""
 
     name: str
-    """SUITE (no Python) or SUITE-python (the suite's own python3)."""
+    """SUITE (no Python), SUITE-python (the suite's own python3), musl, or the image reference
+    named in --targets."""
     suite: str
-    """The Debian suite."""
+    """The Debian suite of a built-in Debian target; empty for musl and an image."""
     glibc: str
-    """The suite's glibc version."""
+    """The target's glibc version; empty when it has none (musl)."""
     python: str | None
     """The target's python3 version, or null: no Python."""
+    libc: Opt[Libc] = None
+    """The target's C library, from its dynamic loader (probed from the files of musl and image
+    targets)."""
+    libc_version: Opt[str] = None
+    """The C library's version (glibc 2.36, musl 1.2.3); empty when unknown."""
+    arch: Opt[str] = None
+    """The target's architecture (x86_64, aarch64), from its loader's ELF header."""
+    image: Opt[str] = None
+    """The image reference named in --targets (absent for a built-in target)."""
+
+    @property
+    def libc_text(self) -> str:
+        """``glibc 2.36``, ``musl 1.2.3``, ``no libc``."""
+        family = self.libc or "glibc"
+        if family == "none":
+            return "no libc"
+        return f"{family} {self.libc_version or self.glibc}".strip()
+
+    @property
+    def musl(self) -> bool:
+        return self.libc == "musl"
+
+    def describe(self) -> str:
+        """``glibc 2.36, no Python`` (and the architecture, when it is not x86_64)."""
+        python = f"Python {self.python}" if self.python else "no Python"
+        arch = f", {self.arch}" if self.arch and self.arch != "x86_64" else ""
+        return f"{self.libc_text}, {python}{arch}"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -58,6 +88,9 @@ class GridCell(Json):
     """Wall time of the cell: container, copy, install, start and smoke test."""
     output: Annotated[str, Field(exclude_if=lambda output: not output)] = ""
     """The last lines the artifact printed, when it failed."""
+    cached_from: Opt[str] = None
+    """The run this cell's result was kept from: its artifact, target image and checks are
+    unchanged, so it was not run again (absent: this run ran it)."""
 
     @property
     def disagrees(self) -> bool:
@@ -92,6 +125,19 @@ class Grid(Json):
 
     def cell(self, fmt: str, target: str) -> GridCell | None:
         return next((c for c in self.cells if c.format == fmt and c.target == target), None)
+
+    @property
+    def cached(self) -> list[GridCell]:
+        """The cells kept from an earlier run, not run again."""
+        return [cell for cell in self.cells if cell.cached_from]
+
+    @property
+    def cached_runs(self) -> list[str]:
+        """The runs the kept cells came from, oldest first."""
+        return sorted({cell.cached_from for cell in self.cells if cell.cached_from})
+
+    def target(self, name: str) -> GridTarget | None:
+        return next((target for target in self.targets if target.name == name), None)
 
     @property
     def disagreements(self) -> list[GridCell]:

@@ -36,6 +36,7 @@ from packmatrix.model.records import (
     Portability,
 )
 from packmatrix.model.serial import CONFIG, WHOLE, Json, Opt, Seconds, Shaped
+from packmatrix.model.ship import Recommendation
 
 SCHEMA_VERSION: Final = "2.2"
 """Major.minor: the major part changes on a breaking change, the minor when optional fields are
@@ -246,6 +247,9 @@ class Report(Json):
     """The launcher packmatrix generated, when the app needed one."""
     grid: Opt[Grid] = None
     """The portability grid: every passed local artifact run on every target system."""
+    recommendations: Opt[list[Recommendation]] = None
+    """What to ship per deployment scenario, decided from this run's measurements only (absent
+    in older reports)."""
     schema_version: Annotated[
         str,
         PlainSerializer(lambda _: SCHEMA_VERSION),

@@ -8,7 +8,7 @@ catalogue (``metrics.COLUMNS``).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -113,6 +113,10 @@ class Row:
     reason: str
     carried_from: str | None = None
     """The earlier run this row comes from, when this run did not build the format."""
+    figures: dict[str, str] = field(default_factory=dict)
+    """Metric key → the figure alone, where ``cells`` adds a note to it."""
+    notes: dict[str, str] = field(default_factory=dict)
+    """Metric key → what the figure is (``docker save tar``), shown under it in HTML."""
 
     @property
     def status_text(self) -> str:
@@ -143,11 +147,13 @@ def table_row(result: FormatResult, carried_from: str | None = None) -> Row:
         "footprint_bytes": result.launch.footprint_note if result.launch else None,
         "build_seconds": "(cached)" if cached(result) else None,
     }
-    cells = {}
+    cells, figures, shown = {}, {}, {}
     for metric in COLUMNS:
-        text = metric_text(metric, result.figures.value(metric.attr))
+        text = figures[metric.key] = metric_text(metric, result.figures.value(metric.attr))
         note = notes.get(metric.key)
         cells[metric.key] = f"{text} {note}" if note and text != "—" else text
+        if note and text != "—":
+            shown[metric.key] = note
     return Row(
         format=result.name,
         status=str(result.status).upper(),
@@ -155,6 +161,8 @@ def table_row(result: FormatResult, carried_from: str | None = None) -> Row:
         needs=result.portability.summary() if result.portability else "",
         reason=result.reason or "",
         carried_from=carried_from,
+        figures=figures,
+        notes=shown,
     )
 
 
@@ -201,6 +209,12 @@ def markdown_cell(text: str) -> str:
     return " ".join(text.split()).replace("|", "\\|")
 
 
+def plain_json(value: object, indent: int | None = None) -> str:
+    """JSON as text (``<place>`` stays ``<place>``; the HTML autoescape escapes it once), not
+    Jinja's ``tojson``, whose ``\\u003c`` is meant for a ``<script>``."""
+    return json.dumps(value, indent=indent, ensure_ascii=False)
+
+
 # -- rendering ----------------------------------------------------------------------------------
 def render(template: str, doc: Report) -> str:
     env = jinja2.Environment(
@@ -219,6 +233,7 @@ def render(template: str, doc: Report) -> str:
         command=command,
         mdcell=markdown_cell,
         options=options_text,
+        json=plain_json,
     )
     env.globals.update(
         size_chart=charts.size_chart,

@@ -42,6 +42,8 @@ from packmatrix.model.stats import Stat
 from packmatrix.reading.reproducible import file_sha256
 from packmatrix.report import render as report
 from packmatrix.steps import cache, cachekey, prepared, rootcause
+from packmatrix.report.ship import recommend
+from packmatrix.steps import cache, cachekey, prepared
 from packmatrix.steps.builds import Obtained, build_all, obtain
 from packmatrix.steps.factcache import cached_portability, cached_security
 from packmatrix.steps.inspection import check_reproducible, lock_check
@@ -131,7 +133,12 @@ def portability_grid(
 def grid_artifacts(builds: Sequence[Building]) -> list[Artifact]:
     """The passed rows of this run whose artifact the portability grid runs."""
     return [
-        Artifact(building.fmt, building.built, building.result.portability)
+        Artifact(
+            building.fmt,
+            building.built,
+            building.result.portability,
+            tuple(f"{item.name}:{item.sha256}" for item in building.result.artifact or []),
+        )
         for building in builds
         if building.built is not None and building.result.passed and on_grid(building.fmt)
     ]
@@ -191,6 +198,7 @@ def finish(doc: Report, ctx: Context, started: float) -> None:
         "seconds": {key: round(value, 3) for key, value in ctx.prepared_seconds.items()},
         "commands": ctx.prepared_commands,
     }
+    doc.recommendations = recommend(doc)
     sample = ctx.launch_env(ctx.workdir)
     doc.launch_environment = {
         key: value.replace(str(ctx.workdir), "<place>") for key, value in sample.items()
