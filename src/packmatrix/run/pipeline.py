@@ -41,9 +41,8 @@ from packmatrix.model.results import FormatResult, LauncherRecord, Report, RunIn
 from packmatrix.model.stats import Stat
 from packmatrix.reading.reproducible import file_sha256
 from packmatrix.report import render as report
-from packmatrix.steps import cache, cachekey, prepared, rootcause
 from packmatrix.report.ship import recommend
-from packmatrix.steps import cache, cachekey, prepared
+from packmatrix.steps import cache, cachekey, prepared, rootcause
 from packmatrix.steps.builds import Obtained, build_all, obtain
 from packmatrix.steps.factcache import cached_portability, cached_security
 from packmatrix.steps.inspection import check_reproducible, lock_check
