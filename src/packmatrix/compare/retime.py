@@ -39,6 +39,9 @@ class Retimer:
     ctx: Context
     launched: Launched
     progress: Callable[[str, str], None]
+    every: bool = False
+    """Re-time every format's warm start, not only a suspect one (``run --baseline-ref``: the
+    baseline was built in this run, so both artifacts are always at hand)."""
 
     def __call__(self, result: Comparison, baseline: Report) -> Comparison:
         """``result`` with every warm-start regression re-judged on A/B samples, where the
@@ -57,7 +60,7 @@ class Retimer:
         rule = result.thresholds.rule(fig.metric.rule)
         # Suspect: slower by more than the smallest change that counts, whatever the figures'
         # verdict (a drift can hide a slowdown as well as fake one).
-        if name not in self.launched or (fig.delta or 0) <= rule.min_delta:
+        if name not in self.launched or (not self.every and (fig.delta or 0) <= rule.min_delta):
             return fig
         return retimed(fig, name, baseline, self, rule)
 

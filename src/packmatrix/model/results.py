@@ -16,6 +16,7 @@ from typing import Any, Final, Literal
 
 from packmatrix.model.comparison import ComparisonRecord
 from packmatrix.model.facts import ImageFacts, LockCheck, Reproducibility, SecurityFacts
+from packmatrix.model.fingerprint import Fingerprint
 from packmatrix.model.grid import Grid
 from packmatrix.model.records import (
     ArtifactFile,
@@ -246,6 +247,8 @@ class Report:
     """The launcher packmatrix generated, when the app needed one."""
     grid: Grid | None = None
     """The portability grid: every passed local artifact run on every target system."""
+    fingerprint: Fingerprint | None = None
+    """The machine the figures were measured on; None in a report older than fingerprints."""
     schema_version: str = SCHEMA_VERSION
 
     @property
@@ -298,6 +301,7 @@ class Report:
                 ("comparison", self.comparison),
                 ("launcher", self.launcher),
                 ("grid", self.grid),
+                ("fingerprint", self.fingerprint),
             )
             if value is not None
         }
@@ -325,6 +329,9 @@ class Report:
             if isinstance(data.get("launcher"), Mapping)
             else None,
             grid=Grid.from_json(data["grid"]) if isinstance(data.get("grid"), Mapping) else None,
+            fingerprint=Fingerprint.from_json(data["fingerprint"])
+            if isinstance(data.get("fingerprint"), Mapping)
+            else None,
         )
 
 
