@@ -82,6 +82,39 @@ def add_history_command(commands: argparse._SubParsersAction[Parser]) -> None:
     )
 
 
+def add_comment_command(commands: argparse._SubParsersAction[Parser]) -> None:
+    combined = commands.add_parser(
+        "comment",
+        help="combine several platforms' comment.md into one pull-request comment",
+    )
+    combined.add_argument(
+        "comments",
+        type=Path,
+        nargs="+",
+        metavar="FILE",
+        help="comment.md files; each is named by its folder (reports/<platform>/comment.md)",
+    )
+    combined.add_argument(
+        "-o", "--output", type=Path, required=True, metavar="FILE", help="the combined comment"
+    )
+
+
+def cmd_comment(args: argparse.Namespace, terminal: Terminal) -> int:
+    parts = []
+    for path in args.comments:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"{path}: can't read it: {exc.strerror or exc}") from None
+        if not text.startswith(comment.MARKER):
+            raise UsageError(f"{path}: not a packmatrix comment (no {comment.MARKER} first)")
+        parts.append((path.parent.name, text))
+    text = comment.combine(parts)
+    write_atomic(args.output, text)
+    terminal.stream.write(text)
+    return 0
+
+
 def check_options(args: argparse.Namespace) -> None:
     """Refuse combinations before any work."""
     if getattr(args, "baseline_ref", None) and getattr(args, "baseline", None):

@@ -167,6 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_threshold_options(run)
     add_report_commands(commands)
     gate.add_history_command(commands)
+    gate.add_comment_command(commands)
     add_base_image_command(commands)
     starter = commands.add_parser(
         "init",
@@ -223,6 +224,8 @@ def main(argv: Sequence[str]) -> int:
             return cmd_run(args, terminal)
         if args.command == "history":
             return gate.cmd_history(args, terminal)
+        if args.command == "comment":
+            return gate.cmd_comment(args, terminal)
         if args.command == "compare":
             return cmd_compare(args, terminal)
         if args.command == "merge":

@@ -198,3 +198,30 @@ def with_section(comment: str, section: str, max_bytes: int = MAX_BYTES) -> str:
         return fit(comment.rstrip("\n") + "\n\n" + section.rstrip("\n") + "\n", "", max_bytes)
     folded = rest.partition("</summary>\n\n")[2].rsplit("\n</details>", 1)[0]
     return fit(top.rstrip("\n") + "\n\n" + section.rstrip("\n") + "\n", folded, max_bytes)
+
+
+def combine(parts: Sequence[tuple[str, str]], max_bytes: int = MAX_BYTES) -> str:
+    """One comment from several platforms' comments (``(platform, text)``): one marker, then
+    each platform's verdict under its name; each gets an equal share of the size limit."""
+    if not parts:
+        return f"{MARKER}\n### packmatrix: no platform wrote a comment\n"
+    verdicts = [text.removeprefix(MARKER).lstrip("\n").partition("\n")[0] for _, text in parts]
+    regressed = [name for (name, _), line in zip(parts, verdicts, strict=True) if "⚠" in line]
+    head = (
+        f"### packmatrix: ⚠ regressions on {', '.join(regressed)}"
+        if regressed
+        else f"### packmatrix: ✓ no regression on {len(parts)} platform(s)"
+    )
+    share = (max_bytes - len(f"{MARKER}\n{head}\n\n".encode())) // len(parts)
+    out = [MARKER, head, ""]
+    for name, text in parts:
+        body = text.removeprefix(MARKER).lstrip("\n")
+        title, _, rest = body.partition("\n")
+        title = title.replace("### packmatrix:", f"#### {name}:", 1)
+        part = _cut(f"{title}\n{rest}", share - len(CUT_NOTE.encode()) - 64)
+        if part != f"{title}\n{rest}":
+            part += CUT_NOTE
+            if part.count("<details>") > part.count("</details>"):
+                part += "\n</details>\n"
+        out.append(part)
+    return "\n".join(out)
