@@ -4,12 +4,12 @@ In a temporary git repository holding a copy of sample_app (in a subfolder, as i
 repository), with one commit that adds 150 ms to the app's import and one that changes nothing
 of the app:
 
-1. what ``--baseline-ref`` costs: a run of the unchanged commit with an empty artifact cache,
-   without and with ``--baseline-ref HEAD~1``, then both again with the cache warm;
-2. false alarms: ``--baseline-ref`` on the unchanged commit against the commit before it, N
+1. false alarms: ``--baseline-ref`` on the unchanged commit against the commit before it, N
    times (the goal: no regression);
-3. the slowdown: ``--baseline-ref`` on the slowed commit against the commit before it, N times
-   (the goal: a warm-start regression every time, in every format).
+2. the slowdown: ``--baseline-ref`` on the slowed commit against the commit before it, N times
+   (the goal: a warm-start regression every time, in every format);
+3. what ``--baseline-ref`` costs, from each run's report: the base's checkout, builds and
+   measurements, and the side-by-side starts (the first run has an empty artifact cache).
 
 The hog is one ``python -c 'while True: pass'`` pinned to CPU 0 where the OS allows it, started
 before the first run and ended by its PID at the end (also on Ctrl-C). Prints the figures and the
@@ -96,6 +96,18 @@ def run(repo: Path, commit: str, reports: Path, cache: Path, *extra: str) -> Out
     return done.returncode, seconds, doc
 
 
+def cost(doc: dict[str, Any], seconds: float) -> str:
+    """What ``--baseline-ref`` added to one run: the base's checkout, builds and measurements,
+    and the side-by-side starts (``run.options.baseline_ref``), against the whole run."""
+    ref = doc["run"]["options"].get("baseline_ref") or {}
+    extra = ref.get("seconds", 0) + ref.get("compare_seconds", 0)
+    share = extra / max(seconds - extra, 1) * 100
+    return (
+        f"{seconds:.0f} s in all, of which the base {ref.get('seconds', 0):.0f} s and the "
+        f"side-by-side starts {ref.get('compare_seconds', 0):.0f} s (+{share:.0f} % on the rest)"
+    )
+
+
 def warm_rows(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
     rows = (doc.get("comparison") or {}).get("rows") or []
     return {row["format"]: row for row in rows if row["figure"] == "warm start"}
@@ -119,23 +131,18 @@ def main() -> int:
         repo = make_repo(work)
         hog = start_hog()
         print(f"CPU hog: pid {hog.pid}; {load()}; {os.cpu_count()} CPUs")
-        cost = {}
-        for label, extra in (("plain", ()), ("--baseline-ref", ("--baseline-ref", "HEAD~1"))):
-            cache = work / f"cache-{label.strip('-')}"
-            for state in ("empty cache", "warm cache"):
-                code, seconds, _ = run(repo, "steady", work / "r" / label / state, cache, *extra)
-                cost[(label, state)] = seconds
-                print(f"{label:<15} {state}: {seconds:.0f} s (exit {code}); {load()}")
-        cache = work / "cache-baseline-ref"
+        cache = work / "cache"  # empty: the first comparison builds everything
         alarms: list[str] = []
+        costs: list[str] = []
         for index in range(args.rounds):
             code, seconds, doc = run(repo, "steady", work / "r" / f"same-{index}", cache,
                                      "--baseline-ref", "HEAD~1")  # fmt: skip
+            costs.append(cost(doc, seconds))
             regressions = (doc.get("comparison") or {}).get("regressions") or []
             alarms += [f"round {index}: {line}" for line in regressions]
             shown = {n: r["verdict"] or "same" for n, r in warm_rows(doc).items()}
             print(f"unchanged {index}: exit {code}, {len(regressions)} regression(s) {shown}")
-            print(f"  {load()}")
+            print(f"  {costs[-1]}; {load()}")
         caught = {name: 0 for name in names}
         for index in range(args.rounds):
             code, seconds, doc = run(repo, "slow", work / "r" / f"slow-{index}", cache,
@@ -143,17 +150,16 @@ def main() -> int:
             for name, row in warm_rows(doc).items():
                 caught[name] += bool(row["regression"])
                 print(f"  {name:<20} {row['baseline']} → {row['current']}: {row['verdict']}")
-            print(f"slowed {index}: exit {code} in {seconds:.0f} s; {load()}")
+            print(f"slowed {index}: exit {code}; {cost(doc, seconds)}; {load()}")
     finally:
         if hog is not None:
             hog.terminate()
             hog.wait()
         shutil.rmtree(work, ignore_errors=True)
-    plain_cold, ref_cold = cost[("plain", "empty cache")], cost[("--baseline-ref", "empty cache")]
-    plain_warm, ref_warm = cost[("plain", "warm cache")], cost[("--baseline-ref", "warm cache")]
     print(f"\nwhat --baseline-ref costs ({args.formats}, a CPU hog on one core):")
-    print(f"  empty cache: {plain_cold:.0f} s → {ref_cold:.0f} s (+{ref_cold - plain_cold:.0f} s)")
-    print(f"  warm cache:  {plain_warm:.0f} s → {ref_warm:.0f} s (+{ref_warm - plain_warm:.0f} s)")
+    print(f"  first comparison, empty artifact cache: {costs[0]}")
+    for line in costs[1:]:
+        print(f"  later, cache warm: {line}")
     print(f"{args.rounds} unchanged comparisons: {len(alarms)} false alarm(s)")
     for line in alarms:
         print(f"  false alarm: {line}")

@@ -132,10 +132,9 @@ def trend_text(history: Sequence[Run]) -> str:
                 cells.append(value_text(stat.median, metric.unit) if stat else "—")
             lines.append(cells)
         widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
-        out += [
-            "  " + "  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True))
-            for line in lines
-        ]
+        for line in lines:
+            padded = (c.ljust(w) for c, w in zip(line, widths, strict=True))
+            out.append(("  " + "  ".join(padded)).rstrip())
         out.append("")
     return "\n".join(out)
 

@@ -46,7 +46,9 @@ def run_against_ref(
     thresholds: Thresholds,
 ) -> Report:
     """Build and measure ``ref``'s app, then the current one compared with it; the current
-    run's report (saved, with its comparison; ``comment.md`` beside it)."""
+    run's report (saved, with its comparison; ``comment.md`` beside it). What the baseline
+    cost is in the report's ``run.options.baseline_ref``: ``seconds`` (checkout, builds and
+    measurements of REF) and ``compare_seconds`` (the side-by-side starts)."""
     started = time.perf_counter()
     folder = reports / BASELINE_FOLDER
     with gitrefs.checkout(app.root, ref) as tree:
@@ -64,11 +66,16 @@ def run_against_ref(
     progress("baseline", f"built and measured in {base_seconds:.0f} s; now the current tree")
     source = f"{ref} ({tree.commit[:12]})"
     baseline = Baseline(base, source, thresholds, built_here=True)
+    current_started = time.perf_counter()
     doc = run_matrix(app, formats, options, reports, progress, baseline)
+    # The run's own seconds end before the comparison: what is left is the side-by-side starts.
+    compared = time.perf_counter() - current_started - doc.run.seconds
     doc.run.options["baseline_ref"] = {
         "ref": ref,
         "commit": tree.commit,
         "seconds": round(base_seconds, 1),
+        "compare_seconds": round(compared, 1),
     }
+    progress("baseline", f"{ref}: {base_seconds:.0f} s, side-by-side comparison {compared:.0f} s")
     report.save(doc, reports)
     return doc
