@@ -126,6 +126,32 @@ class TestComment:
         assert added.split("<details>")[1] == doctored.split("<details>")[1]
 
 
+class TestCombined:
+    def test_one_marker_each_platform_under_its_name(
+        self, doctored: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """``packmatrix comment``: one marker, a verdict over the platforms, each platform's
+        own verdict under its folder's name, within the limit whatever the parts weigh."""
+        quiet = comment.render_comment(compare(real(), real(), Thresholds()))
+        paths = []
+        for name, text in (("matrix-ubuntu-latest", doctored), ("matrix-macos-latest", quiet)):
+            (tmp_path / name).mkdir()
+            paths.append(tmp_path / name / "comment.md")
+            paths[-1].write_text(text + "x" * 60_000, encoding="utf-8")
+        out = tmp_path / "comment.md"
+        assert main(["comment", *map(str, paths), "-o", str(out)]) == 0
+        text = out.read_text(encoding="utf-8")
+        assert text.count(comment.MARKER) == 1
+        assert text.startswith(comment.MARKER + "\n### packmatrix: ⚠ regressions on matrix-ubuntu")
+        assert "#### matrix-ubuntu-latest: ⚠ 2 regressions in pex, pex-venv" in text
+        assert "#### matrix-macos-latest: ✓ no regression" in text
+        assert len(text.encode()) <= comment.MAX_BYTES
+        capsys.readouterr()
+        (tmp_path / "other.md").write_text("hello")
+        assert main(["comment", str(tmp_path / "other.md"), "-o", str(out)]) == 2
+        assert "not a packmatrix comment" in capsys.readouterr().err
+
+
 class TestFingerprint:
     def test_the_key_ignores_what_changes_between_jobs(self) -> None:
         """Kernel, tools and the runner's name are recorded but not part of the key."""

@@ -53,7 +53,7 @@ def run_against_ref(
     folder = reports / BASELINE_FOLDER
     with gitrefs.checkout(app.root, ref) as tree:
         base_app = load_app(tree.app)
-        progress("baseline", f"{ref} = {tree.commit[:12]}, checked out in {tree.app}")
+        progress("baseline", f"checkout of {ref}: {tree.commit[:12]} in {tree.app}")
         if folder.is_dir():  # an older baseline's rows must not be carried into this one
             shutil.rmtree(folder)
 
@@ -63,7 +63,7 @@ def run_against_ref(
         base_options = dataclasses.replace(options, targets=(), keep_workspace=False)
         base = run_matrix(base_app, formats, base_options, folder, base_progress)
     base_seconds = time.perf_counter() - started
-    progress("baseline", f"built and measured in {base_seconds:.0f} s; now the current tree")
+    progress("baseline", f"current tree: the base was built and measured in {base_seconds:.0f} s")
     source = f"{ref} ({tree.commit[:12]})"
     baseline = Baseline(base, source, thresholds, built_here=True)
     current_started = time.perf_counter()
@@ -76,6 +76,6 @@ def run_against_ref(
         "seconds": round(base_seconds, 1),
         "compare_seconds": round(compared, 1),
     }
-    progress("baseline", f"{ref}: {base_seconds:.0f} s, side-by-side comparison {compared:.0f} s")
+    progress("baseline", f"cost: the base {base_seconds:.0f} s, A B starts {compared:.0f} s")
     report.save(doc, reports)
     return doc
