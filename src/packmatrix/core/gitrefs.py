@@ -100,12 +100,15 @@ def checkout(app: Path, ref: str) -> Iterator[Checkout]:
             raise UsageError(f"--baseline-ref {ref}: {inside.as_posix() or '.'} is not in {ref}")
         yield Checkout(ref=ref, commit=commit, app=folder)
     finally:
+        removed = False
         with contextlib.suppress(UsageError):
             if tree.exists():
                 git(top, "worktree", "remove", "--force", str(tree))
+            removed = True
         shutil.rmtree(parent, ignore_errors=True)
-        with contextlib.suppress(UsageError):
-            git(top, "worktree", "prune")
+        if not removed:  # git's record of a worktree whose folder is gone
+            with contextlib.suppress(UsageError):
+                git(top, "worktree", "prune")
 
 
 @dataclass(frozen=True, kw_only=True)
