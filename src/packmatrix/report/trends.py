@@ -22,7 +22,7 @@ from markupsafe import Markup, escape
 from packmatrix.model.metrics import BY_KEY, COMPARED, Metric
 from packmatrix.model.results import Report, Status
 from packmatrix.model.units import human_bytes
-from packmatrix.report.charts import LinearScale, tick_bytes, tick_seconds
+from packmatrix.report.charts import LinearScale, LogScale, Scale, tick_bytes, tick_seconds
 from packmatrix.report.history import Run, format_names
 
 MIN_RUNS: Final = 3
@@ -140,7 +140,7 @@ def trend_text(history: Sequence[Run]) -> str:
 
 
 # -- the trend as an HTML page --------------------------------------------------------------------
-WIDTH, HEIGHT, LEFT, RIGHT, TOP, BOTTOM = 1080.0, 260.0, 80.0, 20.0, 34.0, 40.0
+WIDTH, HEIGHT, LEFT, RIGHT, TOP, BOTTOM = 1080.0, 260.0, 80.0, 50.0, 34.0, 40.0
 
 
 def line_chart(history: Sequence[Run], metric: Metric, names: Sequence[str]) -> Markup:
@@ -148,7 +148,9 @@ def line_chart(history: Sequence[Run], metric: Metric, names: Sequence[str]) -> 
     the last run's, not comparable), min–max whiskers where there are samples."""
     stats = [run.figures.get((name, metric.key)) for run in history for name in names]
     values = [stat.max for stat in stats if stat is not None]
-    scale = LinearScale.covering(values)
+    # Sizes span orders of magnitude (a wheel of KB beside a bundle of MB): a log scale, as in
+    # the report's size chart; times from zero.
+    scale: Scale = LogScale.covering(values) if metric.unit == "B" else LinearScale.covering(values)
     tick = tick_bytes if metric.unit == "B" else tick_seconds
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     step = plot_w / max(1, len(history) - 1)
