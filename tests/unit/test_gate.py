@@ -183,6 +183,10 @@ class TestFingerprint:
         report.validate(data)
         assert Report.from_json(data).fingerprint == MACHINE
         assert Report.from_json(real().to_json()).fingerprint is None
+        assert f"· machine {MACHINE.label()}, runner {MACHINE.runner}" in report.render(
+            "matrix.md.j2", doc
+        )
+        assert f"<code>{MACHINE.key}</code>" in report.render("matrix.html.j2", doc)
 
     def test_ci_runner(self) -> None:
         env = {"RUNNER_NAME": "GitHub Actions 7", "RUNNER_OS": "Linux", "RUNNER_ARCH": "ARM64",
