@@ -32,6 +32,10 @@ packmatrix.formats.registry.FORMAT_NAMES (a unit test keeps them equal). Session
 are not in the bare `nox`: `matrix` runs them all."""
 
 
+DOCS_REQUIREMENTS = ("mkdocs>=1.6,<2", "mkdocs-material>=9.5,<10")
+"""The site's tools: MkDocs 1.6 for its nav and link validation; Material for MkDocs 9."""
+
+
 def _packmatrix(session: nox.Session, *args: str) -> None:
     session.install(".")
     session.run("packmatrix", *args, *session.posargs)
@@ -116,6 +120,23 @@ def _actionlint(session: nox.Session) -> None:
         )
         return
     session.run("actionlint", *workflows)
+
+
+@nox.session(default=False)
+def docs(session: nox.Session) -> None:
+    """Build the documentation site (docs/, mkdocs.yml) into site/ with mkdocs --strict: a
+    broken link or anchor, or a page missing from the nav, fails it."""
+    session.install(*DOCS_REQUIREMENTS)
+    quiet = {"NO_MKDOCS_2_WARNING": "1"}  # Material's banner about MkDocs 2, on every build
+    session.run("mkdocs", "build", "--strict", "--clean", *session.posargs, env=quiet)
+
+
+@nox.session(default=False)
+def screenshot(session: nox.Session) -> None:
+    """Take docs/images/report.png, the README's picture, from a real reports/matrix.html with
+    headless Chromium (run `nox -s matrix` first; needs Debian's chromium)."""
+    session.install(".")
+    session.run("python", "scripts/screenshot.py", *session.posargs)
 
 
 @nox.session(name="gate-benchmark", default=False)

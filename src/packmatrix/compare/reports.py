@@ -1,7 +1,7 @@
 """``packmatrix compare`` and ``run --baseline``: two reports of one platform, compared format by
 format. This module is what the command line and the pipeline call; the rules are in
-``thresholds``, the result types in ``comparison``, the Markdown and JSON in ``compare_render``,
-reading a report in ``report_input``."""
+``thresholds``, the result types in ``comparison``, the Markdown and JSON in ``compare.render``,
+reading a report in ``model.load``."""
 
 from __future__ import annotations
 

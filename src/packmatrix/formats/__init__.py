@@ -1,15 +1,15 @@
 """Packaging formats: one module per format, each behind the contract in ``formats.base``.
 
-How to add a format:
+How to add a format (the whole walk, with a sketch: ``docs/add-a-format.md``):
 
 1. Write ``formats/<name>.py`` with a class that satisfies ``formats.base.Format``: a ``name``
    and ``title``, and ``unavailable``, ``build``, ``deploy``, ``launch`` and ``inspect``. Import
-   ``formats.base``, ``context`` and the helpers you need (``launch.LocalLaunch`` starts a local
-   process), never ``packmatrix.formats.registry``. Return typed records: ``Built``,
-   ``Deployment`` and ``records.Portability``; raise ``errors.StepFailed`` with the tool's last
-   lines when a step fails, so the row says why.
+   ``formats.base``, ``core.context`` and the helpers you need (``formats.launch.LocalLaunch``
+   starts a local process), never ``packmatrix.formats.registry``. Return typed records:
+   ``Built``, ``Deployment`` and ``model.records.Portability``; raise ``errors.StepFailed``
+   with the tool's last lines when a step fails, so the row says why.
 2. Add one instance to ``FORMATS`` in ``packmatrix/formats/registry.py``, and its name to
-   ``FORMATS`` in ``noxfile.py`` (a unit test keeps the two equal).
+   ``FORMATS`` in ``noxfile.py``, in the same order (a unit test keeps the two equal).
 
 What you then get for free: ``--formats NAME`` and ``nox -s NAME``; the same smoke test, cold
 and warm startup, memory, footprint, lock check, security scan and ``--check-reproducible``

@@ -7,7 +7,7 @@ with the target's ``python3``, ``--no-index`` from the wheelhouse; a pex or a sh
 is, so that its shebang (or a pex's ``--sh-boot`` script) picks the target's interpreter; a
 frozen binary as it is. The smoke test runs through a port published on 127.0.0.1 only. A cell
 passes when every check does; a failing one keeps one line of reason from the artifact's output
-(``gridcheck``) beside what the static portability facts predicted. The docker image carries
+(``grid.judge``) beside what the static portability facts predicted. The docker image carries
 its own OS, so it is not on the grid.
 
 Every container goes through ``engine`` with the run's label, is removed by id when its cell

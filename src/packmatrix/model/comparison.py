@@ -1,5 +1,5 @@
 """The comparison with a baseline as the report keeps it (``run --baseline``): what a reader of
-matrix.json, matrix.md and matrix.html sees, as typed text cells (``compare_render.record``)."""
+matrix.json, matrix.md and matrix.html sees, as typed text cells (``compare.render.record``)."""
 
 from __future__ import annotations
 
