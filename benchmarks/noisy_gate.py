@@ -101,10 +101,10 @@ def cost(doc: dict[str, Any], seconds: float) -> str:
     and the side-by-side starts (``run.options.baseline_ref``), against the whole run."""
     ref = doc["run"]["options"].get("baseline_ref") or {}
     extra = ref.get("seconds", 0) + ref.get("compare_seconds", 0)
-    share = extra / max(seconds - extra, 1) * 100
     return (
         f"{seconds:.0f} s in all, of which the base {ref.get('seconds', 0):.0f} s and the "
-        f"side-by-side starts {ref.get('compare_seconds', 0):.0f} s (+{share:.0f} % on the rest)"
+        f"side-by-side starts {ref.get('compare_seconds', 0):.0f} s (the rest: "
+        f"{seconds - extra:.0f} s)"
     )
 
 
