@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from packmatrix.compare.reports import Thresholds, compare
-from packmatrix.compare.retime import Retimer, paired_verdict
+from packmatrix.compare.retime import Retimer, against, paired_verdict
 from packmatrix.core.appspec import AppSpec
 from packmatrix.core.context import Context, Options
 from packmatrix.formats.base import Built, Deployment, Running
@@ -206,3 +206,11 @@ class TestPairedVerdict:
     def test_a_small_change_is_the_same(self) -> None:
         """Under 20 % and 50 ms is the same, whatever the signs."""
         assert paired_verdict([0.20] * 7, [0.21] * 7, self.RULE) == "same"
+
+    def test_more_pairs_may_disagree_at_the_same_odds(self) -> None:
+        """The sign test keeps its 1-in-16 chance: 1 of 7 pairs may go the other way, 4 of 15."""
+        assert (against(7), against(15)) == (1, 4)
+        before = [0.60] * 15
+        after = [0.90] * 11 + [0.55] * 4
+        assert paired_verdict(before, after, self.RULE) == "regression"
+        assert paired_verdict(before, [0.90] * 10 + [0.55] * 5, self.RULE) == "noise"

@@ -12,6 +12,7 @@ from types import FrameType
 from typing import Final
 
 from packmatrix import __version__
+from packmatrix.cli import gate
 from packmatrix.cli import init as initcmd
 from packmatrix.cli.args import (
     Parser,
@@ -29,7 +30,7 @@ from packmatrix.cli.console import Terminal
 from packmatrix.compare import merge
 from packmatrix.compare import reports as compare
 from packmatrix.container import baseimage, engine, localbase
-from packmatrix.core import procs, profiles
+from packmatrix.core import gitrefs, procs, profiles
 from packmatrix.core.appspec import load_app
 from packmatrix.core.context import Options
 from packmatrix.errors import PackmatrixError, StepFailed, UsageError
@@ -40,6 +41,7 @@ from packmatrix.model.grid import Grid
 from packmatrix.model.results import Report, Status
 from packmatrix.report import render as report
 from packmatrix.run.pipeline import run_matrix
+from packmatrix.run.refs import run_against_ref
 from packmatrix.steps import cache
 
 
@@ -164,8 +166,11 @@ def build_parser() -> argparse.ArgumentParser:
         "and python3 read from their files); 'all' (the default when a Docker engine "
         "answers) or 'none'",
     )
+    gate.add_gate_options(run)
     add_threshold_options(run)
     add_report_commands(commands)
+    gate.add_history_command(commands)
+    gate.add_comment_command(commands)
     add_base_image_command(commands)
     starter = commands.add_parser(
         "init",
@@ -212,13 +217,18 @@ def main(argv: Sequence[str]) -> int:
         logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING)
         if args.command is None:
             raise UsageError(
-                "no command: give one of run, compare, merge, init, base-image, cache "
+                "no command: give one of run, compare, merge, init, base-image, cache, history "
                 "(e.g. packmatrix -v run)"
             )
         if args.command == "run":
-            if getattr(args, "baseline", None):
+            gate.check_options(args)
+            if args.baseline or args.baseline_ref:
                 return cmd_run_with_baseline(args, terminal)
             return cmd_run(args, terminal)
+        if args.command == "history":
+            return gate.cmd_history(args, terminal)
+        if args.command == "comment":
+            return gate.cmd_comment(args, terminal)
         if args.command == "compare":
             return cmd_compare(args, terminal)
         if args.command == "merge":
@@ -265,7 +275,8 @@ def refuse_unsupported_platform() -> None:
 
 
 def cmd_run(args: argparse.Namespace, terminal: Terminal) -> int:
-    return run(args, terminal)[0]
+    code, doc = run(args, terminal)
+    return max(code, gate.after_run(args, terminal, doc))
 
 
 COMPARED_WARM_BUDGET: Final = 3.0
@@ -278,7 +289,8 @@ def warm_budget(args: argparse.Namespace) -> float:
     one (a workshop's) spends no time on them."""
     if args.warm_budget is not None:
         return float(args.warm_budget)
-    return COMPARED_WARM_BUDGET if getattr(args, "baseline", None) else 0.0
+    compared = getattr(args, "baseline", None) or getattr(args, "baseline_ref", None)
+    return COMPARED_WARM_BUDGET if compared else 0.0
 
 
 def run(
@@ -314,7 +326,18 @@ def run(
         f"packmatrix {__version__}: {app.name} {app.version} from {app.root} → "
         f"{', '.join(fmt.name for fmt in formats)} (profile {args.profile})"
     )
-    doc = run_matrix(app, formats, options, args.reports, terminal.progress, baseline)
+    if getattr(args, "baseline_ref", None):
+        doc = run_against_ref(
+            app,
+            formats,
+            options,
+            args.reports,
+            terminal.progress,
+            args.baseline_ref,
+            thresholds(args),
+        )
+    else:
+        doc = run_matrix(app, formats, options, args.reports, terminal.progress, baseline)
     terminal.table(doc)
     if doc.grid is not None:
         terminal.line(grid_line(doc.grid))
@@ -359,23 +382,30 @@ def grid_targets(named: tuple[str, ...] | None) -> tuple[str, ...]:
 
 
 def cmd_run_with_baseline(args: argparse.Namespace, terminal: Terminal) -> int:
-    """``run --baseline``: refuse a bad baseline before any work (and read it before the run
-    replaces any file), run, and compare; the worse of the two exit codes wins."""
+    """``run --baseline`` or ``--baseline-ref``: refuse a bad baseline before any work (and
+    read it before the run replaces any file), run, and compare; the worse exit code wins. The
+    pull-request comment (``comment.md``) goes to the GitHub step summary."""
     refuse_unsupported_platform()
-    source = str(args.baseline)
-    if args.baseline.resolve() == (args.reports / "matrix.json").resolve():
-        source += " (as it was before this run)"
-    baseline = compare.Baseline(
-        compare.load_report(args.baseline, role="baseline"), source, thresholds(args)
-    )
+    baseline = None
+    if args.baseline_ref:
+        gitrefs.resolve(args.app, args.baseline_ref)  # a bad ref or no repository: one line now
+    else:
+        source = str(args.baseline)
+        if args.baseline.resolve() == (args.reports / "matrix.json").resolve():
+            source += " (as it was before this run)"
+        baseline = compare.Baseline(
+            compare.load_report(args.baseline, role="baseline"), source, thresholds(args)
+        )
     code, doc = run(args, terminal, baseline)
     if doc.comparison is None:  # pragma: no cover - run_matrix always compares
         return code
     markdown = (args.reports / compare.COMPARISON_FILE).read_text(encoding="utf-8")
     terminal.stream.write(markdown)
-    compare.append_step_summary(markdown)
-    terminal.line(f"comparison: {args.reports / compare.COMPARISON_FILE}")
-    return max(code, 1 if doc.comparison.regressions else 0)
+    code = max(code, 1 if doc.comparison.regressions else 0, gate.after_run(args, terminal, doc))
+    path = args.reports / compare.COMMENT_FILE
+    compare.append_step_summary(path.read_text(encoding="utf-8"))
+    terminal.line(f"comparison: {args.reports / compare.COMPARISON_FILE}; comment: {path}")
+    return code
 
 
 def cmd_compare(args: argparse.Namespace, terminal: Terminal) -> int:

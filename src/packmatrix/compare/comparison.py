@@ -111,10 +111,17 @@ def unjudgeable(
 
 
 def compare_figures(
-    baseline: Figures, current: Figures, thresholds: Thresholds, *, judged: bool
+    baseline: Figures,
+    current: Figures,
+    thresholds: Thresholds,
+    *,
+    judged: bool,
+    apart: str | None = None,
 ) -> tuple[FigureDiff, ...]:
     """Every compared metric either side has; verdicts only when ``judged`` (both runs passed)
-    and the figure can be judged (``unjudgeable``)."""
+    and the figure can be judged (``unjudgeable``). ``apart``: why the two runs' machines differ
+    (``fingerprint.not_comparable``); their timings and memory are then shown, not judged
+    (sizes are the artifact's own and still are)."""
     diffs = []
     for metric in COMPARED:
         base, cur = value_of(baseline, metric), value_of(current, metric)
@@ -122,6 +129,8 @@ def compare_figures(
             continue
         rule = thresholds.rule(metric.rule)
         note = unjudgeable(metric, rule, (baseline, base), (current, cur))
+        if note is None and apart is not None and metric.rule != "size":
+            note = apart
         verdict = None
         if judged and note is None and base is not None and cur is not None:
             verdict = judge(base, cur, rule)
@@ -192,6 +201,7 @@ def compare_format(
     thresholds: Thresholds,
     *,
     not_run: bool = False,
+    apart: str | None = None,
 ) -> FormatDiff:
     """``not_run``: the current run did not build this format (a run over some formats, or an
     interrupted one), so it is not compared and not a regression."""
@@ -208,6 +218,7 @@ def compare_format(
             current.figures,
             thresholds,
             judged=base_status is cur_status is Status.PASSED,
+            apart=apart,
         )
     return FormatDiff(
         name=name,

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from packmatrix.compare.comment import render_comment
 from packmatrix.compare.comparison import Comparison, FigureDiff, FormatDiff, Side, compare_format
 from packmatrix.compare.grid import grid_diffs, grid_note
 from packmatrix.compare.render import (
@@ -23,6 +24,7 @@ from packmatrix.compare.render import (
 )
 from packmatrix.compare.thresholds import Rule, Thresholds, Verdict, parse_percent, parse_seconds
 from packmatrix.core.atomic import write_atomic
+from packmatrix.model.fingerprint import not_comparable
 from packmatrix.model.load import UnusableReport, load_report
 from packmatrix.model.results import Report
 
@@ -49,6 +51,8 @@ __all__ = [
 ]
 
 
+COMMENT_FILE = "comment.md"
+"""...and the pull-request comment (``comment``) under this name."""
 COMPARISON_FILE = "comparison.md"
 """``run --baseline`` writes the comparison's Markdown next to the report under this name."""
 
@@ -61,6 +65,9 @@ class Baseline:
     report: Report
     source: str
     thresholds: Thresholds
+    built_here: bool = False
+    """The baseline was built and measured in this run (``--baseline-ref``): every format's
+    warm start is re-timed side by side, not only a suspect one."""
 
     def judge(
         self,
@@ -81,6 +88,7 @@ class Baseline:
         if retime is not None:  # it re-times only what is suspect
             result = retime(result, self.report)
         write_atomic(reports / COMPARISON_FILE, render_markdown(result))
+        write_atomic(reports / COMMENT_FILE, render_comment(result))
         current.comparison = record(result, markdown_file=COMPARISON_FILE)
         return result
 
@@ -114,6 +122,9 @@ def compare(
         )
     if not baseline.complete:
         notes.append(f"the baseline run is {baseline.run.status}: some formats may be missing")
+    apart = not_comparable(baseline.fingerprint, current.fingerprint)
+    if apart is not None:
+        notes.append(f"timings and memory {apart}: shown, not judged")
     incomplete = None
     if not current.complete:
         incomplete = f"the current run is {current.run.status}, not complete"
@@ -134,6 +145,7 @@ def compare(
                     cur_rows.get(name),
                     thresholds,
                     not_run=name in carried or (not current.complete and name not in cur_rows),
+                    apart=apart,
                 ),
                 grid=grid_diffs(baseline.grid, current.grid, name) if name in cur_rows else (),
             )

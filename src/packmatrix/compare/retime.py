@@ -11,6 +11,7 @@ so a baseline made on this machine can be started again without rebuilding anyth
 from __future__ import annotations
 
 import dataclasses
+import math
 import statistics
 from collections.abc import Callable
 from typing import Final
@@ -27,6 +28,12 @@ from packmatrix.steps.measure import settle
 
 ROUNDS: Final = 7
 """A B pairs per re-timed format."""
+MORE_ROUNDS: Final = 15
+"""Pairs in all when the first ``ROUNDS`` disagree (a change past the thresholds whose pairs go
+both ways: ``noise``): on a loaded runner more pairs tell a real change from the load."""
+CHANCE: Final = 1 / 16
+"""How often an unchanged artifact may pass the sign test by chance (7 pairs: at most 1 the
+other way)."""
 
 Launched = dict[str, tuple[Format, Deployment]]
 """Each format of this run, as deployed for its measurements."""
@@ -39,6 +46,9 @@ class Retimer:
     ctx: Context
     launched: Launched
     progress: Callable[[str, str], None]
+    every: bool = False
+    """Re-time every format's warm start, not only a suspect one (``run --baseline-ref``: the
+    baseline was built in this run, so both artifacts are always at hand)."""
 
     def __call__(self, result: Comparison, baseline: Report) -> Comparison:
         """``result`` with every warm-start regression re-judged on A/B samples, where the
@@ -57,7 +67,7 @@ class Retimer:
         rule = result.thresholds.rule(fig.metric.rule)
         # Suspect: slower by more than the smallest change that counts, whatever the figures'
         # verdict (a drift can hide a slowdown as well as fake one).
-        if name not in self.launched or (fig.delta or 0) <= rule.min_delta:
+        if name not in self.launched or (not self.every and (fig.delta or 0) <= rule.min_delta):
             return fig
         return retimed(fig, name, baseline, self, rule)
 
@@ -74,15 +84,19 @@ def retimed(fig: FigureDiff, name: str, baseline: Report, run: Retimer, rule: Ru
         earlier = fmt.deploy(ctx, built)
     progress(name, "warming the baseline's artifact up (untimed)")
     _start(fmt, ctx, earlier)  # its caches (a pex's PEX_ROOT) filled, as the current one's are
-    before, after = [], []
-    for index in range(ROUNDS):
-        progress(name, f"re-timing the baseline side by side {index + 1}/{ROUNDS}")
+    before: list[float] = []
+    after: list[float] = []
+    rounds = ROUNDS
+    while len(before) < rounds:
+        progress(name, f"re-timing the baseline side by side {len(before) + 1}/{rounds}")
         before.append(_start(fmt, ctx, earlier))
         after.append(_start(fmt, ctx, current))
+        if len(before) == ROUNDS and paired_verdict(before, after, rule) == "noise":
+            rounds = MORE_ROUNDS
     a, b = Stat.of(before, "s"), Stat.of(after, "s")
     verdict = paired_verdict(before, after, rule)
     note = (
-        f"re-timed side by side, A B A B ×{ROUNDS}: {a.median:.3f} s → {b.median:.3f} s "
+        f"re-timed side by side, A B A B ×{rounds}: {a.median:.3f} s → {b.median:.3f} s "
         f"(the two runs' own figures: {fig.baseline.median if fig.baseline else 0:.3f} s → "
         f"{fig.current.median if fig.current else 0:.3f} s)"
     )
@@ -92,8 +106,8 @@ def retimed(fig: FigureDiff, name: str, baseline: Report, run: Retimer, rule: Ru
 def paired_verdict(before: list[float], after: list[float], rule: Rule) -> Verdict | None:
     """The verdict on A B pairs taken side by side: the median of the pairs' differences must
     pass the rule's thresholds, and the pairs must agree on the sign (at most one of 7 the other
-    way: by chance, one in 16). Each pair shares the machine's state of that moment, so the
-    ranges of two different minutes need not be apart."""
+    way: by chance, one in 16; at most 4 of 15). Each pair shares the machine's state of that
+    moment, so the ranges of two different minutes need not be apart."""
     if rule.percent is None:
         return None
     diffs = [b - a for a, b in zip(before, after, strict=True)]
@@ -102,11 +116,24 @@ def paired_verdict(before: list[float], after: list[float], rule: Rule) -> Verdi
     limit = max(rule.min_delta, base * rule.percent / 100)
     worse = sum(1 for diff in diffs if diff > 0)
     better = len(diffs) - worse
-    if change > limit and better <= 1:
+    allowed = against(len(diffs))
+    if change > limit and better <= allowed:
         return "regression"
-    if -change > limit and worse <= 1:
+    if -change > limit and worse <= allowed:
         return "improved"
     return "noise" if abs(change) > limit else "same"
+
+
+def against(pairs: int) -> int:
+    """The most pairs that may go the other way: the largest k with P(at most k of ``pairs``
+    fair coin flips) <= ``CHANCE`` (1 of 7, 4 of 15)."""
+    total, allowed = 0, -1
+    for k in range(pairs + 1):
+        total += math.comb(pairs, k)
+        if total / 2**pairs > CHANCE:
+            break
+        allowed = k
+    return allowed
 
 
 def _start(fmt: Format, ctx: Context, deployment: Deployment) -> float:

@@ -18,6 +18,7 @@ from pydantic import ConfigDict, Field, PlainSerializer
 
 from packmatrix.model.comparison import ComparisonRecord
 from packmatrix.model.facts import ImageFacts, LockCheck, Reproducibility, SecurityFacts, Stripping
+from packmatrix.model.fingerprint import Fingerprint
 from packmatrix.model.grid import Grid
 from packmatrix.model.inputs import (
     AppRecord,
@@ -250,6 +251,8 @@ class Report(Json):
     recommendations: Opt[list[Recommendation]] = None
     """What to ship per deployment scenario, decided from this run's measurements only (absent
     in older reports)."""
+    fingerprint: Opt[Fingerprint] = None
+    """The machine the figures were measured on; absent in a report older than fingerprints."""
     schema_version: Annotated[
         str,
         PlainSerializer(lambda _: SCHEMA_VERSION),

@@ -25,7 +25,7 @@ from packmatrix.core import procs, profiles
 from packmatrix.core.appspec import AppSpec
 from packmatrix.core.atomic import check_writable
 from packmatrix.core.context import Context, Options
-from packmatrix.core.host import clean_environ, host_facts
+from packmatrix.core.host import ci_runner, clean_environ, cpu_model, host_facts, usable_cores
 from packmatrix.errors import FormatUnavailable, ReportError, StepFailed
 from packmatrix.formats.base import (
     Built,
@@ -35,6 +35,7 @@ from packmatrix.formats.base import (
     TracesImports,
 )
 from packmatrix.grid.cells import Artifact, on_grid, run_grid
+from packmatrix.model.fingerprint import Fingerprint
 from packmatrix.model.grid import Grid
 from packmatrix.model.records import ArtifactFile, Commands, Figures, LaunchRecord
 from packmatrix.model.results import FormatResult, LauncherRecord, Report, RunInfo, Status
@@ -88,7 +89,7 @@ def run_matrix(
             doc.formats.append(finish_format(building, ctx, note, launched))
         if options.targets:  # after every start was timed: the grid's containers load the CPU
             doc.grid = portability_grid(ctx, builds, options.targets, note)
-        retime = Retimer(ctx, launched, note)
+        retime = Retimer(ctx, launched, note, every=baseline is not None and baseline.built_here)
         if options.artifact_cache:
             prepared.keep(ctx, tools)
         doc.run.status = "complete"
@@ -177,6 +178,23 @@ def new_report(app: AppSpec, options: Options, started: float) -> Report:
         host=host_facts(),
         tools=tool_versions(),
         launch_environment_removed=removed,
+        fingerprint=fingerprint(),
+    )
+
+
+def fingerprint() -> Fingerprint:
+    """This machine, for telling comparable timings from others (``model.fingerprint``)."""
+    facts = host_facts()
+    return Fingerprint(
+        cpu=cpu_model(),
+        cores=usable_cores(),
+        os=str(facts["os"]),
+        arch=str(facts["arch"]),
+        kernel=str(facts["release"]),
+        libc=str(facts["libc"]),
+        python=str(facts["python"]),
+        tools={k: v for k, v in tool_versions().items() if v != "not installed"},
+        runner=ci_runner(),
     )
 
 
