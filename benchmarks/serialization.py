@@ -102,9 +102,9 @@ def measure(label: str, doc: dict[str, Any], repeat: int) -> None:
 
 def pydantic_adapter() -> Any:
     """The model's pydantic adapter, on a commit where pydantic makes the model's JSON."""
-    if importlib.util.find_spec("packmatrix.model.serial") is None:
+    if importlib.util.find_spec("packmatrix.serial") is None:
         return None
-    return importlib.import_module("packmatrix.model.serial").adapter(Report)
+    return importlib.import_module("packmatrix.serial").adapter(Report)
 
 
 def first_use(repeat: int) -> None:

@@ -122,6 +122,7 @@ class TestSize:
 
 LAYERS: dict[str, int] = {
     "errors": 0,
+    "serial": 0,
     "core": 1,
     "model": 1,
     "reading": 2,

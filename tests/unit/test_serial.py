@@ -9,7 +9,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from packmatrix.model.serial import WHOLE, Json, Opt, Seconds, adapter
+from packmatrix.serial import WHOLE, Json, Opt, Seconds, adapter
 
 
 @dataclass(kw_only=True)

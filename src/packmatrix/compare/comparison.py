@@ -26,9 +26,9 @@ from packmatrix.model.load import host_label
 from packmatrix.model.metrics import COMPARED, Metric
 from packmatrix.model.records import Figures
 from packmatrix.model.results import SCHEMA_VERSION, FormatResult, Report, Status
-from packmatrix.model.serial import Json, Opt
 from packmatrix.model.stats import Stat
 from packmatrix.model.units import human_bytes
+from packmatrix.serial import Json, Opt
 
 
 # -- figures --------------------------------------------------------------------------------------

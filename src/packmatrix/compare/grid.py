@@ -11,7 +11,7 @@ from typing import Annotated
 from pydantic import Field, computed_field
 
 from packmatrix.model.grid import Grid
-from packmatrix.model.serial import Json
+from packmatrix.serial import Json
 
 
 @dataclass(frozen=True, kw_only=True)

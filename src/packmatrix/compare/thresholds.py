@@ -34,8 +34,8 @@ from dataclasses import dataclass
 from typing import Final, Literal
 
 from packmatrix.model import metrics
-from packmatrix.model.serial import Json
 from packmatrix.model.stats import Stat
+from packmatrix.serial import Json
 
 Verdict = Literal["regression", "noise", "improved", "same"]
 

@@ -32,6 +32,7 @@ import docker
 
 from packmatrix.container.engine import Container
 from packmatrix.model.grid import Libc
+from packmatrix.serial import Json
 
 ARCHES: Final = {62: "x86_64", 183: "aarch64"}
 """ELF ``e_machine`` → the architecture's name (``uname -m``)."""
@@ -70,37 +71,17 @@ Reader = Callable[[str], "bytes | Link | None"]
 
 
 @dataclass(frozen=True, kw_only=True)
-class SystemFacts:
+class SystemFacts(Json):
     """What a target system is, as its files say."""
 
     libc: Libc
     """``glibc``, ``musl``, or ``none`` (no loader found: a static-only system)."""
     libc_version: str
+    """The libc's version (``2.36``), or empty when none was found."""
     python: str | None
     """``3.11``, or None when there is no python3."""
     arch: str
     """``x86_64``, ``aarch64``, or the engine's name for it when no ELF file told."""
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "libc": self.libc,
-            "libc_version": self.libc_version,
-            "python": self.python,
-            "arch": self.arch,
-        }
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> SystemFacts:
-        python = data.get("python")
-        libc = data["libc"]
-        if libc not in ("glibc", "musl", "none"):
-            raise ValueError(f"not a libc: {libc!r}")
-        return cls(
-            libc=libc,
-            libc_version=str(data["libc_version"]),
-            python=str(python) if python else None,
-            arch=str(data["arch"]),
-        )
 
 
 def resolve(read: Reader, path: str) -> tuple[str, bytes] | None:

@@ -12,12 +12,15 @@ import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import Field, PlainSerializer
 
 from packmatrix.core.checks import Check, parse_check, unknown_keys
 from packmatrix.core.launcher import Launcher, Target
 from packmatrix.core.names import normalize
 from packmatrix.errors import AppError
+from packmatrix.serial import Json
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -25,11 +28,20 @@ else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
 
+def _text(target: Target | None) -> str | None:
+    return str(target) if target else None
+
+
+def _texts(targets: tuple[Target, ...]) -> list[str]:
+    return [str(target) for target in targets]
+
+
 @dataclass(frozen=True, kw_only=True)
-class AppSpec:
+class AppSpec(Json):
     """Everything packmatrix needs to know about the app under test."""
 
-    root: Path
+    root: Annotated[Path, Field(alias="path")]
+    """The project folder (written as ``path``)."""
     name: str
     version: str
     """The static version, or ``DYNAMIC`` until the built wheel says (``dynamic = ["version"]``,
@@ -38,13 +50,13 @@ class AppSpec:
     package: str
     health: str
     checks: tuple[Check, ...]
-    build_requires: tuple[str, ...]
+    build_requires: Annotated[tuple[str, ...], Field(exclude=True)]
     requires_python: str | None
-    wsgi: Target | None = None
+    wsgi: Annotated[Target | None, PlainSerializer(_text)] = None
     """``[tool.packmatrix] wsgi``: the WSGI object to serve; packmatrix generates a launcher."""
-    prepare: tuple[Target, ...] = ()
+    prepare: Annotated[tuple[Target, ...], PlainSerializer(_texts)] = ()
     """Callables run once in the artifact's own process before it serves."""
-    entry: Target | None = None
+    entry: Annotated[Target | None, Field(exclude=True)] = None
     """The app's own console script's target, when it has one."""
     hidden_imports: tuple[str, ...] = ()
     """Modules frozen binaries must bundle although no import statement names them (plugins
@@ -68,22 +80,6 @@ class AppSpec:
             entry=None if self.wsgi else self.entry,
             prepare=self.prepare,
         )
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "version": self.version,
-            "path": str(self.root),
-            "script": self.script,
-            "package": self.package,
-            "health": self.health,
-            "requires_python": self.requires_python,
-            "checks": [check.to_json() for check in self.checks],
-            "wsgi": str(self.wsgi) if self.wsgi else None,
-            "prepare": [str(step) for step in self.prepare],
-            "hidden_imports": list(self.hidden_imports),
-            "collect_packages": list(self.collect_packages),
-        }
 
 
 DYNAMIC = "(dynamic)"

@@ -8,10 +8,13 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import Annotated, Any, Final
 from urllib.parse import urlencode
 
+from pydantic import Field
+
 from packmatrix.errors import AppError
+from packmatrix.serial import Json, Opt
 
 METHODS: Final = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 BODY_KEYS: Final = ("json_body", "form", "body")
@@ -30,24 +33,29 @@ CHECK_KEYS: Final = (
 )
 
 
+def _empty(value: object) -> bool:
+    return not value
+
+
 @dataclass(frozen=True, kw_only=True)
-class Check:
+class Check(Json):
     """One HTTP request of the smoke test and what its answer must hold."""
 
     name: str
     path: str
     method: str = "GET"
-    headers: dict[str, str] = field(default_factory=dict)
-    json_body: dict[str, Any] | None = None
-    form: dict[str, str] | None = None
-    body: str | None = None
+    headers: Annotated[dict[str, str], Field(exclude_if=_empty)] = field(default_factory=dict)
+    """Request headers (written only when there are some)."""
+    json_body: Opt[dict[str, Any]] = None
+    form: Opt[dict[str, str]] = None
+    body: Opt[str] = None
     status: int = 200
     content_type: str | None = None
     contains: tuple[str, ...] = ()
     not_contains: tuple[str, ...] = ()
     json: dict[str, Any] = field(default_factory=dict)
     """Expected fields of a JSON object body; a dotted key reaches a nested field."""
-    location: str | None = None
+    location: Opt[str] = None
     """For a redirect: the expected Location header (redirects are never followed)."""
 
     def request_body(self) -> tuple[bytes | None, dict[str, str]]:
@@ -61,24 +69,6 @@ class Check:
         if self.body is not None:
             return self.body.encode(), {}
         return None, {}
-
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"name": self.name, "path": self.path, "method": self.method}
-        if self.headers:
-            out["headers"] = self.headers
-        for key in BODY_KEYS:
-            if getattr(self, key) is not None:
-                out[key] = getattr(self, key)
-        out.update(
-            status=self.status,
-            content_type=self.content_type,
-            contains=list(self.contains),
-            not_contains=list(self.not_contains),
-            json=self.json,
-        )
-        if self.location is not None:
-            out["location"] = self.location
-        return out
 
 
 def unknown_keys(raw: Mapping[str, Any], allowed: tuple[str, ...], where: str) -> None:

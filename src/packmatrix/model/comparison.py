@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from packmatrix.model.serial import WHOLE, Json, NonNegative, Opt
+from packmatrix.serial import WHOLE, Json, NonNegative, Opt
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from pydantic import SerializerFunctionWrapHandler, computed_field, model_serializer
 
-from packmatrix.model.serial import Bytes, Json, NonNegative, Opt
+from packmatrix.serial import Bytes, Json, NonNegative, Opt
 
 
 @dataclass(frozen=True, kw_only=True)

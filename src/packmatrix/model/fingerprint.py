@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from pydantic import computed_field
 
-from packmatrix.model.serial import Json
+from packmatrix.serial import Json
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -10,7 +10,7 @@ from typing import Annotated, Final, Literal
 
 from pydantic import Field
 
-from packmatrix.model.serial import WHOLE, Json, Opt, Seconds
+from packmatrix.serial import WHOLE, Json, Opt, Seconds
 
 GridStatus = Literal["ran", "skipped"]
 Libc = Literal["glibc", "musl", "none"]

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 from pydantic import ConfigDict, Field, with_config
 from typing_extensions import NotRequired, TypedDict
 
-from packmatrix.model.serial import CONFIG, Argv, Bytes, Sha256
+from packmatrix.serial import CONFIG, Argv, Bytes, Sha256
 
 NonEmpty = Annotated[str, Field(min_length=1)]
 UrlPath = Annotated[str, Field(pattern="^/")]

@@ -20,8 +20,8 @@ from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
 from packmatrix.model.metrics import METRICS
-from packmatrix.model.serial import Argv, Bytes, Json, NonNegative, Opt, Seconds, Sha256, adapter
 from packmatrix.model.stats import Stat
+from packmatrix.serial import Argv, Bytes, Json, NonNegative, Opt, Seconds, Sha256, adapter
 
 # -- figures ----------------------------------------------------------------------------------
 # What ``memory_bytes`` is: local formats sum the PSS over the process tree, so pages two of its

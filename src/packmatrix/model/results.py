@@ -36,8 +36,8 @@ from packmatrix.model.records import (
     LaunchRecord,
     Portability,
 )
-from packmatrix.model.serial import CONFIG, WHOLE, Json, Opt, Seconds, Shaped
 from packmatrix.model.ship import Recommendation
+from packmatrix.serial import CONFIG, WHOLE, Json, Opt, Seconds, Shaped
 
 SCHEMA_VERSION: Final = "2.2"
 """Major.minor: the major part changes on a breaking change, the minor when optional fields are
@@ -211,7 +211,7 @@ class RunInfo(Json):
 class Report(Json):
     """One run's document: ``matrix.json`` is ``to_json()``, and every other file is rendered
     from it. ``app`` and ``host`` are kept as the JSON their owners make
-    (``AppSpec.to_json``, ``host.host_facts``)."""
+    (``AppSpec``'s JSON, ``host.host_facts``)."""
 
     __pydantic_config__ = WHOLE
 

@@ -18,8 +18,8 @@ from pydantic.json_schema import GenerateJsonSchema
 from pydantic_core import CoreSchema, core_schema
 
 from packmatrix.model.results import SCHEMA_VERSION, Report, schema_major
-from packmatrix.model.serial import adapter
 from packmatrix.model.stats import Stat
+from packmatrix.serial import adapter
 
 DRAFT: Final = "https://json-schema.org/draft/2020-12/schema"
 FILE: Final = Path(__file__).resolve().parents[1] / "schema" / "report.schema.json"

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from packmatrix.model.serial import WHOLE, Json
+from packmatrix.serial import WHOLE, Json
 
 
 @dataclass(frozen=True, kw_only=True)

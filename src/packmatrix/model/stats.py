@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 from pydantic import Field, computed_field, model_validator
 
-from packmatrix.model.serial import Json
+from packmatrix.serial import Json
 
 
 @dataclass(frozen=True)
