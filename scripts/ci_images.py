@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 
 from packmatrix.container import frozenroot
-from packmatrix.container.engine import Engine
+from packmatrix.container.runengine import Engine
 from packmatrix.grid import targets
 
 
