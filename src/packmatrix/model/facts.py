@@ -45,19 +45,53 @@ class Finding:
     path: str
     rule: str
     detail: str
+    layer: str | None = None
+    """Images: the build step that made the layer holding it (``base image: …`` for the base's)."""
+    package: str | None = None
+    """The OS package that owns the file, from dpkg's file lists."""
+    inherited: bool = False
+    """True when it is not the app's: in a base image layer, or inside an OS package's file."""
 
     def to_json(self) -> dict[str, Any]:
-        return {"path": self.path, "rule": self.rule, "detail": self.detail}
+        out: dict[str, Any] = {"path": self.path, "rule": self.rule, "detail": self.detail}
+        if self.layer is not None:
+            out["layer"] = self.layer
+        if self.package is not None:
+            out["package"] = self.package
+        if self.inherited:
+            out["inherited"] = True
+        return out
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Finding:
-        return cls(path=str(data["path"]), rule=str(data["rule"]), detail=str(data["detail"]))
+        return cls(
+            path=str(data["path"]),
+            rule=str(data["rule"]),
+            detail=str(data["detail"]),
+            layer=data.get("layer"),
+            package=data.get("package"),
+            inherited=bool(data.get("inherited")),
+        )
 
 
 @dataclass(frozen=True, kw_only=True)
 class SecurityFacts:
+    """What must never ship, split by whose it is: ``findings`` are the app's (its own files,
+    its image layers), ``base_findings`` the base image's and the OS packages' (shown apart;
+    they do not make the app's check fail)."""
+
     findings: list[Finding]
     listening: list[str]
+    base_findings: list[Finding] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, found: list[Finding], listening: list[str]) -> SecurityFacts:
+        """Facts from every finding of an artifact, split by whose they are."""
+        return cls(
+            findings=[f for f in found if not f.inherited],
+            listening=listening,
+            base_findings=[f for f in found if f.inherited],
+        )
 
     @property
     def clean(self) -> bool:
@@ -70,18 +104,22 @@ class SecurityFacts:
         )
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "findings": [finding.to_json() for finding in self.findings],
             "clean": self.clean,
             "listening": self.listening,
             "loopback_only": self.loopback_only,
         }
+        if self.base_findings:
+            out["base_findings"] = [finding.to_json() for finding in self.base_findings]
+        return out
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> SecurityFacts:
         return cls(
             findings=[Finding.from_json(item) for item in data.get("findings") or []],
             listening=list(data.get("listening") or []),
+            base_findings=[Finding.from_json(item) for item in data.get("base_findings") or []],
         )
 
 
@@ -165,11 +203,15 @@ class ImageFacts:
     base: BaseImageFacts
     os_packages: int | None = None
     """The OS packages inside, as its dpkg status file counts them (None: no dpkg status)."""
+    base_layers: list[str] = field(default_factory=list)
+    """The diff ids of the base image's layers: what in the image is not the app's."""
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"tag": self.tag, "id": self.id, "base": self.base.to_json()}
         if self.os_packages is not None:
             out["os_packages"] = self.os_packages
+        if self.base_layers:
+            out["base_layers"] = self.base_layers
         return out
 
     @classmethod
@@ -180,4 +222,5 @@ class ImageFacts:
             id=str(data["id"]),
             base=BaseImageFacts.from_json(data["base"]),
             os_packages=int(packages) if packages is not None else None,
+            base_layers=[str(layer) for layer in data.get("base_layers") or []],
         )

@@ -70,6 +70,8 @@ class FormatResult:
     lock_check: LockCheck | None = None
     security: SecurityFacts | None = None
     reproducible: Reproducibility | None = None
+    sbom: str | None = None
+    """The artifact's CycloneDX SBOM, relative to the report folder."""
     dockerfile: str | None = None
     image: ImageFacts | None = None
     run_id: str | None = None
@@ -112,6 +114,7 @@ class FormatResult:
             "lock_check": self.lock_check,
             "security": self.security,
             "reproducible": self.reproducible,
+            "sbom": self.sbom,
             "dockerfile": self.dockerfile,
             "image": self.image,
         }
@@ -148,6 +151,7 @@ class FormatResult:
             lock_check=part("lock_check", LockCheck.from_json),
             security=part("security", SecurityFacts.from_json),
             reproducible=part("reproducible", Reproducibility.from_json),
+            sbom=data.get("sbom"),
             dockerfile=data.get("dockerfile"),
             image=part("image", ImageFacts.from_json),
             run_id=data.get("run"),

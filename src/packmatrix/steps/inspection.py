@@ -46,10 +46,20 @@ def lock_check(ctx: Context, distributions: list[str] | None) -> LockCheck:
     )
 
 
+def read_inside(named: list[str] | None, installed: list[str]) -> list[str] | None:
+    """The distributions the format's reading named, and those whose metadata was found inside
+    the artifact (a planted one the format's reading missed shows up too); None if neither."""
+    if named is None and not installed:
+        return None
+    return sorted({*(named or []), *installed})
+
+
 def security_facts(built: Built, listening: list[str]) -> SecurityFacts:
-    """Secrets and VCS files inside the artifact (its file list and contents); where it listened."""
-    findings = [finding for root in built.roots for finding in scan_artifact(root)]
-    return SecurityFacts(findings=findings, listening=listening)
+    """Secrets and VCS files inside the artifact (its file list and contents); where it listened.
+    In an image, what the base image's layers ship is told apart from the app's."""
+    base = built.image.base_layers if built.image else []
+    findings = [finding for root in built.roots for finding in scan_artifact(root, base)]
+    return SecurityFacts.of(findings, listening)
 
 
 class Builder(Protocol):
