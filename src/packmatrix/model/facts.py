@@ -132,6 +132,10 @@ class Reproducibility:
     sha256: list[str] = field(default_factory=list)
     sha256_second: list[str] = field(default_factory=list)
     source_date_epoch: str | None = None
+    diffoscope: str | None = None
+    """When they differ: the diffoscope command that shows every difference."""
+    note: str | None = None
+    """What the format's tool does that makes builds differ, and what would fix it."""
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -142,6 +146,10 @@ class Reproducibility:
         }
         if self.source_date_epoch is not None:
             out["source_date_epoch"] = self.source_date_epoch
+        if self.diffoscope is not None:
+            out["diffoscope"] = self.diffoscope
+        if self.note is not None:
+            out["note"] = self.note
         return out
 
     @classmethod
@@ -152,6 +160,8 @@ class Reproducibility:
             sha256=list(data.get("sha256") or []),
             sha256_second=list(data.get("sha256_second") or []),
             source_date_epoch=data.get("source_date_epoch"),
+            diffoscope=data.get("diffoscope"),
+            note=data.get("note"),
         )
 
 

@@ -184,7 +184,8 @@ def image_steps(found: list[Member], base_layers: Collection[str] = ()) -> dict[
     for index, layer in enumerate(described, start=1):
         base = layer.diff_id in base_layers
         step = layer.created_by or f"layer {index}"
-        steps[layer.name] = LayerStep(f"base image: {step}" if base else step, base)
+        named = f"base image: {step}" if base else step
+        steps[layer.name] = LayerStep(named, base, bool(layer.created_by))
     return steps
 
 
@@ -193,6 +194,8 @@ class LayerStep(NamedTuple):
 
     step: str
     base: bool
+    made_by: bool = True
+    """False when the image records no build step for it (``step`` is then ``layer N``)."""
 
 
 def iter_tree(root: Path) -> Iterator[Path]:

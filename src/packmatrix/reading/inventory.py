@@ -92,7 +92,8 @@ def _found(member: Member, steps: dict[str, artifacts.LayerStep], *, sdist: bool
     name, version = headers.get("Name"), headers.get("Version")
     if not name or not version:
         return None
-    step, base = steps.get(member.parent or "", (None, False))
+    layer = steps.get(member.parent or "")
+    step, base = (layer.step, layer.base) if layer else (None, False)
     parts = PurePosixPath(member.name).parts
     return Found(
         name=str(name).strip(),

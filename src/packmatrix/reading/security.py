@@ -93,7 +93,7 @@ class _ImageView:
     def attribute(self, member: artifacts.Member, finding: Finding) -> Finding:
         if member.parent not in self.steps:
             return finding
-        step, base = self.steps[member.parent]
+        step, base, _ = self.steps[member.parent]
         package = ospackages.owner(self.owned, member.path)
         in_library = finding.rule == "private-key" and package and _is_shared_library(member)
         if in_library:

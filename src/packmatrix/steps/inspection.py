@@ -3,8 +3,9 @@ request a second build compared byte for byte."""
 
 from __future__ import annotations
 
+import shlex
 import shutil
-from typing import Protocol
+from typing import Final, Protocol
 
 from packmatrix.core.context import Context
 from packmatrix.core.names import normalize
@@ -62,6 +63,16 @@ def security_facts(built: Built, listening: list[str]) -> SecurityFacts:
     return SecurityFacts.of(findings, listening)
 
 
+KNOWN_CAUSES: Final = {
+    "sdist": "setuptools writes time.time() into the sdist's gzip header and ignores "
+    "SOURCE_DATE_EPOCH there (setuptools issue 2133); hatchling, flit_core and poetry-core "
+    "honour it. --normalize-sdist repacks the sdist reproducibly.",
+    "nuitka": "best effort: Nuitka's C compilation and its onefile payload are not checked "
+    "for reproducibility by packmatrix beyond this comparison.",
+}
+"""Why a format's builds are known to differ, and the fix, shown beside the difference."""
+
+
 class Builder(Protocol):
     """What the reproducibility check needs of a format: its name and its build."""
 
@@ -91,9 +102,15 @@ def check_reproducible(fmt: Builder, ctx: Context, built: Built) -> Reproducibil
         )
     verdicts = [compare(a, b) for a, b in zip(first, second, strict=True)]
     difference = next((v["difference"] for v in verdicts if not v["identical"]), None)
+    differing = next(
+        ((a, b) for a, b, v in zip(first, second, verdicts, strict=True) if not v["identical"]),
+        None,
+    )
     return Reproducibility(
         identical=all(v["identical"] for v in verdicts),
         difference=difference,
+        diffoscope=shlex.join(["diffoscope", *map(str, differing)]) if differing else None,
+        note=KNOWN_CAUSES.get(fmt.name) if differing else None,
         sha256=[v["sha256_a"] for v in verdicts],
         sha256_second=[v["sha256_b"] for v in verdicts],
         source_date_epoch=ctx.source_date_epoch,
