@@ -60,8 +60,6 @@ class Options:
     keep_workspace: bool = False
     check_reproducible: bool = False
     normalize_sdist: bool = True
-    """Repack the sdist reproducibly (``formats.sdist.normalize_sdist``); False keeps the
-    build backend's own bytes."""
     explicit_formats: frozenset[str] = frozenset()
     """Formats named on the command line: if one can't run here its row FAILS, not SKIPS."""
     artifact_cache: bool = False
