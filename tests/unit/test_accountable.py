@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from packmatrix.container import reprodimage
+from packmatrix.container.engine import BUILT_BY_LABEL
 from packmatrix.formats.sdist import normalize_sdist
 from packmatrix.model.facts import SecurityFacts
 from packmatrix.reading import inventory, ospackages
@@ -156,6 +157,8 @@ class TestReproducibleImage:
         layers = [base_layer(), {"opt/app/b": b"2", "opt/app/a": b"1"}]
         first = write_image(tmp_path / "1.tar", layers, steps=STEPS, mtime=[0, 1_900_000_000])
         second = write_image(tmp_path / "2.tar", layers, steps=STEPS, mtime=[0, 1_900_000_999])
+        for path, run in ((first, "run-1"), (second, "run-2")):  # the build's label, per run
+            with_label(path, f"/bin/sh -c #(nop)  LABEL {BUILT_BY_LABEL}={run}")
         base = [diff_id(layers[0])]
         ids = [
             reprodimage.rewrite(path, tmp_path / f"out{n}.tar", base, 1_700_000_000)
@@ -178,7 +181,21 @@ class TestReproducibleImage:
         assert config["history"][0]["created"] == "2026-01-01T00:00:00Z"  # the base's own
         assert config["history"][1]["created"] == "2023-11-14T22:13:20Z"
         assert "container" not in config
+        assert [entry["created_by"] for entry in config["history"]] == STEPS
         assert manifest[0]["RepoTags"] is None
+
+
+def with_label(path: Path, step: str) -> None:
+    """Add the run's label to a saved image's config, and the empty history entry setting it."""
+    with tarfile.open(path) as image:
+        files = {info.name: _read(image, info.name) for info in image.getmembers()}
+    config = json.loads(files["config.json"])
+    config["config"]["Labels"] = {BUILT_BY_LABEL: step.rpartition("=")[2]}
+    config["history"].append(
+        {"created": "2026-01-09T00:00:00Z", "created_by": step, "empty_layer": True}
+    )
+    files["config.json"] = json.dumps(config).encode()
+    path.write_bytes(tar_bytes(files))
 
 
 def _read(image: tarfile.TarFile, name: str) -> bytes:

@@ -11,7 +11,7 @@ Dockerfile stays the one description of the image, and a user can read and rebui
   owners, modes, link targets and extended attributes kept;
 - the config gets the new diff ids, ``created`` and the app's history times from
   SOURCE_DATE_EPOCH, and loses what names the build itself (the build container, its host
-  name, the parent image, the run's label);
+  name, the parent image, the run's label and the history entry that set it);
 - the tar is written in a fixed order with fixed headers, without a tag (``RepoTags`` null:
   a tag would put the run's name in its bytes; ``docker load`` prints the image id).
 
@@ -72,8 +72,14 @@ def normalise_config(
     fixed["config"] = inner
     fixed["created"] = when
     fixed["rootfs"] = {"type": "layers", "diff_ids": diff_ids}
+    history = [
+        entry
+        for entry in fixed.get("history") or []
+        if not (entry.get("empty_layer") and BUILT_BY_LABEL in str(entry.get("created_by")))
+    ]
+    fixed["history"] = history
     layer_index = 0
-    for entry in fixed.get("history") or []:
+    for entry in history:
         if layer_index >= base_count:
             entry["created"] = when
         if not entry.get("empty_layer"):
