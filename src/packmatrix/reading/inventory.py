@@ -74,7 +74,7 @@ def read(path: Path, base_layers: Collection[str] = ()) -> Inventory:
             for hit in [_found(member, steps, sdist=artifact.kind == "gzip")]
             if hit is not None
         ]
-        status = _status(artifact.members)
+        status = _status(artifact.members, steps)
         packages = ospackages.installed(status[1]) if status else []
     return Inventory(
         distributions=sorted(found, key=lambda f: (f.key, f.version, f.location)),
@@ -105,8 +105,13 @@ def _found(member: Member, steps: dict[str, artifacts.LayerStep], *, sdist: bool
     )
 
 
-def _status(found: Iterable[Member]) -> tuple[str, str] | None:
+def _status(
+    found: Iterable[Member], steps: dict[str, artifacts.LayerStep]
+) -> tuple[str, str] | None:
+    """(where: the path and the step that made its layer, the text) of the visible status."""
     for member in found:
         if member.path == ospackages.STATUS and member.parent and not member.hidden_by:
-            return member.name, member.read().decode("utf-8", "replace")
+            layer = steps.get(member.parent)
+            where = f"{member.path} (layer: {layer.step})" if layer else member.name
+            return where, member.read().decode("utf-8", "replace")
     return None
