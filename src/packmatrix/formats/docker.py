@@ -52,7 +52,7 @@ from packmatrix.container.engine import (
     Engine,
     connect,
 )
-from packmatrix.core import profiles
+from packmatrix.core import procs, profiles
 from packmatrix.core.context import Context
 from packmatrix.errors import StepFailed
 from packmatrix.formats.base import Built, Deployment, Running
@@ -236,8 +236,17 @@ def reproducible_image(ctx: Context, eng: Engine, tag: str, base: ResolvedBase, 
     finally:
         raw.unlink(missing_ok=True)
     known = eng.image_ids()
-    with saved.open("rb") as stream:
-        eng.client.images.load(stream)
+    try:
+        with saved.open("rb") as stream:
+            loaded = [str(image.id) for image in eng.client.images.load(stream)]
+    except docker.errors.ImageNotFound as exc:  # reported loaded, then not found
+        raise StepFailed(f"docker load of the rewritten image failed: {exc}") from None
+    if image_id not in loaded:
+        raise StepFailed(
+            f"docker load of the rewritten image gave {', '.join(loaded) or 'no image'}, "
+            f"not {image_id}",
+            log_tail=procs.tail(ctx.log_for("docker")),
+        )
     if image_id not in known:
         eng.track(image_id)
     repository, _, label = tag.rpartition(":")
