@@ -235,7 +235,7 @@ def reproducible_image(ctx: Context, eng: Engine, tag: str, base: ResolvedBase, 
         image_id = reprodimage.rewrite(raw, saved, base.layers, int(ctx.source_date_epoch))
     finally:
         raw.unlink(missing_ok=True)
-    known = eng.image_ids()
+    existed = eng.find_image(image_id) is not None  # not image_ids(): it races other builds
     try:
         with saved.open("rb") as stream:
             loaded = [str(image.id) for image in eng.client.images.load(stream)]
@@ -247,7 +247,7 @@ def reproducible_image(ctx: Context, eng: Engine, tag: str, base: ResolvedBase, 
             f"not {image_id}",
             log_tail=procs.tail(ctx.log_for("docker")),
         )
-    if image_id not in known:
+    if not existed:
         eng.track(image_id)
     repository, _, label = tag.rpartition(":")
     eng.client.api.tag(image_id, repository, label)
