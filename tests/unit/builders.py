@@ -112,12 +112,13 @@ def pyz(modules: dict[str, bytes], *, typecodes: dict[str, int] | None = None) -
     return b"PYZ\0" + b"\0" * 4 + struct.pack("!i", 12 + len(blobs)) + blobs + marshal.dumps(toc)
 
 
-def tar_bytes(files: dict[str, bytes], *, compress: bool = False) -> bytes:
+def tar_bytes(files: dict[str, bytes], *, compress: bool = False, mtime: int = 0) -> bytes:
     """A tar of ``files`` (a name ending with '/' is a folder), gzip-compressed if asked."""
     raw = io.BytesIO()
     with tarfile.open(fileobj=raw, mode="w") as archive:
         for name, data in files.items():
             info = tarfile.TarInfo(name.rstrip("/"))
+            info.mtime = mtime
             if name.endswith("/"):
                 info.type, info.mode = tarfile.DIRTYPE, 0o755
             else:
@@ -127,22 +128,44 @@ def tar_bytes(files: dict[str, bytes], *, compress: bool = False) -> bytes:
 
 
 def write_image(
-    path: Path, layers: list[dict[str, bytes]], *, oci: bool = False, compress: bool = False
+    path: Path,
+    layers: list[dict[str, bytes]],
+    *,
+    oci: bool = False,
+    compress: bool = False,
+    steps: list[str] | None = None,
+    mtime: int | list[int] = 0,
 ) -> Path:
     """A tar shaped like ``docker save`` output: a manifest.json, a config and one tar per layer.
 
     Layers are named ``layer<N>/layer.tar`` (the classic layout) or, with ``oci``,
-    ``blobs/sha256/<digest>`` (the layout of Docker 25 and later)."""
+    ``blobs/sha256/<digest>`` (the layout of Docker 25 and later). With ``steps``, the config
+    has the layers' diff ids and a history entry per layer made by that step. ``mtime``: of
+    every file, or per layer."""
+    mtimes = mtime if isinstance(mtime, list) else [mtime] * len(layers)
     files: dict[str, bytes] = {}
     names = []
+    config: dict[str, object] = {"config": {"Env": ["PATH=/usr/bin"]}}
+    if steps is not None:
+        raw = [tar_bytes(layer, mtime=when) for layer, when in zip(layers, mtimes, strict=True)]
+        config["rootfs"] = {
+            "type": "layers",
+            "diff_ids": [f"sha256:{hashlib.sha256(data).hexdigest()}" for data in raw],
+        }
+        config["history"] = [
+            {"created": f"2026-01-0{index + 1}T00:00:00Z", "created_by": step}
+            for index, step in enumerate(steps)
+        ]
+        config["created"] = f"2026-01-0{len(steps)}T00:00:00Z"
+        config["container"] = "a1b2c3"
     for index, layer in enumerate(layers):
-        data = tar_bytes(layer, compress=compress)
+        data = tar_bytes(layer, compress=compress, mtime=mtimes[index])
         name = (
             f"blobs/sha256/{hashlib.sha256(data).hexdigest()}" if oci else f"layer{index}/layer.tar"
         )
         files[name] = data
         names.append(name)
-    files["config.json"] = json.dumps({"config": {"Env": ["PATH=/usr/bin"]}}).encode()
+    files["config.json"] = json.dumps(config).encode()
     manifest = [{"Config": "config.json", "RepoTags": ["app:1"], "Layers": names}]
     files["manifest.json"] = json.dumps(manifest).encode()
     path.write_bytes(tar_bytes(files))

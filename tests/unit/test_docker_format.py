@@ -89,7 +89,7 @@ class TestDockerfile:
     def test_tuned_compiles_bytecode_at_build_time(self, dockerfile: str) -> None:
         """Unchecked-hash pycs, made in the builder: no start compiles or stats a module."""
         assert (
-            "compileall -q -f -j 0 --invalidation-mode unchecked-hash /opt/venv/lib" in dockerfile
+            "compileall -q -f -j 1 --invalidation-mode unchecked-hash /opt/venv/lib" in dockerfile
         )
 
     def test_plain_is_pip_s_defaults(self, tmp_path: Path) -> None:

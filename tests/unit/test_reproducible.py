@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import io
+import json
 import os
+import tarfile
 import zipfile
 from pathlib import Path
 
@@ -311,12 +314,50 @@ class TestTarsAndImages:
         a = write_image(tmp_path / "a.tar", [base, {"app/run": b"v1"}], oci=True)
         b = write_image(tmp_path / "b.tar", [base, {"app/run": b"v2"}], oci=True)
         found = difference(a, b)
-        assert found is not None
-        assert found.startswith("layer 2 (blobs/sha256/")
-        assert found.endswith("): member app/run: different bytes (first at offset 1 of 2)")
+        assert found == "layer 2 of 2: member app/run: different bytes (first at offset 1 of 2)"
+
+    def test_image_layer_by_its_step(self, tmp_path: Path) -> None:
+        """A layer is named by the Dockerfile step that made it, as its history records it."""
+        steps = ["/bin/sh -c #(nop) ADD file:1 in / ", "/bin/sh -c #(nop) COPY dir:2 in /opt/app "]
+        base = {"etc/os-release": b"debian"}
+        a = write_image(tmp_path / "a.tar", [base, {"opt/app/x": b"v1"}], steps=steps)
+        b = write_image(tmp_path / "b.tar", [base, {"opt/app/x": b"v1"}], steps=steps, mtime=9)
+        assert difference(a, b) == (
+            "layer 1 of 2, made by `ADD file:1 in /`: member etc/os-release: same bytes, "
+            "different mtime (0 vs 9)"
+        )
+
+    def test_image_config(self, tmp_path: Path) -> None:
+        """Same layers, another config: the first field that differs is named."""
+        a = write_image(tmp_path / "a.tar", [{"x": b"x"}], steps=["RUN a"])
+        config = json.loads(read_member(a, "config.json"))
+        config["created"] = "2027-01-01T00:00:00Z"
+        b = rewrite_member(a, tmp_path / "b.tar", "config.json", json.dumps(config).encode())
+        assert difference(a, b) == (
+            'the image config differs at .created ("2026-01-01T00:00:00Z" vs '
+            '"2027-01-01T00:00:00Z")'
+        )
 
     def test_image_layer_count(self, tmp_path: Path) -> None:
         """An image with one more layer says so first."""
         a = write_image(tmp_path / "a.tar", [{"x": b"x"}])
         b = write_image(tmp_path / "b.tar", [{"x": b"x"}, {"y": b"y"}])
         assert difference(a, b) == "the images have 1 vs 2 layers"
+
+
+def read_member(path: Path, name: str) -> bytes:
+    with tarfile.open(path) as archive:
+        stream = archive.extractfile(name)
+        assert stream is not None
+        return stream.read()
+
+
+def rewrite_member(source: Path, target: Path, name: str, data: bytes) -> Path:
+    """A copy of a tar with one member's bytes replaced (every header but its size kept)."""
+    with tarfile.open(source) as old, tarfile.open(target, "w") as new:
+        for info in old.getmembers():
+            stream = old.extractfile(info)
+            body = data if info.name == name else (stream.read() if stream else b"")
+            info.size = len(body)
+            new.addfile(info, io.BytesIO(body))
+    return target

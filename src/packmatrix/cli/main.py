@@ -140,6 +140,14 @@ def build_parser() -> argparse.ArgumentParser:
         "whether the bytes match, and what differs",
     )
     run.add_argument(
+        "--normalize-sdist",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="repack the sdist reproducibly: setuptools writes the build time into its gzip "
+        "header (setuptools issue 2133); only that header and file times later than "
+        "SOURCE_DATE_EPOCH change (default: on)",
+    )
+    run.add_argument(
         "--keep-workspace",
         action="store_true",
         help="keep the temporary build folder (its path is printed) for inspection",
@@ -315,6 +323,7 @@ def run(
         base_image=args.base_image,
         keep_workspace=args.keep_workspace,
         check_reproducible=args.check_reproducible,
+        normalize_sdist=args.normalize_sdist,
         artifact_cache=True,
         rebuild=args.rebuild,
         targets=grid_targets(args.targets),

@@ -213,6 +213,7 @@ def build_image(
                 decode=True,
                 timeout=timeout,
                 labels=eng.build_labels,
+                buildargs={"SOURCE_DATE_EPOCH": ctx.source_date_epoch},
             )
             for chunk in stream:
                 text = _ANSI.sub("", str(chunk.get("stream", "")))

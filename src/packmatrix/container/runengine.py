@@ -75,8 +75,9 @@ class Engine:
         return f"packmatrix-{self.run_id}-{what}{next(self.names)}"
 
     def image_ids(self) -> set[str]:
-        """Ids of every image the engine has now."""
-        return {str(image.id) for image in self.client.images.list(all=True)}
+        """Ids of every image the engine has now (ids only: ``images.list`` then inspects each,
+        and fails when a concurrent build removes one in between)."""
+        return {str(image_id) for image_id in self.client.api.images(all=True, quiet=True)}
 
     def track(self, image_id: str) -> None:
         """Record an image this run created, so that ``close`` removes it."""

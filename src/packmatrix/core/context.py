@@ -61,6 +61,7 @@ class Options:
     base_image: str | None = None
     keep_workspace: bool = False
     check_reproducible: bool = False
+    normalize_sdist: bool = True
     explicit_formats: frozenset[str] = frozenset()
     """Formats named on the command line: if one can't run here its row FAILS, not SKIPS."""
     artifact_cache: bool = False

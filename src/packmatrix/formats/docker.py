@@ -25,10 +25,12 @@ import functools
 import json
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, Final
 
 import docker
 
+from packmatrix.container import reprodimage
 from packmatrix.container.dockerfile import PORT, TUNED, BuildContext, make_context
 from packmatrix.container.dockerimage import (
     ResolvedBase,
@@ -50,7 +52,7 @@ from packmatrix.container.engine import (
     connect,
 )
 from packmatrix.container.runengine import Engine
-from packmatrix.core import profiles
+from packmatrix.core import procs, profiles
 from packmatrix.core.context import Context
 from packmatrix.errors import StepFailed
 from packmatrix.formats.base import Built, Deployment, Running
@@ -189,20 +191,20 @@ def build_measured(
     build = functools.partial(build_image, ctx, eng, context.folder, tag, log_name=log_name)
     seconds = build(nocache=True, known=known)
     cached = build(nocache=False, known=known)
-    image = eng.client.images.get(tag)
-    eng.track(str(image.id))
+    eng.track(str(eng.client.images.get(tag).id))
     saved = context.folder.parent / f"{ctx.app.normalized_name}-image.tar"
-    save_image(eng, tag, saved)
+    image = reproducible_image(ctx, eng, tag, base, saved)
     compressed, compressed_own = layer_sizes(saved, base.layers)
     size = int(image.attrs["Size"])
     build_argv = [
         *("docker", "build", "--no-cache", "--network", "none"),
+        *("--build-arg", f"SOURCE_DATE_EPOCH={ctx.source_date_epoch}"),
         *("--label", f"{BUILT_BY_LABEL}={eng.run_id}"),
         *("--tag", tag, str(context.folder)),
     ]
     return Built(
         files=[saved],
-        commands=[build_argv, ["docker", "save", "--output", str(saved), tag]],
+        commands=[build_argv, ["docker", "save", "--output", f"{saved}.built", tag]],
         seconds=seconds,
         figures=Figures(
             build_seconds_cached=Stat.of([cached], "s"),
@@ -216,10 +218,40 @@ def build_measured(
             id=str(image.id),
             base=base.facts,
             os_packages=os_package_count(image_files(saved)),
+            base_layers=sorted(base.layers),
         ),
         dockerfile=context.dockerfile,
-        artifact_note="docker save tar",
+        artifact_note="docker save tar, rewritten reproducibly (docs/accountable.md)",
     )
+
+
+def reproducible_image(ctx: Context, eng: Engine, tag: str, base: ResolvedBase, saved: Path) -> Any:
+    """The built image saved, rewritten reproducibly (``reprodimage``), loaded back through the
+    SDK and given ``tag``; the rewritten tar is the artifact. The loaded image is removed when
+    the run ends only if this run made it (an identical image may already be someone's)."""
+    raw = saved.with_name(saved.name + ".built")
+    save_image(eng, tag, raw)
+    try:
+        image_id = reprodimage.rewrite(raw, saved, base.layers, int(ctx.source_date_epoch))
+    finally:
+        raw.unlink(missing_ok=True)
+    existed = eng.find_image(image_id) is not None  # not image_ids(): it races other builds
+    try:
+        with saved.open("rb") as stream:
+            loaded = [str(image.id) for image in eng.client.images.load(stream)]
+    except docker.errors.ImageNotFound as exc:  # reported loaded, then not found
+        raise StepFailed(f"docker load of the rewritten image failed: {exc}") from None
+    if image_id not in loaded:
+        raise StepFailed(
+            f"docker load of the rewritten image gave {', '.join(loaded) or 'no image'}, "
+            f"not {image_id}",
+            log_tail=procs.tail(ctx.log_for("docker")),
+        )
+    if not existed:
+        eng.track(image_id)
+    repository, _, label = tag.rpartition(":")
+    eng.client.api.tag(image_id, repository, label)
+    return eng.client.images.get(image_id)
 
 
 def image_deployment(ctx: Context, name: str, built: Built) -> Deployment:

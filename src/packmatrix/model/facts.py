@@ -4,10 +4,19 @@ reproducibility verdict, and a container image's facts. Each is typed and makes 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Annotated
 
-from pydantic import SerializerFunctionWrapHandler, computed_field, model_serializer
+from pydantic import Field, SerializerFunctionWrapHandler, computed_field, model_serializer
 
 from packmatrix.serial import Bytes, Json, NonNegative, Opt
+
+
+def _false(value: object) -> bool:
+    return value is False
+
+
+def _empty(value: object) -> bool:
+    return not value
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -45,18 +54,39 @@ class Finding(Json):
     """Which rule it broke."""
     detail: str
     """Why it was flagged."""
+    layer: Opt[str] = None
+    """Images: the build step that made the layer holding it (``base image: …`` for the base's)."""
+    package: Opt[str] = None
+    """The OS package that owns the file, from dpkg's file lists."""
+    inherited: Annotated[bool, Field(exclude_if=_false)] = False
+    """True when it is not the app's: in a base image layer, or inside an OS package's file
+    (written only when true)."""
 
 
 @dataclass(frozen=True, kw_only=True)
 class SecurityFacts(Json):
     """Security facts checked by reading the artifact: secrets or VCS files in its file list and
-    contents, and the addresses the smoke server listened on."""
+    contents, and the addresses the smoke server listened on. ``findings`` are the app's (its
+    own files, its image layers), ``base_findings`` the base image's and the OS packages' (shown
+    apart; they do not make the app's check fail)."""
 
     findings: list[Finding]
     """Files that must never ship (.env, .git, private keys, credentials), each with the rule it
     broke."""
     listening: list[str]
     """Addresses (ip:port) the running artifact listened on, as the host sees them."""
+    base_findings: Annotated[list[Finding], Field(exclude_if=_empty)] = field(default_factory=list)
+    """Findings that are not the app's: in a base image layer, or in an OS package's file
+    (written only when there are some)."""
+
+    @classmethod
+    def of(cls, found: list[Finding], listening: list[str]) -> SecurityFacts:
+        """Facts from every finding of an artifact, split by whose they are."""
+        return cls(
+            findings=[f for f in found if not f.inherited],
+            listening=listening,
+            base_findings=[f for f in found if f.inherited],
+        )
 
     @computed_field(description="No finding.")  # type: ignore[prop-decorator]
     @property
@@ -88,6 +118,10 @@ class Reproducibility(Json):
     """sha256 of each artifact of the second build."""
     source_date_epoch: Opt[str] = None
     """The SOURCE_DATE_EPOCH both builds ran with."""
+    diffoscope: Opt[str] = None
+    """When they differ: the diffoscope command that shows every difference."""
+    note: Opt[str] = None
+    """What the format's tool does that makes builds differ, and what would fix it."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -124,6 +158,9 @@ class ImageFacts(Json):
     """The base image, pinned by registry digest or local id."""
     os_packages: Opt[NonNegative] = None
     """The OS packages inside, as its dpkg status file counts them (None: no dpkg status)."""
+    base_layers: Annotated[list[str], Field(exclude_if=_empty)] = field(default_factory=list)
+    """The diff ids of the base image's layers: what in the image is not the app's (written only
+    when known)."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -142,6 +142,8 @@ class FormatResult(Json):
     reproducible: Opt[Reproducibility] = None
     """With --check-reproducible: the format built a second time and compared byte for byte
     (SOURCE_DATE_EPOCH set from the app's last commit)."""
+    sbom: Opt[str] = None
+    """The artifact's CycloneDX SBOM, relative to the report folder."""
     dockerfile: Opt[str] = None
     """Container formats: the text of the generated Dockerfile."""
     generated_files: Opt[dict[str, str]] = None

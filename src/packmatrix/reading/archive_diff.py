@@ -8,6 +8,7 @@ explains why the bytes differ, and the caller falls back to the first differing 
 from __future__ import annotations
 
 import gzip
+import json
 import stat
 import struct
 import tarfile
@@ -17,7 +18,15 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Final, TypedDict
 
-from packmatrix.reading.artifacts import Artifact, Kind, Member, PyzEntry, TocEntry, open_artifact
+from packmatrix.reading.artifacts import (
+    Artifact,
+    Kind,
+    Member,
+    PyzEntry,
+    TocEntry,
+    image_steps,
+    open_artifact,
+)
 
 _COMPRESSION: Final = {
     zipfile.ZIP_STORED: "stored",
@@ -304,23 +313,71 @@ def _explain_tar_member(member_a: Member, member_b: Member) -> str | None:
 
 
 def explain_images(a: Path, b: Path) -> str | None:
-    """Layers paired bottom up, each compared member by member; then the files outside them."""
+    """Layers paired bottom up, each named by the build step that made it and compared member by
+    member (as diffoci does); then the image config, field by field; then the other files."""
     with open_artifact(a) as image_a, open_artifact(b) as image_b:
         layers_a = [m for m in image_a.members if m.kind == "archive"]
         layers_b = [m for m in image_b.members if m.kind == "archive"]
         if len(layers_a) != len(layers_b):
             return f"the images have {len(layers_a)} vs {len(layers_b)} layers"
+        steps = image_steps(image_a.members)
         for index, (layer_a, layer_b) in enumerate(zip(layers_a, layers_b, strict=True)):
-            if layer_a.name == layer_b.name:
+            if layer_a.size == layer_b.size and layer_a.read() == layer_b.read():
                 continue
             inside_a = [m for m in image_a.members if m.parent == layer_a.name]
             inside_b = [m for m in image_b.members if m.parent == layer_b.name]
-            found = explain_tar_members(inside_a, inside_b)
-            if found:
-                return f"layer {index + 1} ({layer_a.name} vs {layer_b.name}): {found}"
+            found = explain_tar_members(inside_a, inside_b) or "the layer tars differ"
+            step = steps.get(layer_a.name)
+            made_by = f", made by `{step.step}`" if step and step.made_by else ""
+            return f"layer {index + 1} of {len(layers_a)}{made_by}: {found}"
         outside_a = [m for m in image_a.members if m.parent is None and m.kind != "archive"]
         outside_b = [m for m in image_b.members if m.parent is None and m.kind != "archive"]
-        return explain_tar_members(outside_a, outside_b)
+        config = _explain_configs(outside_a, outside_b)
+        return config or explain_tar_members(outside_a, outside_b)
+
+
+def _explain_configs(outside_a: list[Member], outside_b: list[Member]) -> str | None:
+    """The first field that differs between the two image configs (the ``.json`` that is not
+    the manifest), e.g. ``created`` or a history entry's time."""
+    configs = [
+        next(
+            (
+                m
+                for m in side
+                if m.path.endswith(".json") and "/" not in m.path and m.path != "manifest.json"
+            ),
+            None,
+        )
+        for side in (outside_a, outside_b)
+    ]
+    if configs[0] is None or configs[1] is None:
+        return None
+    try:
+        parsed = [json.loads(config.read()) for config in configs if config is not None]
+    except ValueError:
+        return None
+    where = first_json_difference(parsed[0], parsed[1])
+    return f"the image config differs at {where}" if where else None
+
+
+def first_json_difference(a: Any, b: Any, where: str = "") -> str | None:
+    """The path of the first value that differs between two JSON documents, with both values."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        for key in sorted(set(a) | set(b)):
+            if key not in a or key not in b:
+                return f"{where}.{key} (only in the {'first' if key in a else 'second'} build)"
+            found = first_json_difference(a[key], b[key], f"{where}.{key}")
+            if found:
+                return found
+        return None
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        pairs = enumerate(zip(a, b, strict=True))
+        return next(
+            (f for i, (x, y) in pairs if (f := first_json_difference(x, y, f"{where}[{i}]"))), None
+        )
+    if a != b:
+        return f"{where or '.'} ({json.dumps(a)[:80]} vs {json.dumps(b)[:80]})"
+    return None
 
 
 # PyInstaller onefile ------------------------------------------------------------------------

@@ -27,7 +27,7 @@ import os
 import stat
 import tarfile
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Final, Literal, NamedTuple
@@ -168,6 +168,34 @@ def members(path: Path) -> Iterator[Member]:
     """Every member of an artifact; each can be read until the iteration ends."""
     with open_artifact(path) as artifact:
         yield from artifact.members
+
+
+def image_steps(found: list[Member], base_layers: Collection[str] = ()) -> dict[str, LayerStep]:
+    """An image's layers, each with the build step that made it (its history entry) and whether
+    its diff id is in ``base_layers``; {} when the members are not an image's."""
+    outside = {m.path: m for m in found if m.parent is None and m.kind == "file"}
+    manifest = outside.get("manifest.json")
+    if manifest is None or not any(m.kind == "archive" for m in found):
+        return {}
+    config_name = layers.config_name(manifest.read())
+    config = outside.get(config_name) if config_name else None
+    described = layers.describe(manifest.read(), config.read() if config else None)
+    steps = {}
+    for index, layer in enumerate(described, start=1):
+        base = layer.diff_id in base_layers
+        step = layer.created_by or f"layer {index}"
+        named = f"base image: {step}" if base else step
+        steps[layer.name] = LayerStep(named, base, bool(layer.created_by))
+    return steps
+
+
+class LayerStep(NamedTuple):
+    """An image layer as a person names it: the step that made it; whether it is the base's."""
+
+    step: str
+    base: bool
+    made_by: bool = True
+    """False when the image records no build step for it (``step`` is then ``layer N``)."""
 
 
 def iter_tree(root: Path) -> Iterator[Path]:

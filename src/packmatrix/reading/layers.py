@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import tarfile
 from pathlib import PurePosixPath
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 WHITEOUT: Final = ".wh."
 OPAQUE_WHITEOUT: Final = ".wh..wh..opq"
@@ -91,3 +91,62 @@ def hidden_by(
             elif path and not info.isdir():
                 replaced[path] = layer
     return hidden
+
+
+class LayerInfo(NamedTuple):
+    """One layer of a saved image: its file in the tar, its diff id, the step that made it."""
+
+    name: str
+    diff_id: str
+    created_by: str
+
+
+def describe(manifest: bytes, config: bytes | None) -> list[LayerInfo]:
+    """The layers a ``manifest.json`` lists, bottom first, each with the diff id and the build
+    step (the history entry's ``created_by``) its image config gives it."""
+    try:
+        images: Any = json.loads(manifest)
+        parsed: Any = json.loads(config) if config else {}
+    except ValueError:
+        return []
+    image = images[0] if isinstance(images, list) and images else {}
+    names = [str(name) for name in (image.get("Layers") or [])] if isinstance(image, dict) else []
+    rootfs = parsed.get("rootfs") if isinstance(parsed, dict) else None
+    diff_ids = [str(i) for i in (rootfs or {}).get("diff_ids") or []]
+    history = parsed.get("history") if isinstance(parsed, dict) else None
+    steps = [
+        step_text(str(entry.get("created_by") or ""))
+        for entry in history or []
+        if isinstance(entry, dict) and not entry.get("empty_layer")
+    ]
+    return [
+        LayerInfo(
+            name=name,
+            diff_id=diff_ids[index] if index < len(diff_ids) else "",
+            created_by=steps[index] if index < len(steps) else "",
+        )
+        for index, name in enumerate(names)
+    ]
+
+
+def config_name(manifest: bytes) -> str | None:
+    """The image config's file name in a ``docker save`` tar, from its manifest."""
+    try:
+        images: Any = json.loads(manifest)
+    except ValueError:
+        return None
+    if isinstance(images, list) and images and isinstance(images[0], dict):
+        found = images[0].get("Config")
+        return str(found) if found else None
+    return None
+
+
+def step_text(created_by: str) -> str:
+    """A history entry as the Dockerfile said it: ``/bin/sh -c #(nop) COPY dir:… in /x`` becomes
+    ``COPY … /x``, ``/bin/sh -c pip install …`` becomes ``RUN pip install …``."""
+    text = " ".join(created_by.split())
+    if text.startswith("/bin/sh -c #(nop) "):
+        return text.removeprefix("/bin/sh -c #(nop) ").strip()
+    if text.startswith("/bin/sh -c "):
+        return "RUN " + text.removeprefix("/bin/sh -c ")
+    return text

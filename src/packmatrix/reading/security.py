@@ -21,11 +21,11 @@ import dataclasses
 import marshal
 import re
 import types
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from pathlib import Path, PurePosixPath
 
 from packmatrix.model.facts import Finding
-from packmatrix.reading import artifacts
+from packmatrix.reading import artifacts, ospackages
 
 MAX_SCAN_BYTES = 16 << 20
 """Members larger than this are only checked by name: keys and tokens live in small files."""
@@ -55,10 +55,61 @@ _GITHUB_TOKEN = re.compile(rb"(?<![A-Za-z0-9_])gh[pousr]_[A-Za-z0-9]{36}(?![A-Za
 _PYPI_TOKEN = re.compile(rb"pypi-AgEIcHlwaS5vcmc[A-Za-z0-9_-]{50,}")
 
 
-def scan_artifact(path: Path) -> list[Finding]:
-    """Every finding in an artifact of any kind, by path and by content, sorted by path."""
-    findings = [finding for member in artifacts.members(path) for finding in scan_member(member)]
+def scan_artifact(path: Path, base_layers: Collection[str] = ()) -> list[Finding]:
+    """Every finding in an artifact of any kind, by path and by content, sorted by path.
+
+    In an image, each finding names the build step that made its layer and the OS package that
+    owns its file (dpkg's lists); a finding in a layer whose diff id is in ``base_layers``, or
+    key material compiled into an OS package's shared library, is ``inherited``: not the app's.
+    """
+    with artifacts.open_artifact(path) as artifact:
+        where = _ImageView.of(artifact.members, base_layers)
+        findings = [
+            where.attribute(member, finding)
+            for member in artifact.members
+            for finding in scan_member(member)
+        ]
     return sorted(_unique(findings), key=lambda f: (f.path, f.rule))
+
+
+class _ImageView:
+    """Who made each layer of an image and who owns each file in it; nothing for other kinds."""
+
+    def __init__(self, steps: dict[str, artifacts.LayerStep], owned: dict[str, str]) -> None:
+        self.steps = steps
+        """layer → (the step that made it, whether it is the base image's)"""
+        self.owned = owned
+
+    @classmethod
+    def of(cls, found: list[artifacts.Member], base_layers: Collection[str]) -> _ImageView:
+        steps = artifacts.image_steps(found, base_layers)
+        lists = [
+            (m.path, m.read())
+            for m in found
+            if steps and m.parent is not None and not m.hidden_by and ospackages.is_list(m.path)
+        ]
+        return cls(steps, ospackages.owners(lists))
+
+    def attribute(self, member: artifacts.Member, finding: Finding) -> Finding:
+        if member.parent not in self.steps:
+            return finding
+        step, base, _ = self.steps[member.parent]
+        package = ospackages.owner(self.owned, member.path)
+        in_library = finding.rule == "private-key" and package and _is_shared_library(member)
+        if in_library:
+            finding = dataclasses.replace(
+                finding,
+                rule="library-key-material",
+                detail=f"PEM key material compiled into a shared library of the Debian package "
+                f"{package} (test vectors, as GnuTLS's FIPS self-tests): not a key file",
+            )
+        return dataclasses.replace(
+            finding, layer=step, package=package, inherited=base or bool(in_library)
+        )
+
+
+def _is_shared_library(member: artifacts.Member) -> bool:
+    return ".so" in PurePosixPath(member.path).name and member.read()[:4] == b"\x7fELF"
 
 
 def scan_member(member: artifacts.Member) -> list[Finding]:

@@ -46,8 +46,9 @@ from packmatrix.report.ship import recommend
 from packmatrix.steps import cache, cachekey, prepared, rootcause
 from packmatrix.steps.builds import Obtained, build_all, obtain
 from packmatrix.steps.factcache import cached_portability, cached_security
-from packmatrix.steps.inspection import check_reproducible, lock_check
+from packmatrix.steps.inspection import check_reproducible, lock_check, read_inside
 from packmatrix.steps.measure import BUILT, Progress, measure
+from packmatrix.steps.sbom import write_sbom
 
 log = logging.getLogger(__name__)
 
@@ -297,7 +298,11 @@ def finish_format(
             progress(fmt.name, "inspect")
             shas = [item.sha256 for item in result.artifact or []]
             result.portability = cached_portability(fmt, ctx, built, deployment, shas)
-            result.lock_check = lock_check(ctx, result.portability.distributions)
+            written = write_sbom(ctx, fmt.name, built, deployment, result.portability.distributions)
+            result.sbom = written.relative
+            result.lock_check = lock_check(
+                ctx, read_inside(result.portability.distributions, written.installed)
+            )
             result.security = cached_security(ctx, built, result.listening or [], shas)
             if ctx.options.check_reproducible and not result.failed_checks:
                 progress(fmt.name, "second build (reproducibility)")

@@ -50,7 +50,8 @@ def cached_security(
     """Secrets and VCS files inside the artifact, reused by its bytes; where it listened."""
     if not ctx.options.artifact_cache or not shas:
         return security_facts(built, listening)
-    key = cache.facts_key("security", shas)
+    base = built.image.base_layers if built.image else []
+    key = cache.facts_key("security-attributed", [*shas, *base])
     known = cache.read_facts(key)
     if isinstance(known, list):
         try:
@@ -58,7 +59,8 @@ def cached_security(
         except (KeyError, TypeError, ValueError):
             pass
         else:
-            return SecurityFacts(findings=findings, listening=listening)
+            return SecurityFacts.of(findings, listening)
     found = security_facts(built, listening)
-    cache.write_facts(key, [finding.to_json() for finding in found.findings])
+    every = [*found.findings, *found.base_findings]
+    cache.write_facts(key, [finding.to_json() for finding in every])
     return found

@@ -3,8 +3,9 @@ request a second build compared byte for byte."""
 
 from __future__ import annotations
 
+import shlex
 import shutil
-from typing import Protocol
+from typing import Final, Protocol
 
 from packmatrix.core.context import Context
 from packmatrix.core.names import normalize
@@ -46,10 +47,30 @@ def lock_check(ctx: Context, distributions: list[str] | None) -> LockCheck:
     )
 
 
+def read_inside(named: list[str] | None, installed: list[str]) -> list[str] | None:
+    """The distributions the format's reading named, and those whose metadata was found inside
+    the artifact (a planted one the format's reading missed shows up too); None if neither."""
+    if named is None and not installed:
+        return None
+    return sorted({*(named or []), *installed})
+
+
 def security_facts(built: Built, listening: list[str]) -> SecurityFacts:
-    """Secrets and VCS files inside the artifact (its file list and contents); where it listened."""
-    findings = [finding for root in built.roots for finding in scan_artifact(root)]
-    return SecurityFacts(findings=findings, listening=listening)
+    """Secrets and VCS files inside the artifact (its file list and contents); where it listened.
+    In an image, what the base image's layers ship is told apart from the app's."""
+    base = built.image.base_layers if built.image else []
+    findings = [finding for root in built.roots for finding in scan_artifact(root, base)]
+    return SecurityFacts.of(findings, listening)
+
+
+KNOWN_CAUSES: Final = {
+    "sdist": "setuptools writes time.time() into the sdist's gzip header and ignores "
+    "SOURCE_DATE_EPOCH there (setuptools issue 2133); hatchling, flit_core and poetry-core "
+    "honour it. --normalize-sdist repacks the sdist reproducibly.",
+    "nuitka": "best effort: Nuitka's C compilation and its onefile payload are not checked "
+    "for reproducibility by packmatrix beyond this comparison.",
+}
+"""Why a format's builds are known to differ, and the fix, shown beside the difference."""
 
 
 class Builder(Protocol):
@@ -81,9 +102,15 @@ def check_reproducible(fmt: Builder, ctx: Context, built: Built) -> Reproducibil
         )
     verdicts = [compare(a, b) for a, b in zip(first, second, strict=True)]
     difference = next((v["difference"] for v in verdicts if not v["identical"]), None)
+    differing = next(
+        ((a, b) for a, b, v in zip(first, second, verdicts, strict=True) if not v["identical"]),
+        None,
+    )
     return Reproducibility(
         identical=all(v["identical"] for v in verdicts),
         difference=difference,
+        diffoscope=shlex.join(["diffoscope", *map(str, differing)]) if differing else None,
+        note=KNOWN_CAUSES.get(fmt.name) if differing else None,
         sha256=[v["sha256_a"] for v in verdicts],
         sha256_second=[v["sha256_b"] for v in verdicts],
         source_date_epoch=ctx.source_date_epoch,
