@@ -221,7 +221,7 @@ def build_measured(
             base_layers=sorted(base.layers),
         ),
         dockerfile=context.dockerfile,
-        artifact_note="docker save tar, rewritten reproducibly (docs/accountable.md)",
+        artifact_note="docker save tar, rewritten",  # reproducibly: docs/accountable.md
     )
 
 

@@ -59,7 +59,9 @@ class SdistFormat(LocalLaunch):
         return venv_portability(ctx, deployment)
 
 
-REPACKED: Final = "repacked reproducibly (--normalize-sdist): gzip header and late file times"
+REPACKED: Final = "repacked (--normalize-sdist)"
+"""The note beside the sdist's size: its gzip header and late file times were normalised
+(docs/accountable.md)."""
 DROPPED_PAX: Final = frozenset({"mtime", "atime", "ctime"})
 
 
