@@ -9,6 +9,7 @@ import pytest
 
 from packmatrix.model.results import Report
 from packmatrix.model.ship import Recommendation
+from packmatrix.model.stats import Stat
 from packmatrix.report import render
 from packmatrix.report.ship import recommend
 from tests.unit.real_reports import LINUX, REPORTS, row, typed
@@ -158,3 +159,18 @@ class TestInTheReport:
         doc = typed(LINUX)
         assert doc.recommendations is None
         assert "What to ship" not in render.render("matrix.md.j2", doc)
+
+
+class TestTies:
+    def test_a_tie_between_sdist_and_wheel_goes_to_the_wheel(self) -> None:
+        """Within the noise, the format that needs less on the target wins: the wheel installs
+        what the sdist does, without a build step there."""
+        doc = typed(LINUX)
+        wheel, sdist = row(doc, "wheel"), row(doc, "sdist")
+        assert wheel.figures.startup_warm is not None
+        # the sdist a millisecond faster than the wheel's own samples: a tie within the noise
+        faster = Stat.of([value - 0.001 for value in wheel.figures.startup_warm.samples], "s")
+        sdist.figures = dataclasses.replace(sdist.figures, startup_warm=faster)
+        item = answers(doc)["app-python"]
+        assert (item.artifact, item.runner_up) == ("wheel", "sdist")
+        assert "without a build step" in item.runner_up_why

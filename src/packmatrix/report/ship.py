@@ -29,6 +29,11 @@ FROZEN = ("pyinstaller-onefile", "pyinstaller-onedir", "nuitka")
 IMAGES = ("docker", "docker-frozen")
 INDEX_INSTALLED = ("wheel", "sdist")
 """Formats whose install fetches the dependencies (from an index or a wheelhouse)."""
+SIMPLER: dict[str, tuple[str, str]] = {
+    "sdist": ("wheel", "the wheel installs without a build step on the target"),
+}
+"""Format → the format that ships the same code with less needed on the target, and why: on a
+tie within the noise, that one is recommended."""
 NO_GRID = "the portability grid did not run, so no other system was measured"
 RUN_GRID = "run with --targets all (or name the systems you deploy on)"
 
@@ -124,9 +129,16 @@ def _answer(
         )
     best, *rest = ranked
     second = rest[0] if rest else None
+    tied = second is not None and tie is not None and _overlap(best.stat(tie), second.stat(tie))
+    simpler, why_simpler = SIMPLER.get(best.name, ("", ""))
+    swapped = tied and second is not None and second.name == simpler
+    if swapped and second is not None:
+        best, second = second, best
     second_why = because(second) if second else ""
-    if second is not None and tie is not None and _overlap(best.stat(tie), second.stat(tie)):
-        second_why += "; its spread overlaps the first's: a tie within the noise, either will do"
+    if tied:
+        second_why += "; its spread overlaps the first's: a tie within the noise, " + (
+            f"and {why_simpler}" if swapped else "either will do"
+        )
     return Recommendation(
         scenario=scenario,
         title=title,
