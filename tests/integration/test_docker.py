@@ -8,6 +8,7 @@ one ``nox -s base-image`` builds). Without them the tests skip; with ``CI=true``
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sys
 import time
@@ -259,6 +260,7 @@ class TestArtifactCache:
             assert left_behind(client, doc.run.id) == ([], [])
         report.validate(read_json(tmp_path / "second" / "matrix.json"))
 
-        assert "1 kept image(s)" in cache.clear()
+        # the session's cache keeps other tests' images too: at least this one goes
+        assert re.search(r"\b[1-9][0-9]* kept image\(s\)", cache.clear())
         with pytest.raises(docker.errors.ImageNotFound):
             client.images.get(first.image.id)

@@ -218,13 +218,14 @@ class TestBrokenArtifact:
 
     def test_frozen_binary_without_submodules_fails_the_plugin(self, tmp_path: Path) -> None:
         """Built without --collect-submodules, the plugin imported by name is missing: a 500
-        whose ModuleNotFoundError is in the row's log."""
+        whose ModuleNotFoundError is in the row's log, and the row names that root cause with
+        its remedy (``steps.rootcause``)."""
         row = run_broken(tmp_path, PyInstallerFormat(onefile=False, collect_submodules=False))
         assert row.status is Status.FAILED
-        assert row.reason is not None
-        assert row.reason.startswith(
+        assert row.reason == (
             "smoke test: plugin loaded by name (/api/transform/upper?text=matrix): "
-            "expected HTTP 200, got 500"
+            "module sample_app.plugins.upper is missing from the bundle: "
+            "add it to [tool.packmatrix] hidden_imports"
         )
         assert [check.name for check in row.failed_checks] == ["plugin loaded by name"]
         assert next(c for c in row.checks if c.path == "/health").ok
