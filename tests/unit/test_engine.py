@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import types
 from collections.abc import Iterator
 from typing import Any
 
@@ -268,6 +269,24 @@ class TestEngine:
         assert engine.find_image(client, image) is not None
 
     @pytest.mark.docker
+    def test_an_image_another_run_also_built_keeps_that_runs_tag(self, rootfs: bytes) -> None:
+        """Two runs of the same app build the same image id (the builds are reproducible):
+        the first run's close removes only its own tag, and the other run's image stays."""
+        client = docker_client()
+        first = Engine(client, f"test-{secrets.token_hex(4)}")
+        other = f"test-{secrets.token_hex(4)}"
+        shared = import_image(client, rootfs)
+        client.images.get(shared).tag("packmatrix-test-shared", first.run_id)
+        client.images.get(shared).tag("packmatrix-test-shared", other)
+        first.track(shared)
+        try:
+            first.close()
+            assert engine.find_image(client, shared) is not None
+            assert client.images.get(shared).tags == [f"packmatrix-test-shared:{other}"]
+        finally:
+            docker_client().images.remove(shared, force=True)
+
+    @pytest.mark.docker
     def test_an_image_already_gone_is_no_error(self, rootfs: bytes) -> None:
         """An image removed with its child before ``close`` is skipped quietly."""
         client = docker_client()
@@ -286,6 +305,9 @@ class TestEngine:
         class Images:
             def list(self, **_: Any) -> list[Any]:
                 return []
+
+            def get(self, image_id: str) -> Any:
+                return types.SimpleNamespace(tags=[f"packmatrix-app:{eng.run_id}"])
 
             def remove(self, image_id: str, force: bool) -> None:
                 if image_id == "sha256:busy":

@@ -161,7 +161,7 @@ class Engine:
             ]
             extra = [i for i in dict.fromkeys(labelled) if i not in self.created]
             for image_id in [*extra, *reversed(self.created)]:
-                if image_id in keep:
+                if image_id in keep or self._untag_if_shared(image_id):
                     continue
                 try:
                     self.client.images.remove(image_id, force=True)
@@ -172,6 +172,22 @@ class Engine:
             self._untag_kept()
         finally:
             self.client.close()
+
+    def _untag_if_shared(self, image_id: str) -> bool:
+        """Whether ``image_id`` also carries a tag that is not this run's: another run built
+        the same image (a reproducible build gives the same id) or someone tagged it. Then only
+        this run's own tags go and the image stays."""
+        try:
+            tags = list(self.client.images.get(image_id).tags)
+        except docker.errors.DockerException:
+            return False
+        if all(self.run_id in tag for tag in tags):
+            return False
+        for tag in tags:
+            if self.run_id in tag:
+                with contextlib.suppress(docker.errors.DockerException):
+                    self.client.api.remove_image(tag, noprune=True)
+        return True
 
     def _untag_kept(self) -> None:
         """A kept image keeps only its ``KEPT_REPOSITORY`` tag, not the run's."""
