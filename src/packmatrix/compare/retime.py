@@ -1,5 +1,6 @@
 """Before a startup regression is declared: re-time the baseline and the current artifact side by
-side, A B A B, when the baseline's artifact is still at hand.
+side, in pairs (A B, B A, A B, ...), when the baseline's artifact is still at hand; the pairs are
+judged by ``paired``.
 
 Two runs minutes apart on a shared machine differ by 30-50 % for reasons that have nothing to do
 with the app (the page cache, another job, the VM's neighbours). Started in turn, on this machine
@@ -11,13 +12,11 @@ so a baseline made on this machine can be started again without rebuilding anyth
 from __future__ import annotations
 
 import dataclasses
-import math
-import statistics
 from collections.abc import Callable
-from typing import Final
 
 from packmatrix.compare.comparison import Comparison, FigureDiff
-from packmatrix.compare.thresholds import Rule, Verdict
+from packmatrix.compare.paired import LOOKS, judge_pairs
+from packmatrix.compare.thresholds import Rule
 from packmatrix.core.context import Context
 from packmatrix.formats.base import Deployment, Format
 from packmatrix.formats.launch import free_port, wait_healthy
@@ -25,15 +24,6 @@ from packmatrix.model.results import Report
 from packmatrix.model.stats import Stat
 from packmatrix.steps import cache
 from packmatrix.steps.measure import settle
-
-ROUNDS: Final = 7
-"""A B pairs per re-timed format."""
-MORE_ROUNDS: Final = 15
-"""Pairs in all when the first ``ROUNDS`` disagree (a change past the thresholds whose pairs go
-both ways: ``noise``): on a loaded runner more pairs tell a real change from the load."""
-CHANCE: Final = 1 / 16
-"""How often an unchanged artifact may pass the sign test by chance (7 pairs: at most 1 the
-other way)."""
 
 Launched = dict[str, tuple[Format, Deployment]]
 """Each format of this run, as deployed for its measurements."""
@@ -73,7 +63,8 @@ class Retimer:
 
 
 def retimed(fig: FigureDiff, name: str, baseline: Report, run: Retimer, rule: Rule) -> FigureDiff:
-    """One figure re-judged on A B A B starts of the baseline's artifact and the current one."""
+    """One figure re-judged on pairs of starts of the baseline's artifact and the current one,
+    taken in turn (A B, B A, A B, ...) and judged by ``paired.judge_pairs``."""
     ctx, progress = run.ctx, run.progress
     row = baseline.result(name)
     built = cache.find_artifact([item.sha256 for item in row.artifact or []]) if row else None
@@ -86,54 +77,29 @@ def retimed(fig: FigureDiff, name: str, baseline: Report, run: Retimer, rule: Ru
     _start(fmt, ctx, earlier)  # its caches (a pex's PEX_ROOT) filled, as the current one's are
     before: list[float] = []
     after: list[float] = []
-    rounds = ROUNDS
-    while len(before) < rounds:
-        progress(name, f"re-timing the baseline side by side {len(before) + 1}/{rounds}")
-        before.append(_start(fmt, ctx, earlier))
-        after.append(_start(fmt, ctx, current))
-        if len(before) == ROUNDS and paired_verdict(before, after, rule) == "noise":
-            rounds = MORE_ROUNDS
+    judged = None
+    for rounds, chance in LOOKS:
+        while len(before) < rounds:
+            progress(name, f"re-timing the baseline side by side {len(before) + 1}/{rounds}")
+            if len(before) % 2 == 0:  # neither artifact always goes first
+                before.append(_start(fmt, ctx, earlier))
+                after.append(_start(fmt, ctx, current))
+            else:
+                after.append(_start(fmt, ctx, current))
+                before.append(_start(fmt, ctx, earlier))
+        judged = judge_pairs(before, after, rule, chance)
+        if judged is None or not judged.undecided:
+            break
     a, b = Stat.of(before, "s"), Stat.of(after, "s")
-    verdict = paired_verdict(before, after, rule)
     note = (
-        f"re-timed side by side, A B A B ×{rounds}: {a.median:.3f} s → {b.median:.3f} s "
-        f"(the two runs' own figures: {fig.baseline.median if fig.baseline else 0:.3f} s → "
+        f"re-timed side by side, A B / B A ×{len(before)}: {a.median:.3f} s → {b.median:.3f} s, "
+        f"{judged.text() if judged else 'not judged'} (the two runs' own figures: "
+        f"{fig.baseline.median if fig.baseline else 0:.3f} s → "
         f"{fig.current.median if fig.current else 0:.3f} s)"
     )
-    return dataclasses.replace(fig, baseline=a, current=b, verdict=verdict, note=note)
-
-
-def paired_verdict(before: list[float], after: list[float], rule: Rule) -> Verdict | None:
-    """The verdict on A B pairs taken side by side: the median of the pairs' differences must
-    pass the rule's thresholds, and the pairs must agree on the sign (at most one of 7 the other
-    way: by chance, one in 16; at most 4 of 15). Each pair shares the machine's state of that
-    moment, so the ranges of two different minutes need not be apart."""
-    if rule.percent is None:
-        return None
-    diffs = [b - a for a, b in zip(before, after, strict=True)]
-    base = statistics.median(before)
-    change = statistics.median(diffs)
-    limit = max(rule.min_delta, base * rule.percent / 100)
-    worse = sum(1 for diff in diffs if diff > 0)
-    better = len(diffs) - worse
-    allowed = against(len(diffs))
-    if change > limit and better <= allowed:
-        return "regression"
-    if -change > limit and worse <= allowed:
-        return "improved"
-    return "noise" if abs(change) > limit else "same"
-
-
-def against(pairs: int) -> int:
-    """The most pairs that may go the other way: the largest k with P(at most k of ``pairs``
-    fair coin flips) <= ``CHANCE`` (1 of 7, 4 of 15)."""
-    total, allowed = 0, -1
-    for k in range(pairs + 1):
-        total += math.comb(pairs, k)
-        if total / 2**pairs > CHANCE:
-            break
-        allowed = k
-    return allowed
+    verdict = judged.verdict if judged else None
+    pairs = tuple(zip(before, after, strict=True))
+    return dataclasses.replace(fig, baseline=a, current=b, verdict=verdict, note=note, pairs=pairs)
 
 
 def _start(fmt: Format, ctx: Context, deployment: Deployment) -> float:
