@@ -186,9 +186,33 @@ class TestRetiming:
         result = compare(baseline, report("now", current_file, [0.3] * 7), Thresholds())
         retimed = Retimer(ctx, {"delayed": (fmt, current)}, lambda *_: None)(result, baseline)
         (row,) = [row for row in record(retimed).rows if row.figure == "warm start"]
-        assert row.pairs is not None and len(row.pairs) == 7
+        assert row.pairs is not None
+        assert len(row.pairs) == 7
         assert all(after - before > 0.15 for before, after in row.pairs)
         assert row.to_json()["pairs"][0] == list(row.pairs[0])
+
+    def test_the_same_bytes_are_not_re_timed(self, ctx: Context, tmp_path: Path) -> None:
+        """The baseline's artifact file for file, with the same lock: the same program, so the
+        runs' own drift (0.05 s → 0.30 s) is the machine's, and no start is spent on it."""
+        fmt = DelayFormat()
+        earlier = artifact(tmp_path / "baseline", 0.3)
+        current_file = artifact(tmp_path / "current", 0.3)  # the same bytes
+        current = fmt.deploy(ctx, Built(files=[current_file], commands=[], seconds=0.1))
+        baseline = report("baseline-run", earlier, [0.05] * 7)
+        now = report("now", current_file, [0.3] * 7)
+        result = compare(baseline, now, Thresholds())
+        retimer = Retimer(
+            ctx, {"delayed": (fmt, current)}, lambda *_: None, every=True, current=now
+        )
+        (warm,) = [
+            fig
+            for fig in retimer(result, baseline).formats[0].figures
+            if fig.metric.key == "startup.warm"
+        ]
+        assert warm.verdict == "same"
+        assert warm.pairs is None
+        assert warm.note is not None
+        assert "not re-timed" in warm.note
 
     def test_without_the_baseline_artifact_the_figures_decide(
         self, ctx: Context, tmp_path: Path

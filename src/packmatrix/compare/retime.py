@@ -39,6 +39,9 @@ class Retimer:
     every: bool = False
     """Re-time every format's warm start, not only a suspect one (``run --baseline-ref``: the
     baseline was built in this run, so both artifacts are always at hand)."""
+    current: Report | None = None
+    """This run's report: a format whose artifact has the baseline's bytes, installed with the
+    same lock, is the same program and is not re-timed."""
 
     def __call__(self, result: Comparison, baseline: Report) -> Comparison:
         """``result`` with every warm-start regression re-judged on A/B samples, where the
@@ -59,7 +62,20 @@ class Retimer:
         # verdict (a drift can hide a slowdown as well as fake one).
         if name not in self.launched or (not self.every and (fig.delta or 0) <= rule.min_delta):
             return fig
+        if self.current is not None and same_program(baseline, self.current, name):
+            note = "not re-timed: the baseline's artifact bytes (sha256) and lock"
+            return dataclasses.replace(fig, verdict="same", note=note)
         return retimed(fig, name, baseline, self, rule)
+
+
+def same_program(baseline: Report, current: Report, name: str) -> bool:
+    """Whether a format's artifact is the baseline's, file for file (sha256), installed with
+    the same lock: any difference of their starts is then the machine's."""
+    before, after = baseline.result(name), current.result(name)
+    if before is None or after is None or not before.artifact or not after.artifact:
+        return False
+    shas = [sorted(item.sha256 for item in row.artifact or []) for row in (before, after)]
+    return shas[0] == shas[1] and baseline.lock == current.lock
 
 
 def retimed(fig: FigureDiff, name: str, baseline: Report, run: Retimer, rule: Rule) -> FigureDiff:
