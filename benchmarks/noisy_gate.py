@@ -1,11 +1,12 @@
 """The CI gate with a noisy neighbour: ``run --baseline-ref`` while a CPU hog spins on one core.
 
 In a temporary git repository holding a copy of sample_app (in a subfolder, as in this
-repository), with one commit that adds 150 ms to the app's import and one that changes nothing
-of the app:
+repository), with one commit that changes the app's bytes but not its start, one that adds
+150 ms to the app's import, and one that changes only a README:
 
 1. false alarms: ``--baseline-ref`` on the unchanged commit against the commit before it, N
-   times (the goal: no regression);
+   times (the goal: no regression), then once on the README change (the same artifacts: not
+   re-timed);
 2. the slowdown: ``--baseline-ref`` on the slowed commit against the commit before it, N times
    (the goal: a warm-start regression every time, in every format);
 3. what ``--baseline-ref`` costs, from each run's report: the base's checkout, builds and
@@ -49,20 +50,30 @@ def git(repo: Path, *args: str) -> str:
     return done.stdout.strip()
 
 
+NEUTRAL = '\n_NOISY_GATE = "a change of the bytes, not of the start"  # benchmarks/noisy_gate.py\n'
+"""Appended to the app's package by the ``steady`` commit: every artifact's bytes change (so the
+pairs are taken and judged), its start does not."""
+
+
 def make_repo(work: Path) -> Path:
-    """Commits: the app; a README change (app unchanged: ``steady``); the slowdown (``slow``)."""
+    """Commits: the app; a change of its bytes that does not touch its start (``steady``); the
+    slowdown on top (``slow``); a README change on top of that (``docs``: the same artifacts)."""
     repo = work / "repo"
     app = copy_app(repo)
     git(repo, "init", "-q")
     git(repo, "add", ".")
     git(repo, "commit", "-qm", "app")
-    (repo / "README.md").write_text("unchanged app\n", encoding="utf-8")
-    git(repo, "add", ".")
-    git(repo, "commit", "-qm", "readme")
+    init = app / "src" / "sample_app" / "__init__.py"
+    init.write_text(init.read_text(encoding="utf-8") + NEUTRAL, encoding="utf-8")
+    git(repo, "commit", "-qam", "a change that does not touch the start")
     git(repo, "branch", "steady")
     slow_down(app)
     git(repo, "commit", "-qam", "slow import")
     git(repo, "branch", "slow")
+    (repo / "README.md").write_text("the app is unchanged\n", encoding="utf-8")
+    git(repo, "add", ".")
+    git(repo, "commit", "-qm", "readme")
+    git(repo, "branch", "docs")
     return repo
 
 
@@ -160,15 +171,20 @@ def main() -> int:
                     print(f"  {name:<20} {row['baseline']} → {row['current']}: {row['verdict']}")
                 print(f"{kind} {index}: exit {outcome.code}, {len(found)} regression(s)")
                 print(f"  {costs[-1]}; {load()}")
+        outcome = compare_commit(repo, "docs", args.formats, work / "r" / "docs", cache)
+        alarms += [f"README change: {line}" for line in regressions(outcome.doc)]
+        costs.append(cost(outcome))
+        print(f"README change: exit {outcome.code}; {costs[-1]}; {load()}")
     finally:
         if hog is not None:
             hog.terminate()
             hog.wait()
         shutil.rmtree(work, ignore_errors=True)
     print(f"\nwhat --baseline-ref costs ({args.formats}, a CPU hog on one core):")
-    print(f"  first comparison, empty artifact cache: {costs[0]}")
-    for line in costs[1:]:
+    print(f"  first comparison, empty artifact cache (both trees built): {costs[0]}")
+    for line in costs[1:-1]:
         print(f"  later, cache warm: {line}")
+    print(f"  a README change (the same artifacts, not re-timed): {costs[-1]}")
     return goals(args.rounds, alarms, caught, f"{args.rounds} unchanged comparisons")
 
 
