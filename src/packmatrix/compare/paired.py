@@ -2,9 +2,9 @@
 taken side by side?
 
 Each pair is one start of the base's artifact (A) and one of the current one (B), one right after
-the other, so both meet the machine as it is at that moment; the order alternates (A B, then
-B A) so that neither always goes first. A load stretches both starts of a pair; the pair's
-difference ``B - A`` keeps the artifact's own change, plus noise that goes either way.
+the other, so both meet the machine as it is at that moment; a coin decides which goes first. A
+load stretches both starts of a pair; the pair's difference ``B - A`` keeps the artifact's own
+change, plus noise that goes either way.
 
 For the differences of n pairs:
 
@@ -22,9 +22,11 @@ The pairs are judged after 7 (at 1/128: every pair slower), then, while the shif
 the floor and undecided, after 15 and after 31 (at 1/256 each): a busy runner pays for its noise
 in starts, not in a blind spot, and a quiet one stops at 7.
 
-Why the false-alarm rate is known: for an unchanged artifact A and B are the same bytes started
-in turn, so each pair's difference is as likely positive as negative whatever the load, and the
-signed-rank test's probability is exact (no assumption about how the load spreads the starts).
+Why the false-alarm rate is known: for an unchanged artifact A and B are the same program, and a
+coin chose which of each pair went first, so each pair's difference is as likely positive as
+negative, whatever the load does and however it drifts, and even if a pair's second start is
+always faster. The signed-rank test's probability is then exact (a randomization test: no
+assumption about how the load spreads the starts).
 Over its looks an unchanged artifact is called a regression with a probability of at most
 1/128 + 2/256 = 1 in 64 (``CHANCE``), and less in fact: its shift must pass the floor as well
 (``tests/unit/test_paired.py`` counts it on the real pairs of ``tests/fixtures/pairs``).

@@ -1,6 +1,6 @@
 """Before a startup regression is declared: re-time the baseline and the current artifact side by
-side, in pairs (A B, B A, A B, ...), when the baseline's artifact is still at hand; the pairs are
-judged by ``paired``.
+side, in pairs (A B or B A, a coin decides), when the baseline's artifact is still at hand; the
+pairs are judged by ``paired``.
 
 Two runs minutes apart on a shared machine differ by 30-50 % for reasons that have nothing to do
 with the app (the page cache, another job, the VM's neighbours). Started in turn, on this machine
@@ -12,6 +12,7 @@ so a baseline made on this machine can be started again without rebuilding anyth
 from __future__ import annotations
 
 import dataclasses
+import random
 from collections.abc import Callable
 
 from packmatrix.compare.comparison import Comparison, FigureDiff
@@ -80,7 +81,7 @@ def same_program(baseline: Report, current: Report, name: str) -> bool:
 
 def retimed(fig: FigureDiff, name: str, baseline: Report, run: Retimer, rule: Rule) -> FigureDiff:
     """One figure re-judged on pairs of starts of the baseline's artifact and the current one,
-    taken in turn (A B, B A, A B, ...) and judged by ``paired.judge_pairs``."""
+    each pair's order a coin flip (A B or B A), judged by ``paired.judge_pairs``."""
     ctx, progress = run.ctx, run.progress
     row = baseline.result(name)
     built = cache.find_artifact([item.sha256 for item in row.artifact or []]) if row else None
@@ -94,10 +95,13 @@ def retimed(fig: FigureDiff, name: str, baseline: Report, run: Retimer, rule: Ru
     before: list[float] = []
     after: list[float] = []
     judged = None
+    coin = random.Random()
     for rounds, chance in LOOKS:
         while len(before) < rounds:
             progress(name, f"re-timing the baseline side by side {len(before) + 1}/{rounds}")
-            if len(before) % 2 == 0:  # neither artifact always goes first
+            # Which goes first is a coin's: for the same program a pair's difference is then as
+            # likely either way, whatever the order does to a start (``paired``).
+            if coin.random() < 0.5:
                 before.append(_start(fmt, ctx, earlier))
                 after.append(_start(fmt, ctx, current))
             else:
