@@ -97,13 +97,15 @@ class TestBadInput:
 
 class TestWarmBudget:
     """Extra warm starts are for a comparison: a rerun without --baseline spends nothing on
-    them, one with it gets the default budget; an explicit --warm-budget always wins."""
+    them, one with it gets the default budget, one with --baseline-ref none (its pairs are
+    judged); an explicit --warm-budget always wins."""
 
     @pytest.mark.parametrize(
         ("argv", "budget"),
         [
             ([], 0.0),
             (["--baseline", "old.json"], cli.COMPARED_WARM_BUDGET),
+            (["--baseline-ref", "HEAD~1"], 0.0),
             (["--warm-budget", "1.5"], 1.5),
             (["--baseline", "old.json", "--warm-budget", "0"], 0.0),
         ],

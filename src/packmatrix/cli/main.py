@@ -293,12 +293,13 @@ samples where they are cheap tell a change from noise (``nox -s gate-benchmark``
 
 
 def warm_budget(args: argparse.Namespace) -> float:
-    """``--warm-budget``; by default extra samples only for a comparison, so a rerun without
-    one (a workshop's) spends no time on them."""
+    """``--warm-budget``; by default extra samples only for a comparison with a stored
+    ``--baseline``, so a rerun without one (a workshop's) spends no time on them. With
+    ``--baseline-ref`` neither run needs them: every warm start is re-timed side by side in
+    pairs, and the pairs are what is judged."""
     if args.warm_budget is not None:
         return float(args.warm_budget)
-    compared = getattr(args, "baseline", None) or getattr(args, "baseline_ref", None)
-    return COMPARED_WARM_BUDGET if compared else 0.0
+    return COMPARED_WARM_BUDGET if getattr(args, "baseline", None) else 0.0
 
 
 def run(

@@ -61,6 +61,9 @@ class FigureDiff(Json):
     note: str | None = None
     """Why a figure that has a threshold is informational this time (too few samples, memory
     measured two different ways)."""
+    pairs: Opt[tuple[tuple[float, float], ...]] = None
+    """A warm start re-timed side by side: each pair's starts (baseline, current) in seconds, in
+    the order taken (``retime``)."""
 
     @computed_field  # type: ignore[prop-decorator]
     @property

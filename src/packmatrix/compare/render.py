@@ -115,7 +115,7 @@ def _cells(diff: FormatDiff) -> list[list[str]]:
         rows.append(
             [
                 "",
-                fig.metric.label + (" (info)" if fig.informational else ""),
+                _label(fig),
                 value_text(fig.baseline, unit),
                 value_text(fig.current, unit),
                 delta_text(fig.delta, unit),
@@ -138,10 +138,17 @@ def _cells(diff: FormatDiff) -> list[list[str]]:
     return rows
 
 
+def _label(fig: FigureDiff) -> str:
+    """A figure's name in the table."""
+    return fig.metric.label + (" (info)" if fig.informational else "")
+
+
 def verdict_text(fig: FigureDiff) -> str:
     """The verdict, and why it is what it is when the figure says (re-timed side by side, too
     few samples to judge)."""
     text = VERDICT_TEXT[fig.verdict] if fig.verdict else ""
+    if fig.pairs and fig.verdict == "noise":  # judged on pairs, not on the runs' ranges
+        text = "within noise (the pairs disagree)"
     if fig.note:
         return f"{text}: {fig.note}" if text else fig.note
     return text
@@ -151,6 +158,7 @@ def record(result: Comparison, *, markdown_file: str | None = None) -> Compariso
     """What the report keeps of a comparison: the same text the Markdown shows."""
     rows = []
     for diff in result.formats:
+        pairs = {_label(fig): list(fig.pairs) for fig in diff.figures if fig.pairs}
         for cells in _cells(diff):
             rows.append(
                 ComparisonRow(
@@ -162,6 +170,7 @@ def record(result: Comparison, *, markdown_file: str | None = None) -> Compariso
                     change=cells[5],
                     verdict=cells[6],
                     regression=cells[6].startswith("⚠"),
+                    pairs=pairs.get(cells[1]),
                 )
             )
     return ComparisonRecord(

@@ -1,5 +1,6 @@
 """Before a startup regression is declared: re-time the baseline and the current artifact side by
-side, A B A B, when the baseline's artifact is still at hand.
+side, in pairs (A B or B A, a coin decides), when the baseline's artifact is still at hand; the
+pairs are judged by ``paired``.
 
 Two runs minutes apart on a shared machine differ by 30-50 % for reasons that have nothing to do
 with the app (the page cache, another job, the VM's neighbours). Started in turn, on this machine
@@ -11,13 +12,12 @@ so a baseline made on this machine can be started again without rebuilding anyth
 from __future__ import annotations
 
 import dataclasses
-import math
-import statistics
+import random
 from collections.abc import Callable
-from typing import Final
 
 from packmatrix.compare.comparison import Comparison, FigureDiff
-from packmatrix.compare.thresholds import Rule, Verdict
+from packmatrix.compare.paired import LOOKS, judge_pairs
+from packmatrix.compare.thresholds import Rule
 from packmatrix.core.context import Context
 from packmatrix.formats.base import Deployment, Format
 from packmatrix.formats.launch import free_port, wait_healthy
@@ -25,15 +25,6 @@ from packmatrix.model.results import Report
 from packmatrix.model.stats import Stat
 from packmatrix.steps import cache
 from packmatrix.steps.measure import settle
-
-ROUNDS: Final = 7
-"""A B pairs per re-timed format."""
-MORE_ROUNDS: Final = 15
-"""Pairs in all when the first ``ROUNDS`` disagree (a change past the thresholds whose pairs go
-both ways: ``noise``): on a loaded runner more pairs tell a real change from the load."""
-CHANCE: Final = 1 / 16
-"""How often an unchanged artifact may pass the sign test by chance (7 pairs: at most 1 the
-other way)."""
 
 Launched = dict[str, tuple[Format, Deployment]]
 """Each format of this run, as deployed for its measurements."""
@@ -49,6 +40,9 @@ class Retimer:
     every: bool = False
     """Re-time every format's warm start, not only a suspect one (``run --baseline-ref``: the
     baseline was built in this run, so both artifacts are always at hand)."""
+    current: Report | None = None
+    """This run's report: a format whose artifact has the baseline's bytes, installed with the
+    same lock, is the same program and is not re-timed."""
 
     def __call__(self, result: Comparison, baseline: Report) -> Comparison:
         """``result`` with every warm-start regression re-judged on A/B samples, where the
@@ -69,11 +63,25 @@ class Retimer:
         # verdict (a drift can hide a slowdown as well as fake one).
         if name not in self.launched or (not self.every and (fig.delta or 0) <= rule.min_delta):
             return fig
+        if self.current is not None and same_program(baseline, self.current, name):
+            note = "not re-timed: the baseline's artifact bytes (sha256) and lock"
+            return dataclasses.replace(fig, verdict="same", note=note)
         return retimed(fig, name, baseline, self, rule)
 
 
+def same_program(baseline: Report, current: Report, name: str) -> bool:
+    """Whether a format's artifact is the baseline's, file for file (sha256), installed with
+    the same lock: any difference of their starts is then the machine's."""
+    before, after = baseline.result(name), current.result(name)
+    if before is None or after is None or not before.artifact or not after.artifact:
+        return False
+    shas = [sorted(item.sha256 for item in row.artifact or []) for row in (before, after)]
+    return shas[0] == shas[1] and baseline.lock == current.lock
+
+
 def retimed(fig: FigureDiff, name: str, baseline: Report, run: Retimer, rule: Rule) -> FigureDiff:
-    """One figure re-judged on A B A B starts of the baseline's artifact and the current one."""
+    """One figure re-judged on pairs of starts of the baseline's artifact and the current one,
+    each pair's order a coin flip (A B or B A), judged by ``paired.judge_pairs``."""
     ctx, progress = run.ctx, run.progress
     row = baseline.result(name)
     built = cache.find_artifact([item.sha256 for item in row.artifact or []]) if row else None
@@ -86,54 +94,32 @@ def retimed(fig: FigureDiff, name: str, baseline: Report, run: Retimer, rule: Ru
     _start(fmt, ctx, earlier)  # its caches (a pex's PEX_ROOT) filled, as the current one's are
     before: list[float] = []
     after: list[float] = []
-    rounds = ROUNDS
-    while len(before) < rounds:
-        progress(name, f"re-timing the baseline side by side {len(before) + 1}/{rounds}")
-        before.append(_start(fmt, ctx, earlier))
-        after.append(_start(fmt, ctx, current))
-        if len(before) == ROUNDS and paired_verdict(before, after, rule) == "noise":
-            rounds = MORE_ROUNDS
+    judged = None
+    coin = random.Random()
+    for rounds, chance in LOOKS:
+        while len(before) < rounds:
+            progress(name, f"re-timing the baseline side by side {len(before) + 1}/{rounds}")
+            # Which goes first is a coin's: for the same program a pair's difference is then as
+            # likely either way, whatever the order does to a start (``paired``).
+            if coin.random() < 0.5:
+                before.append(_start(fmt, ctx, earlier))
+                after.append(_start(fmt, ctx, current))
+            else:
+                after.append(_start(fmt, ctx, current))
+                before.append(_start(fmt, ctx, earlier))
+        judged = judge_pairs(before, after, rule, chance)
+        if judged is None or not judged.undecided:
+            break
     a, b = Stat.of(before, "s"), Stat.of(after, "s")
-    verdict = paired_verdict(before, after, rule)
     note = (
-        f"re-timed side by side, A B A B ×{rounds}: {a.median:.3f} s → {b.median:.3f} s "
-        f"(the two runs' own figures: {fig.baseline.median if fig.baseline else 0:.3f} s → "
+        f"re-timed side by side, A B / B A ×{len(before)}: {a.median:.3f} s → {b.median:.3f} s, "
+        f"{judged.text() if judged else 'not judged'} (the two runs' own figures: "
+        f"{fig.baseline.median if fig.baseline else 0:.3f} s → "
         f"{fig.current.median if fig.current else 0:.3f} s)"
     )
-    return dataclasses.replace(fig, baseline=a, current=b, verdict=verdict, note=note)
-
-
-def paired_verdict(before: list[float], after: list[float], rule: Rule) -> Verdict | None:
-    """The verdict on A B pairs taken side by side: the median of the pairs' differences must
-    pass the rule's thresholds, and the pairs must agree on the sign (at most one of 7 the other
-    way: by chance, one in 16; at most 4 of 15). Each pair shares the machine's state of that
-    moment, so the ranges of two different minutes need not be apart."""
-    if rule.percent is None:
-        return None
-    diffs = [b - a for a, b in zip(before, after, strict=True)]
-    base = statistics.median(before)
-    change = statistics.median(diffs)
-    limit = max(rule.min_delta, base * rule.percent / 100)
-    worse = sum(1 for diff in diffs if diff > 0)
-    better = len(diffs) - worse
-    allowed = against(len(diffs))
-    if change > limit and better <= allowed:
-        return "regression"
-    if -change > limit and worse <= allowed:
-        return "improved"
-    return "noise" if abs(change) > limit else "same"
-
-
-def against(pairs: int) -> int:
-    """The most pairs that may go the other way: the largest k with P(at most k of ``pairs``
-    fair coin flips) <= ``CHANCE`` (1 of 7, 4 of 15)."""
-    total, allowed = 0, -1
-    for k in range(pairs + 1):
-        total += math.comb(pairs, k)
-        if total / 2**pairs > CHANCE:
-            break
-        allowed = k
-    return allowed
+    verdict = judged.verdict if judged else None
+    pairs = tuple(zip(before, after, strict=True))
+    return dataclasses.replace(fig, baseline=a, current=b, verdict=verdict, note=note, pairs=pairs)
 
 
 def _start(fmt: Format, ctx: Context, deployment: Deployment) -> float:

@@ -28,6 +28,9 @@ class ComparisonRow(Json):
     """regression, improved, within noise, or empty."""
     regression: bool = False
     """Whether this line is a regression."""
+    pairs: Opt[list[tuple[float, float]]] = None
+    """A warm start re-timed side by side: each pair's starts (baseline, current) in seconds, in
+    the order taken."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -90,7 +90,8 @@ def run_matrix(
             doc.formats.append(finish_format(building, ctx, note, launched))
         if options.targets:  # after every start was timed: the grid's containers load the CPU
             doc.grid = portability_grid(ctx, builds, options.targets, note)
-        retime = Retimer(ctx, launched, note, every=baseline is not None and baseline.built_here)
+        every = baseline is not None and baseline.built_here
+        retime = Retimer(ctx, launched, note, every=every, current=doc)
         if options.artifact_cache:
             prepared.keep(ctx, tools)
         doc.run.status = "complete"

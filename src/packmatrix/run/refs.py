@@ -3,11 +3,12 @@ from REF of the app's git repository, then judged side by side with the current 
 
 1. REF is checked out in a temporary git worktree (``gitrefs.checkout``), removed afterwards.
 2. The app at REF (the same folder below the repository's top, so ``--app sample_app`` works)
-   runs through the same pipeline with the same options, into ``<reports>/baseline/``. Its
+   runs through the same pipeline with the same options, into ``<reports>/baseline/``, but 3
+   warm starts a format (its warm start is judged on the pairs below, not on these). Its
    builds land in the artifact cache like any build: a warm runner reuses them.
 3. The current tree runs with that report as its ``--baseline``; every format's warm start is
-   re-timed A B A B against the baseline's artifact (found in the cache by its bytes) and judged
-   with the paired rule (``retime.paired_verdict``).
+   re-timed in pairs (A B, B A, ...) against the baseline's artifact (found in the cache by its
+   bytes) and judged by the paired rule (``paired.judge_pairs``).
 
 No stored baseline report is needed, and both sides meet the same machine in the same minutes.
 """
@@ -22,7 +23,7 @@ from pathlib import Path
 from typing import Final
 
 from packmatrix.compare.reports import Baseline
-from packmatrix.compare.thresholds import Thresholds
+from packmatrix.compare.thresholds import NOISE_MIN_SAMPLES, Thresholds
 from packmatrix.core import gitrefs
 from packmatrix.core.appspec import AppSpec, load_app
 from packmatrix.core.context import Options
@@ -60,7 +61,9 @@ def run_against_ref(
         def base_progress(name: str, stage: str) -> None:
             progress(f"{name} (base)", stage)
 
-        base_options = dataclasses.replace(options, targets=(), keep_workspace=False)
+        # Its warm starts are only the report's: the comparison re-times every one in pairs.
+        runs = min(options.runs, NOISE_MIN_SAMPLES)
+        base_options = dataclasses.replace(options, targets=(), keep_workspace=False, runs=runs)
         base = run_matrix(base_app, formats, base_options, folder, base_progress)
     base_seconds = time.perf_counter() - started
     progress("baseline", f"current tree: the base was built and measured in {base_seconds:.0f} s")
