@@ -69,6 +69,9 @@ class Options:
     ones there; the CLI turns it on, a library caller opts in."""
     rebuild: bool = False
     """Build every format even when the cache holds its build (the new build is stored)."""
+    remeasure: bool = False
+    """Start and time every format even when an earlier run measured the same artifact on this
+    machine with the same settings (``steps.measurecache``; the new figures are kept)."""
     targets: tuple[str, ...] = ()
     """Target systems the portability grid runs every passed local artifact on (``targets``);
     empty: no grid (a library caller's default; the command line's is every target)."""

@@ -43,12 +43,11 @@ from packmatrix.model.stats import Stat
 from packmatrix.reading.reproducible import file_sha256
 from packmatrix.report import render as report
 from packmatrix.report.ship import recommend
-from packmatrix.steps import cache, cachekey, prepared, rootcause
+from packmatrix.steps import cache, cachekey, factcache, measurecache, prepared, rootcause
 from packmatrix.steps.builds import Obtained, build_all, obtain
-from packmatrix.steps.factcache import cached_portability, cached_security
+from packmatrix.steps.factcache import cached_portability, cached_sbom, cached_security
 from packmatrix.steps.inspection import check_reproducible, lock_check, read_inside
 from packmatrix.steps.measure import BUILT, Progress, measure
-from packmatrix.steps.sbom import write_sbom
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +83,8 @@ def run_matrix(
             cachekey.run_source_digest(ctx)  # from the source as it is now, before any build
         if options.artifact_cache and not options.rebuild:
             prepared.restore(ctx, tools)
-        builds = build_all(formats, lambda fmt: build_format(fmt, ctx, note))
+        machine = doc.fingerprint
+        builds = build_all(formats, lambda fmt: build_format(fmt, ctx, note, machine))
         launched: Launched = {}
         for building in builds:  # serially: no build runs while a startup is timed
             doc.formats.append(finish_format(building, ctx, note, launched))
@@ -173,6 +173,7 @@ def new_report(app: AppSpec, options: Options, started: float) -> Report:
                 "check_reproducible": options.check_reproducible,
                 "targets": list(options.targets),
                 "profile": options.profile,
+                "remeasure": options.remeasure,
             },
         ),
         app=app.to_json(),
@@ -242,8 +243,13 @@ class Building:
     result: FormatResult
     built: Built | None
     deployment: Deployment | None
-    """Where the build was put, ready to start (None when the build or the deploy failed)."""
+    """Where the build was put, ready to start (None when the build or the deploy failed, or
+    when its measurement is ``kept``: it is not started)."""
     seconds: float
+    measurement: str | None = None
+    """The key its measurement is kept under (``measurecache``), when it can be kept."""
+    kept: measurecache.Kept | None = None
+    """An earlier run's measurement of this very artifact, shown instead of starting it."""
 
 
 def run_format(fmt: Format, ctx: Context, progress: Progress) -> FormatResult:
@@ -251,12 +257,16 @@ def run_format(fmt: Format, ctx: Context, progress: Progress) -> FormatResult:
     return finish_format(build_format(fmt, ctx, progress), ctx, progress)
 
 
-def build_format(fmt: Format, ctx: Context, progress: Progress) -> Building:
+def build_format(
+    fmt: Format, ctx: Context, progress: Progress, machine: Fingerprint | None = None
+) -> Building:
     """The format's build (or its reuse from the artifact cache) and its deploy, recorded in
-    its row. Deploys run beside the other builds: no start is timed before they all end."""
+    its row. Deploys run beside the other builds: no start is timed before they all end. An
+    artifact an earlier run measured on this ``machine`` with these settings is not deployed:
+    its row shows that measurement (``measurecache``), unless ``--remeasure``."""
     result = FormatResult(name=fmt.name, title=fmt.title)
     started = time.perf_counter()
-    built = deployment = None
+    built = deployment = kept = measurement = None
     with recorded(result, fmt, ctx):
         reason = fmt.unavailable(ctx)
         if reason and fmt.name in ctx.options.explicit_formats:
@@ -267,12 +277,26 @@ def build_format(fmt: Format, ctx: Context, progress: Progress) -> Building:
         obtained = obtain(fmt, ctx, tool_versions(), progress)
         record_build(result, obtained, profiles.chosen(fmt, ctx))
         built = obtained.built
-        progress(fmt.name, "deploy")
-        deployment = fmt.deploy(ctx, built)
-        record_deploy(result, deployment, ctx)
+        shas = [item.sha256 for item in result.artifact or []]
+        files = [f"{item.name}:{item.sha256}" for item in result.artifact or []]
+        measurement = measurecache.key(fmt, ctx, files, machine)
+        if not ctx.options.remeasure and factcache.known(fmt, ctx, built, shas):
+            kept = measurecache.lookup(measurement)
+        if kept is None:
+            progress(fmt.name, "deploy")
+            deployment = fmt.deploy(ctx, built)
+            record_deploy(result, deployment, ctx)
         progress(fmt.name, BUILT)
     seconds = time.perf_counter() - started
-    return Building(fmt=fmt, result=result, built=built, deployment=deployment, seconds=seconds)
+    return Building(
+        fmt=fmt,
+        result=result,
+        built=built,
+        deployment=deployment,
+        seconds=seconds,
+        measurement=measurement,
+        kept=kept,
+    )
 
 
 def finish_format(
@@ -287,18 +311,24 @@ def finish_format(
         building.deployment,
     )
     started = time.perf_counter()
-    if built is not None and deployment is not None:
+    if built is not None and (deployment is not None or building.kept is not None):
         with recorded(result, fmt, ctx):
-            if launched is not None:
-                launched[fmt.name] = (fmt, deployment)
-            progress(fmt.name, "cold start + smoke test")
-            measure(fmt, ctx, deployment, result, progress)
-            if isinstance(fmt, MeasuredAfterStarts):
-                fmt.after_starts(ctx, built)
+            if deployment is None and building.kept is not None:
+                measurecache.apply(building.kept, result)
+                progress(fmt.name, f"starts reused from run {building.kept.measured.run}")
+            elif deployment is not None:
+                if launched is not None:
+                    launched[fmt.name] = (fmt, deployment)
+                result.measured = measurecache.now(ctx)
+                progress(fmt.name, "cold start + smoke test")
+                measure(fmt, ctx, deployment, result, progress)
+                if isinstance(fmt, MeasuredAfterStarts):
+                    fmt.after_starts(ctx, built)
             progress(fmt.name, "inspect")
             shas = [item.sha256 for item in result.artifact or []]
             result.portability = cached_portability(fmt, ctx, built, deployment, shas)
-            written = write_sbom(ctx, fmt.name, built, deployment, result.portability.distributions)
+            traced = result.portability.distributions
+            written = cached_sbom(fmt, ctx, built, deployment, traced, shas)
             result.sbom = written.relative
             result.lock_check = lock_check(
                 ctx, read_inside(result.portability.distributions, written.installed)
@@ -317,6 +347,7 @@ def finish_format(
                 )
             else:
                 result.status = Status.PASSED
+                measurecache.keep(building.measurement, result)
     result.seconds = building.seconds + time.perf_counter() - started
     progress(fmt.name, str(result.status))
     return result
