@@ -208,6 +208,11 @@ class RunInfo(Json):
     stopped by the user or a signal, the rows finished so far are kept."""
     options: Annotated[dict[str, Any], Shaped(RunOptionsRecord)] = field(default_factory=dict)
     """The options the run was started with."""
+    phases: Opt[dict[str, Seconds]] = None
+    """Where ``seconds`` went, in the order of the run: ``prepare`` (the source's digest, the
+    lock), ``builds`` (every build or its reuse, and the deploys, side by side), ``starts``
+    (each format started, measured and inspected in turn, or its kept measurement shown),
+    ``grid``, ``finish``. Absent in older reports."""
     workspace: Opt[str] = None
     """With ``--keep-workspace``: where the run's temporary folder was kept."""
     in_progress: Opt[str] = None

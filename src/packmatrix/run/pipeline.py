@@ -4,7 +4,6 @@ interrupt stops the run, and even then the rows finished so far are saved."""
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import datetime as dt
 import logging
@@ -12,8 +11,7 @@ import os
 import platform
 import secrets
 import time
-import traceback
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -32,19 +30,16 @@ from packmatrix.formats.base import (
     Deployment,
     Format,
     MeasuredAfterStarts,
-    TracesImports,
 )
 from packmatrix.grid.cells import Artifact, on_grid, run_grid
 from packmatrix.model.fingerprint import Fingerprint
 from packmatrix.model.grid import Grid
-from packmatrix.model.records import ArtifactFile, Commands, Figures, LaunchRecord
 from packmatrix.model.results import FormatResult, LauncherRecord, Report, RunInfo, Status
-from packmatrix.model.stats import Stat
-from packmatrix.reading.reproducible import file_sha256
 from packmatrix.report import render as report
 from packmatrix.report.ship import recommend
-from packmatrix.steps import cache, cachekey, factcache, measurecache, prepared, rootcause
-from packmatrix.steps.builds import Obtained, build_all, obtain
+from packmatrix.run.rows import record_build, record_deploy, recorded, root_cause
+from packmatrix.steps import cache, cachekey, factcache, measurecache, prepared
+from packmatrix.steps.builds import build_all, obtain
 from packmatrix.steps.factcache import cached_portability, cached_sbom, cached_security
 from packmatrix.steps.inspection import check_reproducible, lock_check, read_inside
 from packmatrix.steps.measure import BUILT, Progress, measure
@@ -84,12 +79,17 @@ def run_matrix(
         if options.artifact_cache and not options.rebuild:
             prepared.restore(ctx, tools)
         machine = doc.fingerprint
+        lap = phases(doc, started)
+        lap("prepare")
         builds = build_all(formats, lambda fmt: build_format(fmt, ctx, note, machine))
+        lap("builds")
         launched: Launched = {}
         for building in builds:  # serially: no build runs while a startup is timed
             doc.formats.append(finish_format(building, ctx, note, launched))
+        lap("starts")
         if options.targets:  # after every start was timed: the grid's containers load the CPU
             doc.grid = portability_grid(ctx, builds, options.targets, note)
+            lap("grid")
         retime = Retimer(ctx, launched, note, every=baseline is not None and baseline.built_here)
         if options.artifact_cache:
             prepared.keep(ctx, tools)
@@ -118,6 +118,21 @@ def run_matrix(
             if options.artifact_cache:
                 cache.evict(cache.max_bytes())
     return doc
+
+
+def phases(doc: Report, started: float) -> Callable[[str], None]:
+    """``lap(name)``: the seconds since the last lap (or ``started``) become the run's phase
+    ``name`` (``RunInfo.phases``); ``finish`` adds the last one."""
+    doc.run.phases = {}
+    last = [started]
+
+    def lap(name: str) -> None:
+        now = time.time()
+        if doc.run.phases is not None:
+            doc.run.phases[name] = now - last[0]
+        last[0] = now
+
+    return lap
 
 
 def portability_grid(
@@ -202,6 +217,8 @@ def fingerprint() -> Fingerprint:
 
 def finish(doc: Report, ctx: Context, started: float) -> None:
     doc.run.seconds = time.time() - started
+    if doc.run.phases is not None:
+        doc.run.phases["finish"] = max(doc.run.seconds - sum(doc.run.phases.values()), 0.0)
     doc.app = ctx.app.to_json()  # a dynamic version is known once the app is built
     launcher = ctx.app.launcher
     if launcher is not None:
@@ -351,89 +368,3 @@ def finish_format(
     result.seconds = building.seconds + time.perf_counter() - started
     progress(fmt.name, str(result.status))
     return result
-
-
-@contextlib.contextmanager
-def recorded(result: FormatResult, fmt: Format, ctx: Context) -> Iterator[None]:
-    """A failing step becomes the row's status and reason; the run goes on."""
-    try:
-        yield
-    except FormatUnavailable as exc:
-        result.status, result.reason = Status.SKIPPED, exc.reason
-    except StepFailed as exc:
-        result.status, result.log_tail = Status.FAILED, exc.log_tail
-        cause = root_cause(fmt, ctx, exc.log_tail)
-        result.reason = exc.reason if cause is None else f"{exc.reason}: {cause}"
-    except Exception as exc:  # a bug or an unforeseen fault: still one row, the run goes on
-        log.debug("format %s crashed", fmt.name, exc_info=True)
-        result.status = Status.FAILED
-        result.reason = f"{type(exc).__name__}: {exc}"
-        result.log_tail = "".join(traceback.format_exception(exc)[-6:])
-
-
-CAUSE_LINES = 120
-"""Lines of a format's log read for a failure's root cause when its tail shows none (numpy's
-import error explains itself over 30 lines, before the traceback of the app's own frames)."""
-
-
-def root_cause(fmt: Format, ctx: Context, tail: str) -> str | None:
-    """The root cause of a format's failure (``rootcause``), from the output it failed with,
-    else from the end of its log since its last command: what that command and the starts
-    after it printed, not an earlier step that failed on purpose (pip's offline attempt that
-    the download after it remedied)."""
-    frozen = isinstance(fmt, TracesImports)
-    tail = since_last_command(tail)
-    found = rootcause.root_cause(tail, frozen=frozen)
-    if found is None:
-        longer = since_last_command(procs.tail(ctx.log_for(fmt.name), CAUSE_LINES))
-        found = rootcause.root_cause(longer, frozen=frozen) if longer != tail else None
-    return found
-
-
-def since_last_command(text: str) -> str:
-    """``text`` from its last ``$ command`` line on (``procs.run`` writes one per step)."""
-    at = text.rfind("\n$ ")
-    return text if at < 0 else text[at + 1 :]
-
-
-def record_build(result: FormatResult, obtained: Obtained, chosen: list[str]) -> None:
-    """The build's row: its commands, the options the profile ``chosen``, its files."""
-    built = obtained.built
-
-    def name(path: Path) -> str:  # a folder artifact's files by their path in it
-        return str(path.relative_to(built.folder)) if built.folder else path.name
-
-    files = [
-        ArtifactFile(name=name(path), bytes=path.stat().st_size, sha256=file_sha256(path))
-        for path in built.files
-    ]
-    result.build = dataclasses.replace(
-        obtained.record, note=built.artifact_note, profile_options=chosen
-    )
-    result.artifact = files
-    result.figures = built.figures or Figures()
-    result.figures.build_seconds = Stat.of([built.seconds], "s")
-    result.figures.artifact_bytes = sum(item.bytes for item in files)
-    result.image = built.image
-    result.dockerfile = built.dockerfile
-    result.generated_files = built.generated_files
-    result.stripping = built.stripping
-
-
-def record_deploy(result: FormatResult, deployment: Deployment, ctx: Context) -> None:
-    result.deploy = Commands(
-        commands=[ctx.shown(argv) for argv in deployment.commands],
-        seconds=round(deployment.seconds, 3),
-    )
-    base_keys = {"PATH", "HOME", "TMPDIR", "LANG"}
-    place = str(deployment.place)
-    result.launch = LaunchRecord(
-        argv=[arg.replace(place, "<place>") for arg in deployment.argv],
-        env_extra={
-            key: value.replace(place, "<place>")
-            for key, value in deployment.env.items()
-            if key not in base_keys
-        },
-        footprint_label=deployment.footprint_label,
-        footprint_note=deployment.footprint_note,
-    )
