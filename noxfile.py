@@ -184,8 +184,9 @@ def fixtures(session: nox.Session) -> None:
 
 @nox.session(name="rerun-benchmark", default=False)
 def rerun_benchmark(session: nox.Session) -> None:
-    """Time a cold matrix, an unchanged rerun and a rerun after a one-line change (prints
-    figures; the artifact cache is a temporary one)."""
+    """Time a cold matrix, two unchanged reruns, one with --remeasure and one after a one-line
+    change, with where each run's time went (prints figures; the artifact cache is a temporary
+    one; `-- --grid` adds the portability grid)."""
     session.install(".")
     session.run("python", "benchmarks/rerun.py", *session.posargs)
 
