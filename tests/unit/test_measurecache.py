@@ -121,12 +121,19 @@ class TestTheKey:
         finally:
             other.close()
 
-    def test_the_lock_changes_it(self, ctx: Context) -> None:
+    def test_the_lock_changes_it(self, app: AppSpec, ctx: Context, tmp_path: Path) -> None:
         """A venv's dependencies come from the lock: another lock, another measurement."""
         fmt = FakeFormat()
-        mine = measurecache.key(fmt, ctx, ARTIFACT, MACHINE)
-        (ctx.wheelhouse / "flask-3.1.3-py3-none-any.whl").write_bytes(b"a wheel")
-        assert mine != measurecache.key(fmt, ctx, ARTIFACT, MACHINE)
+        other = Context.create(app, OPTIONS, tmp_path / "other-logs")
+        house = other.workdir / "wheelhouse"
+        house.mkdir()
+        (house / "flask-3.1.3-py3-none-any.whl").write_bytes(b"a wheel")
+        other.provide("wheelhouse", house)
+        try:
+            mine = measurecache.key(fmt, ctx, ARTIFACT, MACHINE)
+            assert mine != measurecache.key(fmt, other, ARTIFACT, MACHINE)
+        finally:
+            other.close()
 
     def test_nothing_is_kept_without_the_cache_a_fingerprint_or_files(
         self, app: AppSpec, ctx: Context, tmp_path: Path

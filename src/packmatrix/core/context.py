@@ -410,7 +410,13 @@ class Context:
 
     @property
     def lock(self) -> list[LockEntry]:
-        """The exact dependency set of this run, read from the wheelhouse (empty before it)."""
+        """The exact dependency set of this run, read from the wheelhouse (empty before it);
+        read once the wheelhouse is made (every format's cache keys and checks ask for it)."""
+        if self.made("wheelhouse"):
+            return self.once("lock", self._read_lock)
+        return self._read_lock()
+
+    def _read_lock(self) -> list[LockEntry]:
         house = self.workdir / "wheelhouse"
         entries = []
         for path in sorted(house.glob("*.whl")):
