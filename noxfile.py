@@ -46,8 +46,7 @@ INSTALLED_FROM = "packmatrix-source.sha256"
 
 def _source_digest() -> str:
     """sha256 over what `pip install .` builds packmatrix from: pyproject.toml, the README (its
-    long description) and src/ (not
-    bytecode, not an editable install's egg-info)."""
+    long description) and src/ (not bytecode, not an editable install's egg-info)."""
     digest = hashlib.sha256()
     files = [Path("pyproject.toml"), Path("README.md"), *sorted(Path("src").rglob("*"))]
     for path in files:
