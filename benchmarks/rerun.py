@@ -146,20 +146,24 @@ def one_run(app: Path, reports: Path, env: dict[str, str], extra: list[str]) -> 
     )
 
 
-def series(extra: list[str], kinds: list[str], number: int) -> dict[str, list[Figures]]:
-    """The runs ``kinds`` on a fresh copy of the app and an empty artifact cache; each printed
-    as it ends."""
+def series(
+    extra: list[str], kinds: list[str], number: int, keep: Path | None = None
+) -> dict[str, list[Figures]]:
+    """The runs ``kinds`` on a fresh copy of the app and an empty artifact cache, each printed
+    as it ends; with ``keep``, on the copy and the cache in that folder (made the first time
+    and kept, so another packmatrix can go on from them: ``--keep`` says how)."""
     with tempfile.TemporaryDirectory(prefix="packmatrix-rerun-bench-") as tmp:
-        base = Path(tmp)
+        base = keep or Path(tmp)
         app = base / "app"
-        shutil.copytree(
-            REPO / "sample_app",
-            app,
-            ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"),
-        )
         home = base / "xdg-cache"
-        (home / "packmatrix").mkdir(parents=True)
-        (home / "packmatrix" / "wheels").symlink_to(wheel_cache())
+        if not app.is_dir():
+            shutil.copytree(
+                REPO / "sample_app",
+                app,
+                ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"),
+            )
+            (home / "packmatrix").mkdir(parents=True)
+            (home / "packmatrix" / "wheels").symlink_to(wheel_cache())
         env = {**os.environ, "XDG_CACHE_HOME": str(home), "COLUMNS": "200"}
         reports = base / "reports"
         figures: dict[str, list[Figures]] = {}
@@ -172,8 +176,9 @@ def series(extra: list[str], kinds: list[str], number: int) -> dict[str, list[Fi
                 figures.setdefault(kind, []).append(fig)
                 show(number, index, kind, fig)
         finally:  # the images this cache kept in the engine go with it
-            clear = [sys.executable, "-m", "packmatrix", "cache", "clear"]
-            subprocess.run(clear, env=env, check=False, stdout=subprocess.DEVNULL)
+            if keep is None:
+                clear = [sys.executable, "-m", "packmatrix", "cache", "clear"]
+                subprocess.run(clear, env=env, check=False, stdout=subprocess.DEVNULL)
     return figures
 
 
@@ -214,6 +219,14 @@ def main() -> int:
         help=f"the runs of a series, in order (default {','.join(KINDS)})",
     )
     parser.add_argument("--repeat", type=int, default=1, help="how many series")
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        metavar="FOLDER",
+        help="the app's copy and the artifact cache in FOLDER, kept after the runs: a series "
+        "of another packmatrix (another interpreter running this script) goes on from them, "
+        "builds and all; clear it with XDG_CACHE_HOME=FOLDER/xdg-cache packmatrix cache clear",
+    )
     args = parser.parse_args()
     extra = [*(["--formats", args.formats] if args.formats else [])]
     extra += ["--runs", str(args.runs)] if args.runs else []
@@ -227,7 +240,7 @@ def main() -> int:
         f"runs: {', '.join(kinds)}"
     )
     for number in range(1, args.repeat + 1):
-        series(extra, kinds, number)
+        series(extra, kinds, number, args.keep)
     return 0
 
 
