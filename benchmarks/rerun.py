@@ -90,7 +90,8 @@ def progress_phases(stdout: str, doc: dict[str, object], seconds: float) -> dict
     if not lines:
         return {}
     first = lines[0][0]
-    built = max((t for t, _, stage in lines if stage in (BUILT, "skipped")), default=first)
+    ends = (BUILT, "skipped")  # a step's line may say how long the step before it took
+    built = max((t for t, _, stage in lines if stage.split(" (")[0] in ends), default=first)
     grid_lines = [t for t, name, _ in lines if name == "grid" or name.startswith("grid ")]
     rows_end = max((t for t, name, _ in lines if not name.startswith("grid")), default=built)
     grid = doc.get("grid")
@@ -111,6 +112,7 @@ def one_run(app: Path, reports: Path, env: dict[str, str], extra: list[str]) -> 
     started = time.perf_counter()
     done = subprocess.run([*argv, *extra], env=env, capture_output=True, text=True, check=False)
     seconds = time.perf_counter() - started
+    (reports / "stdout.txt").write_text(done.stdout, encoding="utf-8")  # its progress lines
     doc = json.loads((reports / "matrix.json").read_text(encoding="utf-8"))
     reused: list[str] = []
     built: list[str] = []
