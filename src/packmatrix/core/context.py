@@ -69,9 +69,7 @@ class Options:
     ones there; the CLI turns it on, a library caller opts in."""
     rebuild: bool = False
     """Build every format even when the cache holds its build (the new build is stored)."""
-    remeasure: bool = False
-    """Start and time every format even when an earlier run measured the same artifact on this
-    machine with the same settings (``steps.measurecache``; the new figures are kept)."""
+    remeasure: bool = False  # time every start again, though kept (``steps.measurecache``)
     targets: tuple[str, ...] = ()
     """Target systems the portability grid runs every passed local artifact on (``targets``);
     empty: no grid (a library caller's default; the command line's is every target)."""
@@ -410,11 +408,8 @@ class Context:
 
     @property
     def lock(self) -> list[LockEntry]:
-        """The exact dependency set of this run, read from the wheelhouse (empty before it);
-        read once the wheelhouse is made (every format's cache keys and checks ask for it)."""
-        if self.made("wheelhouse"):
-            return self.once("lock", self._read_lock)
-        return self._read_lock()
+        """The exact dependency set of this run, read from the wheelhouse (empty before it)."""
+        return self.once("lock", self._read_lock) if self.made("wheelhouse") else self._read_lock()
 
     def _read_lock(self) -> list[LockEntry]:
         house = self.workdir / "wheelhouse"
