@@ -26,6 +26,7 @@ from packmatrix.model.results import SCHEMA_VERSION, FormatResult, Report
 from packmatrix.model.stats import Stat
 from packmatrix.model.units import command, human_bytes, megabytes, options_text, seconds
 from packmatrix.report import charts
+from packmatrix.steps import cache
 
 FILES = ("matrix.html", "matrix.md", "matrix.json")
 """What a run writes to its reports folder (and ``logs/``), the page people open first."""
@@ -261,6 +262,7 @@ def plain_json(value: object, indent: int | None = None) -> str:
 def render(template: str, doc: Report) -> str:
     env = jinja2.Environment(
         loader=jinja2.FunctionLoader(_template_source),
+        bytecode_cache=_compiled(),
         autoescape=jinja2.select_autoescape(["html", "html.j2"]),
         trim_blocks=True,
         lstrip_blocks=True,
@@ -288,6 +290,18 @@ def render(template: str, doc: Report) -> str:
         reused_note=reused_note,
     )
     return env.get_template(template).render(report=doc, rows=table_rows(doc))
+
+
+def _compiled() -> jinja2.BytecodeCache | None:
+    """The templates compiled once, kept in packmatrix's cache folder by their source's
+    checksum (an edited template is compiled again): compiling them took longer than rendering
+    a report. None when the folder can't be made (nothing is kept then)."""
+    folder = cache.templates_dir()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    return jinja2.FileSystemBytecodeCache(str(folder))
 
 
 def _template_source(name: str) -> str:
