@@ -17,7 +17,6 @@ from packmatrix.core.appspec import AppSpec
 from packmatrix.core.checks import Check
 from packmatrix.core.context import Context, Options
 from packmatrix.formats.base import Built
-from packmatrix.model.fingerprint import Fingerprint
 from packmatrix.model.load import read_json
 from packmatrix.model.records import Figures, Measured
 from packmatrix.model.results import FormatResult, Report, Status
@@ -26,18 +25,10 @@ from packmatrix.report import history
 from packmatrix.report import render as report
 from packmatrix.run.pipeline import build_format, finish_format, new_report
 from packmatrix.steps import cache, measurecache
+from tests.unit.test_gate import MACHINE as GATE_MACHINE
 from tests.unit.test_pipeline import FakeFormat, fake_app
 
-MACHINE = Fingerprint(
-    cpu="AMD EPYC 7763",
-    cores=2,
-    os="Linux",
-    arch="x86_64",
-    kernel="6.1.0",
-    libc="glibc 2.36",
-    python="3.11.7",
-    tools={"pex": "2.105.2"},
-)
+MACHINE = dataclasses.replace(GATE_MACHINE, cores=2, kernel="6.1.0", libc="glibc 2.36")
 ARTIFACT = ("app.fake:" + "ab" * 32,)
 OPTIONS = Options(runs=2, warm_budget=0.0, startup_timeout=5.0, artifact_cache=True)
 
