@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -38,8 +39,38 @@ DOCS_REQUIREMENTS = ("mkdocs>=1.6,<2", "mkdocs-material>=9.5,<10")
 """The site's tools: MkDocs 1.6 for its nav and link validation; Material for MkDocs 9."""
 
 
-def _packmatrix(session: nox.Session, *args: str) -> None:
+INSTALLED_FROM = "packmatrix-source.sha256"
+"""In a session's venv: the sha256 of the source packmatrix was installed from."""
+
+
+def _source_digest() -> str:
+    """sha256 over what `pip install .` builds packmatrix from: pyproject.toml, the README (its
+    long description) and src/ (not bytecode, not an editable install's egg-info)."""
+    digest = hashlib.sha256()
+    files = [Path("pyproject.toml"), Path("README.md"), *sorted(Path("src").rglob("*"))]
+    for path in files:
+        if not path.is_file() or "__pycache__" in path.parts or ".egg-info" in str(path):
+            continue
+        digest.update(path.as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def _install(session: nox.Session) -> None:
+    """`pip install .` into the session's venv, unless it holds an install of this very source
+    already: pip builds a wheel of the project every time (seconds of every rerun)."""
+    location = getattr(session.virtualenv, "location", None)
+    stamp = Path(location) / INSTALLED_FROM if location else None
+    digest = _source_digest()
+    if stamp is not None and stamp.is_file() and stamp.read_text() == digest:
+        session.log("packmatrix is installed from this very source already: not installed again")
+        return
     session.install(".")
+    if stamp is not None:
+        stamp.write_text(digest)
+
+
+def _packmatrix(session: nox.Session, *args: str) -> None:
+    _install(session)
     session.run("packmatrix", *args, *session.posargs)
 
 
@@ -79,7 +110,7 @@ def portability(session: nox.Session) -> None:
 @nox.session(name="grid-benchmark", default=False)
 def grid_benchmark(session: nox.Session) -> None:
     """Time the portability grid on the default matrix, targets cached (prints figures)."""
-    session.install(".")
+    _install(session)
     session.run("python", "benchmarks/grid.py", *session.posargs)
 
 
@@ -141,14 +172,14 @@ def docs(session: nox.Session) -> None:
 def screenshot(session: nox.Session) -> None:
     """Take docs/images/report.png, the README's picture, from a real reports/matrix.html with
     headless Chromium (run `nox -s matrix` first; needs Debian's chromium)."""
-    session.install(".")
+    _install(session)
     session.run("python", "scripts/screenshot.py", *session.posargs)
 
 
 @nox.session(name="gate-benchmark", default=False)
 def gate_benchmark(session: nox.Session) -> None:
     """Does the CI gate cry wolf? Unchanged reruns compared pairwise, and a 150 ms slowdown."""
-    session.install(".")
+    _install(session)
     session.run("python", "benchmarks/gate.py", *session.posargs)
 
 
@@ -156,7 +187,7 @@ def gate_benchmark(session: nox.Session) -> None:
 def noisy_gate_benchmark(session: nox.Session) -> None:
     """The gate with a CPU hog on one core: what --baseline-ref costs, false alarms in
     unchanged comparisons, and a 150 ms slowdown caught (prints figures; ~30 min)."""
-    session.install(".")
+    _install(session)
     session.run("python", "benchmarks/noisy_gate.py", *session.posargs)
 
 
@@ -165,7 +196,7 @@ def benchmark(session: nox.Session) -> None:
     """Check packmatrix's startup figures against an independent stopwatch, then print the
     strategies' size and startup goals (prints figures);
     ``-- --alternate-formats`` starts the formats in turn against the report's warm medians."""
-    session.install(".")
+    _install(session)
     session.run("python", "benchmarks/stopwatch.py", *session.posargs)
 
 
@@ -173,15 +204,16 @@ def benchmark(session: nox.Session) -> None:
 def fixtures(session: nox.Session) -> None:
     """Regenerate tests/fixtures/{reports,platforms}/*.json from real packmatrix runs (minutes;
     needs the Docker Engine and another CPython for the merge pair)."""
-    session.install(".")
+    _install(session)
     session.run("python", "scripts/regenerate_fixtures.py", *session.posargs)
 
 
 @nox.session(name="rerun-benchmark", default=False)
 def rerun_benchmark(session: nox.Session) -> None:
-    """Time a cold matrix, an unchanged rerun and a rerun after a one-line change (prints
-    figures; the artifact cache is a temporary one)."""
-    session.install(".")
+    """Time a cold matrix, two unchanged reruns, one with --remeasure and one after a one-line
+    change, with where each run's time went (prints figures; the artifact cache is a temporary
+    one; `-- --grid` adds the portability grid)."""
+    _install(session)
     session.run("python", "benchmarks/rerun.py", *session.posargs)
 
 

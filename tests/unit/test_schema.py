@@ -105,7 +105,7 @@ class TestSchemaDocument:
         """The schema accepts the version the code writes, and any 2.x; no other major."""
         pattern = report.schema()["properties"]["schema_version"]["pattern"]
         validator = jsonschema.Draft202012Validator({"type": "string", "pattern": pattern})
-        assert SCHEMA_VERSION == "2.2"
+        assert SCHEMA_VERSION == "2.3"
         assert validator.is_valid(SCHEMA_VERSION)
         assert validator.is_valid("2.12")
         assert not validator.is_valid("1.0")

@@ -16,7 +16,7 @@ from rich.table import Table
 
 from packmatrix.model.metrics import COLUMNS
 from packmatrix.model.results import Report
-from packmatrix.report.render import HEADERS, Row, table_rows
+from packmatrix.report.render import HEADERS, Row, reused_note, table_rows
 from packmatrix.steps.measure import BUILT, FAILED_MARK, PASSED_MARK
 
 STATUS_STYLE = {"PASSED": "green", "FAILED": "bold red", "SKIPPED": "yellow"}
@@ -92,6 +92,9 @@ class Terminal:
         carried = sorted({row.carried_from for row in rows if row.carried_from})
         if carried:
             self.line(f"* not built in this run: the row of an earlier run ({', '.join(carried)})")
+        reused = reused_note(doc)
+        if reused:
+            self.line(reused)
         if len(keys) < len(HEADERS_BY_KEY):
             self.line("(narrow terminal: build, cold start and memory are in the reports)")
         self._reasons(rows)

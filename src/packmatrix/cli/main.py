@@ -155,7 +155,16 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--rebuild",
         action="store_true",
-        help="build every format even when the artifact cache holds its build",
+        help="build every format even when the artifact cache holds its build (and time "
+        "every start again: --remeasure)",
+    )
+    run.add_argument(
+        "--remeasure",
+        action="store_true",
+        help="start and time every format again even when an earlier run measured the same "
+        "artifact on this machine with the same settings (by default such a row shows that "
+        "run's figures, marked with it; --baseline, --baseline-ref and --history always "
+        "remeasure)",
     )
     run.add_argument(
         "--baseline",
@@ -302,6 +311,13 @@ def warm_budget(args: argparse.Namespace) -> float:
     return COMPARED_WARM_BUDGET if getattr(args, "baseline", None) else 0.0
 
 
+def remeasure(args: argparse.Namespace) -> bool:
+    """Whether every start is timed again: asked for, or a rebuild, or a run whose timings are
+    judged against others (a baseline, the history), which must be this run's own."""
+    judged = (getattr(args, name, None) for name in ("baseline", "baseline_ref", "history"))
+    return bool(args.remeasure or args.rebuild or any(judged))
+
+
 def run(
     args: argparse.Namespace, terminal: Terminal, baseline: compare.Baseline | None = None
 ) -> tuple[int, Report]:
@@ -327,6 +343,7 @@ def run(
         normalize_sdist=args.normalize_sdist,
         artifact_cache=True,
         rebuild=args.rebuild,
+        remeasure=remeasure(args),
         targets=grid_targets(args.targets),
         profile=args.profile,
         # Named on the command line (not the default, not "all"): failing to run is a failure.

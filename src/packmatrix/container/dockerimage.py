@@ -125,6 +125,24 @@ def resolve_base(ctx: Context, eng: Engine, host: localbase.Host | None = None) 
     )
 
 
+def present_base_id(ctx: Context, eng: Engine, host: localbase.Host | None = None) -> str | None:
+    """The id of the image ``resolve_base`` would build on, when it is in the engine (or can
+    be pulled), found without starting it: what the build's cache key needs. None when it would
+    have to be built first. The same id is the same image, so its Python was checked when a
+    build on it was made; a fresh build resolves (and checks) it through ``resolve_base``."""
+    minor = host_minor()
+    official = f"python:{minor}-slim"
+    image, _ = find_or_pull(eng.client, ctx.options.base_image or official)
+    if image is None and not ctx.options.base_image:
+
+        def present(tag: str) -> bool:
+            return eng.find_image(tag) is not None
+
+        plan = localbase.decide(official, minor, present=present, host=host or localbase.Host())
+        image = eng.find_image(plan.tag) if isinstance(plan, localbase.Use) else None
+    return str(image.id) if image is not None else None
+
+
 def _local_base(
     ctx: Context, eng: Engine, official: str, minor: str, host: localbase.Host
 ) -> tuple[Any, str, str]:

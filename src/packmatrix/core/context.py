@@ -69,6 +69,7 @@ class Options:
     ones there; the CLI turns it on, a library caller opts in."""
     rebuild: bool = False
     """Build every format even when the cache holds its build (the new build is stored)."""
+    remeasure: bool = False  # time every start again, though kept (``steps.measurecache``)
     targets: tuple[str, ...] = ()
     """Target systems the portability grid runs every passed local artifact on (``targets``);
     empty: no grid (a library caller's default; the command line's is every target)."""
@@ -408,6 +409,9 @@ class Context:
     @property
     def lock(self) -> list[LockEntry]:
         """The exact dependency set of this run, read from the wheelhouse (empty before it)."""
+        return self.once("lock", self._read_lock) if self.made("wheelhouse") else self._read_lock()
+
+    def _read_lock(self) -> list[LockEntry]:
         house = self.workdir / "wheelhouse"
         entries = []
         for path in sorted(house.glob("*.whl")):

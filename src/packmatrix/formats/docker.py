@@ -40,6 +40,7 @@ from packmatrix.container.dockerimage import (
     image_files,
     layer_sizes,
     os_package_count,
+    present_base_id,
     resolve_base,
     save_image,
     uid_of,
@@ -79,6 +80,15 @@ def run_engine(ctx: Context) -> Engine:
 def run_base(ctx: Context) -> ResolvedBase:
     """The run's base image, resolved once (it may be built here: ``localbase``)."""
     return ctx.once("docker.base", lambda: resolve_base(ctx, run_engine(ctx)))
+
+
+def base_id(ctx: Context) -> str:
+    """The id of the run's base image: the one found in the engine, else resolved (built)."""
+
+    def find() -> str:
+        return present_base_id(ctx, run_engine(ctx)) or run_base(ctx).facts.id
+
+    return ctx.once("docker.base-id", find)
 
 
 # -- running ----------------------------------------------------------------------------------
@@ -299,8 +309,9 @@ class DockerFormat:
 
     def cache_key(self, ctx: Context) -> str:
         """A build depends on the base image too: another base (a rebuilt local one, a newer
-        python:X.Y-slim) is another build."""
-        return json.dumps([type(self).__qualname__, run_base(ctx).facts.id])
+        python:X.Y-slim) is another build. Its id is found without starting it (a rerun whose
+        build is kept starts no container for its key)."""
+        return json.dumps([type(self).__qualname__, base_id(ctx)])
 
     def keep(self, ctx: Context, built: Built, label: str) -> Built:
         """The image stays in the engine for later runs, tagged by its cache key."""

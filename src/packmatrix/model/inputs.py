@@ -143,6 +143,9 @@ class RunOptionsRecord(TypedDict):
     """The options every tool was built with: tuned, the options a packaging expert would
     choose; plain, each tool's defaults (absent in older reports: neither, as packmatrix chose
     before profiles)."""
+    remeasure: NotRequired[bool]
+    """Whether every start was timed again, even where an earlier run had measured the same
+    artifact with the same settings on this machine (absent in older reports)."""
 
 
 @with_config(CONFIG)

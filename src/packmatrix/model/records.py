@@ -248,6 +248,38 @@ class LaunchRecord(Json):
     """The installed footprint in a word or two, when it is not files (``image``)."""
 
 
+STARTED_FIGURES: Final = (
+    "startup_cold",
+    "startup_warm",
+    "memory_bytes",
+    "memory_kind",
+    "processes",
+    "footprint_bytes",
+    "engine_overhead_seconds",
+)
+"""The figures a row's starts measure (an image's engine overhead: its containers after them),
+which ``Measured`` dates; the build's own (sizes, build time) come with the build."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Measured(Json):
+    """When a row's starts and smoke test were done, and how busy the machine was then.
+
+    A row whose artifact, machine, settings and packmatrix are all as in an earlier run may
+    show that run's starts instead of timing them again (``reused``): its figures are that
+    run's, never this one's (``--remeasure`` times them again; docs/cache.md)."""
+
+    run: str
+    """The run that started and measured the artifact."""
+    at: Annotated[str, Field(json_schema_extra={"format": "date-time"})]
+    """When its first start was timed (ISO 8601, UTC)."""
+    load: float | None
+    """The 1-minute load average just before its first start (null where the OS has none)."""
+    reused: Annotated[bool, Field(exclude_if=lambda reused: not reused)] = False
+    """True when this run showed an earlier run's starts, smoke test and memory instead of
+    measuring them: nothing that decides them changed (``measurecache``)."""
+
+
 @dataclass(frozen=True, kw_only=True)
 class GlibcFloor(Json):
     """The highest GLIBC_x.y symbol version any file needs, and which file needs it."""

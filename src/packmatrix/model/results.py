@@ -34,12 +34,13 @@ from packmatrix.model.records import (
     Commands,
     Figures,
     LaunchRecord,
+    Measured,
     Portability,
 )
 from packmatrix.model.ship import Recommendation
 from packmatrix.serial import CONFIG, WHOLE, Json, Opt, Seconds, Shaped
 
-SCHEMA_VERSION: Final = "2.2"
+SCHEMA_VERSION: Final = "2.3"
 """Major.minor: the major part changes on a breaking change, the minor when optional fields are
 added. Readers accept this major and the one before it (``READABLE_MAJORS``): 2.0 dropped the
 free ``extra`` object and two figure spellings no packmatrix wrote."""
@@ -153,6 +154,10 @@ class FormatResult(Json):
     base it was built on."""
     stripping: Opt[Stripping] = None
     """Frozen formats of the tuned profile: the shared libraries stripped and kept."""
+    measured: Opt[Measured] = None
+    """When and at what load the row's starts and smoke test were done: in this run, or
+    (``reused``) in an earlier run of the same artifact on the same machine with the same
+    settings, whose figures this row shows."""
     run_id: Annotated[Opt[str], Field(alias="run")] = None
     """The run that produced this row: the report's own run, or an earlier one whose row was
     carried over because this run did not build that format."""
@@ -203,6 +208,11 @@ class RunInfo(Json):
     stopped by the user or a signal, the rows finished so far are kept."""
     options: Annotated[dict[str, Any], Shaped(RunOptionsRecord)] = field(default_factory=dict)
     """The options the run was started with."""
+    phases: Opt[dict[str, Seconds]] = None
+    """Where ``seconds`` went, in the order of the run: ``prepare`` (the source's digest, the
+    lock), ``builds`` (every build or its reuse, and the deploys, side by side), ``starts``
+    (each format started, measured and inspected in turn, or its kept measurement shown),
+    ``grid``, ``finish``. Absent in older reports."""
     workspace: Opt[str] = None
     """With ``--keep-workspace``: where the run's temporary folder was kept."""
     in_progress: Opt[str] = None

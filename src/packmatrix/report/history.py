@@ -20,6 +20,7 @@ from typing import Final
 
 from packmatrix.errors import UsageError
 from packmatrix.model.metrics import COMPARED
+from packmatrix.model.records import STARTED_FIGURES
 from packmatrix.model.results import Report
 from packmatrix.model.stats import Stat
 
@@ -143,10 +144,11 @@ def append(path: Path, doc: Report, *, commit: str, ref: str) -> None:
                 "INSERT INTO formats VALUES (?, ?, ?, ?)",
                 (doc.run.id, row.name, row.status.value, row.reason),
             )
+            reused = row.measured is not None and row.measured.reused
             for metric in COMPARED:
                 value = row.figures.value(metric.attr)
-                if value is None:
-                    continue
+                if value is None or (reused and metric.attr in STARTED_FIGURES):
+                    continue  # an earlier run's starts are that run's figures, not this one's
                 stat = value if isinstance(value, Stat) else Stat.of([value], metric.unit)
                 db.execute(
                     "INSERT INTO figures VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",

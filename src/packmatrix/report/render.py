@@ -21,10 +21,12 @@ from packmatrix.errors import ReportError
 from packmatrix.model.grid import FROZEN_NOTE, Grid, GridCell
 from packmatrix.model.load import load_report
 from packmatrix.model.metrics import COLUMNS, METRICS, Metric
+from packmatrix.model.records import STARTED_FIGURES, Measured
 from packmatrix.model.results import SCHEMA_VERSION, FormatResult, Report
 from packmatrix.model.stats import Stat
 from packmatrix.model.units import command, human_bytes, megabytes, options_text, seconds
 from packmatrix.report import charts
+from packmatrix.steps import cache
 
 FILES = ("matrix.html", "matrix.md", "matrix.json")
 """What a run writes to its reports folder (and ``logs/``), the page people open first."""
@@ -113,6 +115,9 @@ class Row:
     reason: str
     carried_from: str | None = None
     """The earlier run this row comes from, when this run did not build the format."""
+    measured_in: str | None = None
+    """The earlier run whose starts this row shows (``REUSED_MARK`` beside each such figure),
+    when this run did not time them again."""
     figures: dict[str, str] = field(default_factory=dict)
     """Metric key → the figure alone, where ``cells`` adds a note to it."""
     notes: dict[str, str] = field(default_factory=dict)
@@ -147,6 +152,11 @@ def table_row(result: FormatResult, carried_from: str | None = None) -> Row:
         "footprint_bytes": result.launch.footprint_note if result.launch else None,
         "build_seconds": "(cached)" if cached(result) else None,
     }
+    measured_in = reused_from(result)
+    if measured_in is not None:
+        for metric in COLUMNS:
+            if metric.attr in STARTED_FIGURES:
+                notes[metric.key] = " ".join(filter(None, [notes.get(metric.key), REUSED_MARK]))
     cells, figures, shown = {}, {}, {}
     for metric in COLUMNS:
         text = figures[metric.key] = metric_text(metric, result.figures.value(metric.attr))
@@ -161,8 +171,41 @@ def table_row(result: FormatResult, carried_from: str | None = None) -> Row:
         needs=result.portability.summary() if result.portability else "",
         reason=result.reason or "",
         carried_from=carried_from,
+        measured_in=measured_in,
         figures=figures,
         notes=shown,
+    )
+
+
+REUSED_MARK = "↺"
+"""Beside a figure this run did not measure: an earlier run's, of the same artifact."""
+
+
+def reused_from(result: FormatResult) -> str | None:
+    """The run whose starts the row shows, when this run did not time them again."""
+    measured = result.measured
+    return measured.run if measured is not None and measured.reused else None
+
+
+def reused_note(doc: Report) -> str | None:
+    """One sentence under the table when some rows show an earlier run's starts: which, and
+    how to time them again; None when every row was measured in this run."""
+    reused = [row for row in doc.formats if doc.ran(row) and reused_from(row)]
+    if not reused:
+        return None
+    runs: dict[str, Measured] = {}
+    for row in reused:
+        if row.measured is not None:
+            runs.setdefault(row.measured.run, row.measured)
+    when = "; ".join(
+        f"run {m.run} at {m.at}" + (f", load {m.load:.1f}" if m.load is not None else "")
+        for m in runs.values()
+    )
+    names = ", ".join(row.name for row in reused)
+    return (
+        f"{REUSED_MARK} not timed again: {len(reused)} of {len(doc.formats)} rows ({names}) show "
+        f"the starts, smoke test and memory of {when}, measured on this machine with the same "
+        "artifact and settings; --remeasure times them again"
     )
 
 
@@ -219,6 +262,7 @@ def plain_json(value: object, indent: int | None = None) -> str:
 def render(template: str, doc: Report) -> str:
     env = jinja2.Environment(
         loader=jinja2.FunctionLoader(_template_source),
+        bytecode_cache=_compiled(),
         autoescape=jinja2.select_autoescape(["html", "html.j2"]),
         trim_blocks=True,
         lstrip_blocks=True,
@@ -243,8 +287,21 @@ def render(template: str, doc: Report) -> str:
         grid_rows=grid_rows,
         grid_cell=grid_cell,
         frozen_note=FROZEN_NOTE,
+        reused_note=reused_note,
     )
     return env.get_template(template).render(report=doc, rows=table_rows(doc))
+
+
+def _compiled() -> jinja2.BytecodeCache | None:
+    """The templates compiled once, kept in packmatrix's cache folder by their source's
+    checksum (an edited template is compiled again): compiling them took longer than rendering
+    a report. None when the folder can't be made (nothing is kept then)."""
+    folder = cache.templates_dir()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    return jinja2.FileSystemBytecodeCache(str(folder))
 
 
 def _template_source(name: str) -> str:

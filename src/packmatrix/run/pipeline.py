@@ -4,7 +4,6 @@ interrupt stops the run, and even then the rows finished so far are saved."""
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import datetime as dt
 import logging
@@ -12,8 +11,7 @@ import os
 import platform
 import secrets
 import time
-import traceback
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -32,23 +30,19 @@ from packmatrix.formats.base import (
     Deployment,
     Format,
     MeasuredAfterStarts,
-    TracesImports,
 )
 from packmatrix.grid.cells import Artifact, on_grid, run_grid
 from packmatrix.model.fingerprint import Fingerprint
 from packmatrix.model.grid import Grid
-from packmatrix.model.records import ArtifactFile, Commands, Figures, LaunchRecord
 from packmatrix.model.results import FormatResult, LauncherRecord, Report, RunInfo, Status
-from packmatrix.model.stats import Stat
-from packmatrix.reading.reproducible import file_sha256
 from packmatrix.report import render as report
 from packmatrix.report.ship import recommend
-from packmatrix.steps import cache, cachekey, prepared, rootcause
-from packmatrix.steps.builds import Obtained, build_all, obtain
-from packmatrix.steps.factcache import cached_portability, cached_security
+from packmatrix.run.rows import record_build, record_deploy, recorded, root_cause
+from packmatrix.steps import cache, cachekey, factcache, measurecache, prepared
+from packmatrix.steps.builds import build_all, obtain
+from packmatrix.steps.factcache import cached_portability, cached_sbom, cached_security
 from packmatrix.steps.inspection import check_reproducible, lock_check, read_inside
 from packmatrix.steps.measure import BUILT, Progress, measure
-from packmatrix.steps.sbom import write_sbom
 
 log = logging.getLogger(__name__)
 
@@ -84,12 +78,18 @@ def run_matrix(
             cachekey.run_source_digest(ctx)  # from the source as it is now, before any build
         if options.artifact_cache and not options.rebuild:
             prepared.restore(ctx, tools)
-        builds = build_all(formats, lambda fmt: build_format(fmt, ctx, note))
+        machine = doc.fingerprint
+        lap = phases(doc, started)
+        lap("prepare")
+        builds = build_all(formats, lambda fmt: build_format(fmt, ctx, note, machine))
+        lap("builds")
         launched: Launched = {}
         for building in builds:  # serially: no build runs while a startup is timed
             doc.formats.append(finish_format(building, ctx, note, launched))
+        lap("starts")
         if options.targets:  # after every start was timed: the grid's containers load the CPU
             doc.grid = portability_grid(ctx, builds, options.targets, note)
+            lap("grid")
         every = baseline is not None and baseline.built_here
         retime = Retimer(ctx, launched, note, every=every, current=doc)
         if options.artifact_cache:
@@ -119,6 +119,21 @@ def run_matrix(
             if options.artifact_cache:
                 cache.evict(cache.max_bytes())
     return doc
+
+
+def phases(doc: Report, started: float) -> Callable[[str], None]:
+    """``lap(name)``: the seconds since the last lap (or ``started``) become the run's phase
+    ``name`` (``RunInfo.phases``); ``finish`` adds the last one."""
+    doc.run.phases = {}
+    last = [started]
+
+    def lap(name: str) -> None:
+        now = time.time()
+        if doc.run.phases is not None:
+            doc.run.phases[name] = now - last[0]
+        last[0] = now
+
+    return lap
 
 
 def portability_grid(
@@ -174,6 +189,7 @@ def new_report(app: AppSpec, options: Options, started: float) -> Report:
                 "check_reproducible": options.check_reproducible,
                 "targets": list(options.targets),
                 "profile": options.profile,
+                "remeasure": options.remeasure,
             },
         ),
         app=app.to_json(),
@@ -202,6 +218,8 @@ def fingerprint() -> Fingerprint:
 
 def finish(doc: Report, ctx: Context, started: float) -> None:
     doc.run.seconds = time.time() - started
+    if doc.run.phases is not None:
+        doc.run.phases["finish"] = max(doc.run.seconds - sum(doc.run.phases.values()), 0.0)
     doc.app = ctx.app.to_json()  # a dynamic version is known once the app is built
     launcher = ctx.app.launcher
     if launcher is not None:
@@ -243,8 +261,13 @@ class Building:
     result: FormatResult
     built: Built | None
     deployment: Deployment | None
-    """Where the build was put, ready to start (None when the build or the deploy failed)."""
+    """Where the build was put, ready to start (None when the build or the deploy failed, or
+    when its measurement is ``kept``: it is not started)."""
     seconds: float
+    measurement: str | None = None
+    """The key its measurement is kept under (``measurecache``), when it can be kept."""
+    kept: measurecache.Kept | None = None
+    """An earlier run's measurement of this very artifact, shown instead of starting it."""
 
 
 def run_format(fmt: Format, ctx: Context, progress: Progress) -> FormatResult:
@@ -252,12 +275,16 @@ def run_format(fmt: Format, ctx: Context, progress: Progress) -> FormatResult:
     return finish_format(build_format(fmt, ctx, progress), ctx, progress)
 
 
-def build_format(fmt: Format, ctx: Context, progress: Progress) -> Building:
+def build_format(
+    fmt: Format, ctx: Context, progress: Progress, machine: Fingerprint | None = None
+) -> Building:
     """The format's build (or its reuse from the artifact cache) and its deploy, recorded in
-    its row. Deploys run beside the other builds: no start is timed before they all end."""
+    its row. Deploys run beside the other builds: no start is timed before they all end. An
+    artifact an earlier run measured on this ``machine`` with these settings is not deployed:
+    its row shows that measurement (``measurecache``), unless ``--remeasure``."""
     result = FormatResult(name=fmt.name, title=fmt.title)
     started = time.perf_counter()
-    built = deployment = None
+    built = deployment = kept = measurement = None
     with recorded(result, fmt, ctx):
         reason = fmt.unavailable(ctx)
         if reason and fmt.name in ctx.options.explicit_formats:
@@ -268,12 +295,26 @@ def build_format(fmt: Format, ctx: Context, progress: Progress) -> Building:
         obtained = obtain(fmt, ctx, tool_versions(), progress)
         record_build(result, obtained, profiles.chosen(fmt, ctx))
         built = obtained.built
-        progress(fmt.name, "deploy")
-        deployment = fmt.deploy(ctx, built)
-        record_deploy(result, deployment, ctx)
+        shas = [item.sha256 for item in result.artifact or []]
+        files = [f"{item.name}:{item.sha256}" for item in result.artifact or []]
+        measurement = measurecache.key(fmt, ctx, files, machine)
+        if not ctx.options.remeasure and factcache.known(fmt, ctx, built, shas):
+            kept = measurecache.lookup(measurement)
+        if kept is None:
+            progress(fmt.name, "deploy")
+            deployment = fmt.deploy(ctx, built)
+            record_deploy(result, deployment, ctx)
         progress(fmt.name, BUILT)
     seconds = time.perf_counter() - started
-    return Building(fmt=fmt, result=result, built=built, deployment=deployment, seconds=seconds)
+    return Building(
+        fmt=fmt,
+        result=result,
+        built=built,
+        deployment=deployment,
+        seconds=seconds,
+        measurement=measurement,
+        kept=kept,
+    )
 
 
 def finish_format(
@@ -288,18 +329,24 @@ def finish_format(
         building.deployment,
     )
     started = time.perf_counter()
-    if built is not None and deployment is not None:
+    if built is not None and (deployment is not None or building.kept is not None):
         with recorded(result, fmt, ctx):
-            if launched is not None:
-                launched[fmt.name] = (fmt, deployment)
-            progress(fmt.name, "cold start + smoke test")
-            measure(fmt, ctx, deployment, result, progress)
-            if isinstance(fmt, MeasuredAfterStarts):
-                fmt.after_starts(ctx, built)
+            if deployment is None and building.kept is not None:
+                measurecache.apply(building.kept, result)
+                progress(fmt.name, f"starts reused from run {building.kept.measured.run}")
+            elif deployment is not None:
+                if launched is not None:
+                    launched[fmt.name] = (fmt, deployment)
+                result.measured = measurecache.now(ctx)
+                progress(fmt.name, "cold start + smoke test")
+                measure(fmt, ctx, deployment, result, progress)
+                if isinstance(fmt, MeasuredAfterStarts):
+                    fmt.after_starts(ctx, built)
             progress(fmt.name, "inspect")
             shas = [item.sha256 for item in result.artifact or []]
             result.portability = cached_portability(fmt, ctx, built, deployment, shas)
-            written = write_sbom(ctx, fmt.name, built, deployment, result.portability.distributions)
+            traced = result.portability.distributions
+            written = cached_sbom(fmt, ctx, built, deployment, traced, shas)
             result.sbom = written.relative
             result.lock_check = lock_check(
                 ctx, read_inside(result.portability.distributions, written.installed)
@@ -318,92 +365,7 @@ def finish_format(
                 )
             else:
                 result.status = Status.PASSED
+                measurecache.keep(building.measurement, result)
     result.seconds = building.seconds + time.perf_counter() - started
     progress(fmt.name, str(result.status))
     return result
-
-
-@contextlib.contextmanager
-def recorded(result: FormatResult, fmt: Format, ctx: Context) -> Iterator[None]:
-    """A failing step becomes the row's status and reason; the run goes on."""
-    try:
-        yield
-    except FormatUnavailable as exc:
-        result.status, result.reason = Status.SKIPPED, exc.reason
-    except StepFailed as exc:
-        result.status, result.log_tail = Status.FAILED, exc.log_tail
-        cause = root_cause(fmt, ctx, exc.log_tail)
-        result.reason = exc.reason if cause is None else f"{exc.reason}: {cause}"
-    except Exception as exc:  # a bug or an unforeseen fault: still one row, the run goes on
-        log.debug("format %s crashed", fmt.name, exc_info=True)
-        result.status = Status.FAILED
-        result.reason = f"{type(exc).__name__}: {exc}"
-        result.log_tail = "".join(traceback.format_exception(exc)[-6:])
-
-
-CAUSE_LINES = 120
-"""Lines of a format's log read for a failure's root cause when its tail shows none (numpy's
-import error explains itself over 30 lines, before the traceback of the app's own frames)."""
-
-
-def root_cause(fmt: Format, ctx: Context, tail: str) -> str | None:
-    """The root cause of a format's failure (``rootcause``), from the output it failed with,
-    else from the end of its log since its last command: what that command and the starts
-    after it printed, not an earlier step that failed on purpose (pip's offline attempt that
-    the download after it remedied)."""
-    frozen = isinstance(fmt, TracesImports)
-    tail = since_last_command(tail)
-    found = rootcause.root_cause(tail, frozen=frozen)
-    if found is None:
-        longer = since_last_command(procs.tail(ctx.log_for(fmt.name), CAUSE_LINES))
-        found = rootcause.root_cause(longer, frozen=frozen) if longer != tail else None
-    return found
-
-
-def since_last_command(text: str) -> str:
-    """``text`` from its last ``$ command`` line on (``procs.run`` writes one per step)."""
-    at = text.rfind("\n$ ")
-    return text if at < 0 else text[at + 1 :]
-
-
-def record_build(result: FormatResult, obtained: Obtained, chosen: list[str]) -> None:
-    """The build's row: its commands, the options the profile ``chosen``, its files."""
-    built = obtained.built
-
-    def name(path: Path) -> str:  # a folder artifact's files by their path in it
-        return str(path.relative_to(built.folder)) if built.folder else path.name
-
-    files = [
-        ArtifactFile(name=name(path), bytes=path.stat().st_size, sha256=file_sha256(path))
-        for path in built.files
-    ]
-    result.build = dataclasses.replace(
-        obtained.record, note=built.artifact_note, profile_options=chosen
-    )
-    result.artifact = files
-    result.figures = built.figures or Figures()
-    result.figures.build_seconds = Stat.of([built.seconds], "s")
-    result.figures.artifact_bytes = sum(item.bytes for item in files)
-    result.image = built.image
-    result.dockerfile = built.dockerfile
-    result.generated_files = built.generated_files
-    result.stripping = built.stripping
-
-
-def record_deploy(result: FormatResult, deployment: Deployment, ctx: Context) -> None:
-    result.deploy = Commands(
-        commands=[ctx.shown(argv) for argv in deployment.commands],
-        seconds=round(deployment.seconds, 3),
-    )
-    base_keys = {"PATH", "HOME", "TMPDIR", "LANG"}
-    place = str(deployment.place)
-    result.launch = LaunchRecord(
-        argv=[arg.replace(place, "<place>") for arg in deployment.argv],
-        env_extra={
-            key: value.replace(place, "<place>")
-            for key, value in deployment.env.items()
-            if key not in base_keys
-        },
-        footprint_label=deployment.footprint_label,
-        footprint_note=deployment.footprint_note,
-    )

@@ -62,6 +62,11 @@ def facts_dir() -> Path:
     return root() / "facts"
 
 
+def templates_dir() -> Path:
+    """The report templates, compiled (``report.render``)."""
+    return root() / "templates"
+
+
 def image_label(key: str) -> str:
     """The tag an image kept for ``key`` gets: the key, and which cache folder keeps it. Two
     caches on one engine (a user's, a benchmark's, the test session's) build the same key
@@ -302,7 +307,7 @@ def clear() -> str:
     found = entries()
     total = sum(entry.bytes for entry in found)
     images = kept_images([entry.path for entry in found])
-    for folder in (artifacts_dir(), facts_dir()):
+    for folder in (artifacts_dir(), facts_dir(), templates_dir()):
         shutil.rmtree(folder, ignore_errors=True)
     remove_kept(images)
     gone = f" and {len(images)} kept image(s) from the container engine" if images else ""

@@ -8,6 +8,7 @@ profiles build alike is one entry for both). The entries themselves are ``cache`
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+import packmatrix
 from packmatrix.core import profiles
 from packmatrix.core.context import IGNORED_SOURCE, Context
 
@@ -55,6 +57,14 @@ def source_digest(folder: Path, skip: Sequence[Path] = ()) -> str:
                     digest.update(block)
         digest.update(b"\0")
     return digest.hexdigest()
+
+
+@functools.cache
+def code_digest() -> str:
+    """sha256 over packmatrix's own modules and templates, as installed: a kept measurement is
+    packmatrix's way of starting and timing an artifact, which its version alone does not pin
+    while its code is being worked on."""
+    return source_digest(Path(packmatrix.__file__).parent)
 
 
 def format_options(fmt: object, ctx: Context) -> str:

@@ -64,15 +64,23 @@ def _copied(files: list[Path], house: Path) -> Path:
 def keep(ctx: Context, tools: Mapping[str, str]) -> None:
     """Store this run's app wheel and wheelhouse, and the build requirements' wheels, when it
     made them (an entry already stored stays as it is)."""
-    if all(ctx.made(key) for key in PRODUCTS):
+    key = prepare_key(ctx, tools)
+    if all(ctx.made(product) for product in PRODUCTS) and not _kept(key):
         wheel, seconds, argv = ctx.app_wheel
         files = [wheel, *_files(ctx.wheelhouse)]
         built = Built(files=files, commands=[argv], seconds=seconds)
         shown = [ctx.shown(argv)]
-        cache.store(prepare_key(ctx, tools), built, run_id=ctx.run_id, commands=shown)
-    if ctx.made("buildhouse"):
+        cache.store(key, built, run_id=ctx.run_id, commands=shown)
+    key = prepare_key(ctx, tools, "buildhouse")
+    if ctx.made("buildhouse") and not _kept(key):
         built = Built(files=_files(ctx.buildhouse), commands=[], seconds=0.0)
-        cache.store(prepare_key(ctx, tools, "buildhouse"), built, run_id=ctx.run_id, commands=[])
+        cache.store(key, built, run_id=ctx.run_id, commands=[])
+
+
+def _kept(key: str) -> bool:
+    """Whether the cache holds ``key`` whole already (a restored preparation: copying it in
+    again would only rewrite the same files)."""
+    return cache.lookup(key) is not None
 
 
 def _files(house: Path) -> list[Path]:
