@@ -161,10 +161,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--remeasure",
         action="store_true",
-        help="start and time every format again even when an earlier run measured the same "
-        "artifact on this machine with the same settings (by default such a row shows that "
-        "run's figures, marked with it; --baseline, --baseline-ref and --history always "
-        "remeasure)",
+        help="time every start again, even where an earlier run measured the same artifact "
+        "here with the same settings (by default that run's figures are shown, marked ↺; "
+        "--baseline, --baseline-ref and --history always remeasure)",
     )
     run.add_argument(
         "--baseline",
