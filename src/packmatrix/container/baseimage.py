@@ -65,6 +65,7 @@ __all__ = [  # what callers (``cli``, the tests) import from here, some of it fr
     "BaseImageError",
     "BaseImageInfo",
     "ImageDescription",
+    "Importer",
     "RunResult",
     "build_base_image",
     "build_minimal_image",
@@ -73,6 +74,7 @@ __all__ = [  # what callers (``cli``, the tests) import from here, some of it fr
     "describe",
     "find_debian_mirror",
     "image_present",
+    "import_checked",
     "import_rootfs",
     "python_for_suite",
     "run_in_image",
@@ -227,20 +229,9 @@ def build_minimal_image(
             log(f"debootstrap {suite} (minbase, no Python) from {mirror} into {rootfs}")
             run_debootstrap(debootstrap, suite, rootfs, mirror, scratch / "debootstrap.log", ())
             trim_rootfs(rootfs)
-            tar_path = scratch / "rootfs.tar"
-            write_rootfs_tar(rootfs, tar_path)
-            log(f"importing it as {tag}")
-            image_id = import_rootfs(client, tar_path, tag, IMAGE_CHANGES)
+            image_id = import_checked(client, rootfs, tag, IMAGE_CHANGES, log=log)
         finally:
             remove_scratch(scratch, log)
-        result = run_in_image(client, image_id, ["sh", "-c", "echo ok"])
-        if result.exit_code != 0 or result.output.strip() != "ok":
-            client.images.remove(image_id, force=True)
-            raise BaseImageError(
-                f"the new image {tag} can't run sh (exit code {result.exit_code}) and was "
-                "removed: see its output below",
-                log_tail=result.output,
-            )
         size_bytes = describe(client, image_id)["size"]
     finally:
         client.close()
@@ -269,6 +260,51 @@ def import_rootfs(client: Any, tar_path: Path, tag: str, changes: Sequence[str])
         return str(client.images.get(tag).id)
     except (docker.errors.DockerException, OSError) as exc:
         raise BaseImageError(f"importing {tar_path} as {tag} failed: {exc}") from exc
+
+
+#: What :func:`import_checked` runs in a new image: a shell must answer.
+SHELL_CHECK: Final = ("sh", "-c", "echo ok")
+
+
+Importer = Callable[[Any, Path, str, Sequence[str]], str]
+"""How a root file system tar becomes an image: ``(client, tar_path, tag, changes)`` → its id
+(:func:`import_rootfs`; a foreign architecture's root needs another)."""
+
+
+def import_checked(
+    client: Any,
+    rootfs: Path,
+    tag: str,
+    changes: Sequence[str],
+    *,
+    log: Callable[[str], None],
+    check: Sequence[str] = SHELL_CHECK,
+    importer: Importer | None = None,
+) -> str:
+    """Tar the root folder *rootfs* (into ``rootfs.tar`` beside it), import it as *tag* with
+    Dockerfile *changes* (through *importer*, :func:`import_rootfs` by default), and run *check*
+    in it, which must print ``ok``; the image's id.
+
+    An image that fails its check is removed, by its id, and :class:`BaseImageError` says so
+    with the check's output: a broken image never sits under *tag*. The grid's roots, musl's
+    and docker-frozen's all end this way."""
+    tar_path = rootfs.parent / "rootfs.tar"
+    write_rootfs_tar(rootfs, tar_path)
+    log(f"importing it as {tag}")
+    image_id = (importer or import_rootfs)(client, tar_path, tag, changes)
+    tar_path.unlink()
+    try:
+        result = run_in_image(client, image_id, check)
+    except (docker.errors.DockerException, OSError) as exc:
+        result = RunResult(exit_code=-1, output=str(exc))
+    if result.exit_code != 0 or result.output.strip() != "ok":
+        client.images.remove(image_id, force=True)
+        raise BaseImageError(
+            f"the new image {tag} failed its check `{' '.join(check)}` (exit code "
+            f"{result.exit_code}) and was removed: see its output below",
+            log_tail=result.output,
+        )
+    return image_id
 
 
 def _remove_if_unused(client: Any, image_id: str, log: Callable[[str], None]) -> None:
