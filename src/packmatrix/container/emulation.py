@@ -78,7 +78,7 @@ class Handler:
 def read_handler(path: Path) -> Handler:
     """A registration file: ``enabled``, ``interpreter …``, ``flags: PF``, ``magic 7f454c46…``."""
     lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-    words = dict(line.split(None, 1) for line in lines if " " in line)
+    words = {key: value for key, _, value in (line.strip().partition(" ") for line in lines)}
     magic = bytes.fromhex(words.get("magic", "").strip() or "00")
     machine = None
     if magic[:4] == b"\x7fELF" and len(magic) >= 20:
