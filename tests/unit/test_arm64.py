@@ -5,6 +5,7 @@ target, the arm64 image's config, and emulated time labelled as such in the repo
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import sys
 from pathlib import Path
@@ -14,15 +15,18 @@ import pytest
 
 from packmatrix.container import emulation
 from packmatrix.container.baseimage import default_tag
+from packmatrix.formats.pexmulti import PYTHONS
 from packmatrix.grid import arches, cellcache, targets
 from packmatrix.grid.judge import predict
 from packmatrix.model.grid import Grid, GridCell
 from packmatrix.model.records import Portability
+from packmatrix.reading import wheeltags
 from packmatrix.reading.portability import elf_machine
 from packmatrix.report import render as report
 from tests.unit.real_reports import LINUX, raw
 from tests.unit.test_grid import HOST, FakeClient, builder
 from tests.unit.test_grid_report import observed, with_grid
+from tests.unit.test_wheeltags import BOOKWORM, locked
 
 # What Debian's qemu-user-static registers (read from this kind of host's binfmt_misc).
 QEMU_AARCH64 = """\
@@ -329,3 +333,40 @@ class TestEmulatedInTheReport:
         assert 'id="grid-emulated"' in html
         assert 'class="emulated"' in html
         assert 'id="grid-decided"' in html
+
+
+class TestPexMultiCoversAarch64:
+    """From the index's real file lists (tests/fixtures/captured/index/, as test_wheeltags)."""
+
+    def test_the_same_locked_versions_serve_aarch64(self) -> None:
+        lock = [
+            locked(name, version)
+            for name, version in [("cffi", "2.1.1"), ("cryptography", "51.0.1"),
+                                  ("flask", "3.1.2"), ("numpy", "2.4.6"), ("pycparser", "3.12")]
+        ]  # fmt: skip
+        here = wheeltags.cover(lock, PYTHONS, glibc=BOOKWORM, machine="x86_64")
+        there = wheeltags.cover(lock, PYTHONS, glibc=BOOKWORM, machine="aarch64")
+        assert there.pythons == here.pythons == ["3.11", "3.12", "3.13"]
+        chosen = {name for files in there.chosen.values() for name in files}
+        assert all("aarch64" in name or name.endswith("-any.whl") for name in chosen)
+        both = sorted(
+            name
+            for coverage in (here, there)
+            for files in coverage.chosen.values()
+            for name in files
+            if not name.endswith("-any.whl")
+        )
+        facts = Portability(
+            needs="CPython 3.11–3.13 on PATH as python3, on x86_64 and aarch64",
+            requires_python="CPython<3.14,>=3.11",
+            platform_wheels=sorted(set(both)),
+            glibc_floor=wheeltags.tag_floor(both),
+            shebang="#!/usr/bin/env python3",
+        )
+        runs, why = on_arm64(facts)
+        assert runs, why
+        x86 = predict(facts, glibc="2.36", python="3.11", arch="x86_64")
+        assert x86 is not None
+        assert x86.runs, x86.why
+        only_x86 = dataclasses.replace(facts, platform_wheels=[w for w in both if "x86_64" in w])
+        assert on_arm64(only_x86)[0] is False
