@@ -14,11 +14,11 @@ each under the base image's lock, so two runs never build one twice), or raises
 that failed: disk full…), which the grid turns into SKIPPED.
 
 ``SUITE-arm64`` and ``SUITE-python-arm64`` are the same two roots for arm64, made with
-``debootstrap --arch arm64`` and loaded as arm64 images (``emulation``): on an x86_64 host every
-program in them runs under qemu-user, so they are in the catalogue, and in the default grid,
-only when this host can run arm64 code; without qemu-aarch64 in binfmt_misc they are left out in
-one line that says how to enable it, and the grid goes on without them. Their cells' times are
-emulated (``Target.emulated``): 5–10 times a native run's, never compared with one.
+``debootstrap --arch arm64`` and loaded as arm64 images (``emulation``). On an x86_64 host every
+program in them runs under qemu-user, so the default grid has them only when this host can run
+arm64 code: without qemu-aarch64 in binfmt_misc (with the F flag) they are left out in one line
+that says how to enable it, and the grid goes on without them. Their cells' times are emulated
+(``Target.emulated``): 5–10 times a native run's, never compared with one.
 
 ``musl`` is a minimal musl system with no glibc (``muslroot``), standing in for Alpine. Beside the
 built-in names, ``--targets`` takes image references (``ubuntu:24.04``, ``mycorp/runtime:1``):
