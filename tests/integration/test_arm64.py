@@ -5,6 +5,7 @@ One run of the sample app's ``pex-multi`` and ``pyinstaller-onedir`` on ``bookwo
 carries the lock's aarch64 wheels and passes there, emulated; the x86_64 onedir is decided from
 its ELF header and never passes (on this host it would start natively inside the arm64
 container). Then the same run again: the pex-multi cell is kept by the cell cache, not run.
+Beside them, a one-file root loaded as an arm64 image says arm64 in the engine (a second).
 
 Cost: the builds are the session's artifact cache's when test_pexmulti or test_grid ran first;
 the emulated pex-multi cell about 20–40 s (its first start unpacks under qemu), the rerun's cell
@@ -17,6 +18,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import secrets
+import tarfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -100,3 +103,29 @@ class TestArm64:
         assert "aarch64 (emulated)" in text
         assert f"Emulated: the cells on {TARGET} ran under an emulator" in text
         assert f"- pyinstaller-onedir on {TARGET}: decided from the executable's ELF" in text
+
+
+def test_a_root_loads_as_an_arm64_image(tmp_path: Path) -> None:
+    """``load_rootfs`` records the architecture ``docker import`` can't (a one-file root: no
+    program is run, so no emulator is needed); the image is removed by its id."""
+    client = docker_client()
+    (tmp_path / "root" / "etc").mkdir(parents=True)
+    (tmp_path / "root" / "etc" / "hostname").write_text("arm64\n")
+    with tarfile.open(tmp_path / "rootfs.tar", "w") as tar:
+        tar.add(tmp_path / "root", arcname=".")
+    tag = f"packmatrix-test/arm64-root:{secrets.token_hex(4)}"
+    changes = ["ENV PATH=/usr/bin:/bin", 'CMD ["sh"]']
+    image_id = emulation.load_rootfs(client, tmp_path / "rootfs.tar", tag, changes, arch="arm64")
+    try:
+        attrs = client.images.get(image_id).attrs
+        assert (attrs["Architecture"], attrs["Os"], attrs.get("Variant")) == (
+            "arm64",
+            "linux",
+            "v8",
+        )
+        assert (attrs["Config"]["Env"], attrs["Config"]["Cmd"]) == (["PATH=/usr/bin:/bin"], ["sh"])
+        assert tag in attrs["RepoTags"]
+        assert sorted(path.name for path in tmp_path.iterdir()) == ["root", "rootfs.tar"]
+    finally:
+        client.images.remove(image_id, force=True)
+        client.close()
