@@ -277,6 +277,22 @@ class TestPredictionOnArm64:
         assert on_arm64(there) == (True, "glibc 2.36 ≥ 2.17, Python 3.11 fits")
 
 
+class TestPlannedWheelhouse:
+    def test_its_cells_key_is_known_before_a_download(self, tmp_path: Path) -> None:
+        """A planned house lists the files it will hold as the cell cache reads a filled one:
+        an unchanged rerun finds its cells without fetching the aarch64 wheels again."""
+        wheels = (
+            "flask-3.1.3-py3-none-any.whl",
+            "markupsafe-3.0.3-cp311-cp311-manylinux2014_aarch64.manylinux_2_17_aarch64.whl",
+        )
+        house = arches.House(tmp_path / "wheelhouse-aarch64-cp311", wheels=wheels)
+        assert house.platform_wheels == [wheels[1]]
+        house.path.mkdir()
+        for name in (*wheels, "requirements.lock"):
+            (house.path / name).write_bytes(b"")
+        assert list(house.listing()) == cellcache.folder_names([house.path])
+
+
 class TestImageConfig:
     def test_an_arm64_config_with_the_import_changes(self) -> None:
         config = emulation.image_config(

@@ -41,15 +41,26 @@ slower at CPU work, a start is partly waiting)."""
 
 @dataclass(frozen=True)
 class House:
-    """The wheelhouse of one machine and Python: where it is, and what it lacks."""
+    """The wheelhouse of one machine and Python: where it is, what it holds (once filled) and
+    what it lacks. Planned first (which files: cheap, offline), filled when a cell needs it."""
 
     path: Path
     missing: str = ""
     """One line naming the locked versions with no wheel for it (empty: none)."""
+    wheels: tuple[str, ...] = ()
+    """Every wheel it holds once filled, pure and platform (empty: read the folder)."""
+    coverage: wheeltags.Coverage | None = None
+    """What to download into it (None: nothing)."""
 
     @property
     def platform_wheels(self) -> list[str]:
-        return sorted(p.name for p in self.path.glob("*.whl") if not p.name.endswith("-any.whl"))
+        names = self.wheels or tuple(p.name for p in self.path.glob("*.whl"))
+        return sorted(name for name in names if not name.endswith("-any.whl"))
+
+    def listing(self) -> tuple[str, ...]:
+        """Its files as ``cellcache.folder_names`` reads them once it is filled: part of the
+        key of the cells that install from it, known before anything is downloaded."""
+        return tuple(sorted(f"{self.path.name}/{name}" for name in (*self.wheels, LOCK)))
 
     def facts(self, facts: Portability | None) -> Portability | None:
         """An installed artifact's facts as they are on this machine: the platform wheels it
@@ -66,33 +77,60 @@ class House:
         )
 
 
-def wheelhouse(ctx: Context, target: Target) -> House:
+LOCK: Final = "requirements.lock"
+
+
+def planned(ctx: Context, target: Target) -> House:
     """The wheelhouse a wheel or an sdist is installed from on ``target`` (a machine other than
-    the host's, with a Python): made once a run per machine and Python."""
+    the host's, with a Python), planned: the locked versions' wheels for it, chosen from the
+    index's lists (kept in the cache), nothing downloaded yet. Once a run per machine and
+    Python."""
     python = target.python or ""
     key = f"grid:wheelhouse:{target.arch}:{python}:{target.glibc}"
-    return ctx.once(key, lambda: _fill(ctx, target.arch, python, target.glibc_tuple))
+    return ctx.once(key, lambda: _plan(ctx, target.arch, python, target.glibc_tuple))
 
 
-def _fill(ctx: Context, machine: str, python: str, glibc: tuple[int, ...]) -> House:
+def wheelhouse(ctx: Context, target: Target) -> House:
+    """The wheelhouse of ``target``, planned and filled (``planned``, then ``fill``)."""
+    return fill(ctx, planned(ctx, target))
+
+
+def _plan(ctx: Context, machine: str, python: str, glibc: tuple[int, ...]) -> House:
     house = ctx.workdir / f"wheelhouse-{machine}-cp{pexmulti.nodot(python)}"
-    shutil.rmtree(house, ignore_errors=True)
-    house.mkdir(parents=True)
-    log = ctx.log_for("grid")
-    missing = ""
+    pure = tuple(entry.filename for entry in ctx.lock if entry.filename.endswith("-any.whl"))
     try:
         ceiling = (glibc[0], glibc[1]) if len(glibc) >= 2 else pexmulti.FALLBACK_GLIBC
         locked = pexmulti.locked_files(ctx)
         coverage = wheeltags.cover(locked, [python], glibc=ceiling, machine=machine)
-        if coverage.gaps:
-            missing = "; ".join(coverage.causes())
-        else:
-            ctx.progress("grid", f"the lock's {machine} wheels for Python {python}")
-            pexmulti.download_chosen(ctx, coverage, house, log)
     except StepFailed as exc:
-        missing = f"the lock's {machine} wheels could not be had: {exc.reason}"
-    pexmulti.finish_wheelhouse(ctx, house)
-    return House(house, missing)
+        return House(house, f"the lock's {machine} wheels could not be had: {exc.reason}", pure)
+    if coverage.gaps:
+        return House(house, "; ".join(coverage.causes()), pure)
+    return House(house, "", tuple(sorted({*pure, *coverage.chosen[python]})), coverage)
+
+
+def fill(ctx: Context, house: House) -> House:
+    """Download what ``house`` plans (the wheel cache first, so a rerun is offline) beside the
+    lock's pure wheels, once a run; the house, or one that says what could not be had."""
+
+    def make() -> House:
+        shutil.rmtree(house.path, ignore_errors=True)
+        house.path.mkdir(parents=True)
+        filled = house
+        if house.coverage is not None:
+            machine = house.coverage.machine
+            ctx.progress(
+                "grid", f"the lock's {machine} wheels ({', '.join(house.coverage.pythons)})"
+            )
+            try:
+                pexmulti.download_chosen(ctx, house.coverage, house.path, ctx.log_for("grid"))
+            except StepFailed as exc:
+                why = f"the lock's {machine} wheels could not be had: {exc.reason}"
+                filled = dataclasses.replace(house, missing=why, wheels=())
+        pexmulti.finish_wheelhouse(ctx, house.path)
+        return filled
+
+    return ctx.once(f"grid:fill:{house.path}", make)
 
 
 def decided(name: str, machine: str | None, target: Target) -> GridCell | None:

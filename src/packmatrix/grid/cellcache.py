@@ -61,6 +61,8 @@ class Start(Protocol):
     def artifact(self) -> tuple[str, ...]: ...
     @property
     def script(self) -> str: ...
+    @property
+    def inputs(self) -> tuple[str, ...] | None: ...
 
 
 def cell_keys(
@@ -72,13 +74,14 @@ def cell_keys(
     keys = {}
     for (name, target), how in plans.items():
         houses = [path for key, path in how.files.items() if key in ("wheelhouse", "buildhouse")]
+        inputs = how.inputs if how.inputs is not None else folder_names(houses)
         keys[(name, target)] = cell_key(
             format_name=name,
             artifact=how.artifact,
             image_id=image_ids[target],
             checks=checks,
             script=how.script,
-            inputs=folder_names(houses),
+            inputs=inputs,
         )
     return keys
 

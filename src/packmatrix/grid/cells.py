@@ -22,6 +22,7 @@ still running (each removes its container) before it goes on.
 from __future__ import annotations
 
 import concurrent.futures
+import functools
 import http.client
 import io
 import json
@@ -102,6 +103,11 @@ class Plan:
     """A frozen artifact: the machine its executable's ELF header names (``x86_64``)."""
     missing: str = ""
     """Why the wheels it installs from lack a locked version on the target's machine."""
+    inputs: tuple[str, ...] | None = None
+    """The files of the wheelhouses it installs from, when known before they are there (the
+    target machine's, planned); None: read from its folders."""
+    fetch: Callable[[], object] | None = None
+    """What must be fetched before its files can be copied (that machine's wheels), or None."""
 
 
 @dataclass(frozen=True)
@@ -135,17 +141,18 @@ def plan(ctx: Context, artifact: Artifact, target: targets.Target | None = None)
     fmt, built = artifact.fmt, artifact.built
     script = ctx.app.script
     if isinstance(fmt, WheelFormat | SdistFormat):
-        house = arches.House(ctx.wheelhouse)
-        facts = artifact.facts
+        house, facts, inputs, fetch = arches.House(ctx.wheelhouse), artifact.facts, None, None
         if target is not None and target.emulated and target.python:
-            house = arches.wheelhouse(ctx, target)
-            facts = house.facts(facts)
+            house = arches.planned(ctx, target)
+            facts, inputs = house.facts(facts), house.listing()
+            fetch = functools.partial(arches.fill, ctx, house)
         files = {f"artifact/{path.name}": path for path in built.files}
         files["wheelhouse"] = house.path
         finds = f"--find-links {ROOT}/wheelhouse"
         if isinstance(fmt, SdistFormat):
             files["buildhouse"] = ctx.buildhouse
             finds += f" --find-links {ROOT}/buildhouse"
+            inputs = (*inputs, *cellcache.folder_names([ctx.buildhouse])) if inputs else None
         own = " ".join(f"{ROOT}/artifact/{shlex.quote(path.name)}" for path in built.files)
         return Plan(
             files,
@@ -158,6 +165,8 @@ def plan(ctx: Context, artifact: Artifact, target: targets.Target | None = None)
             facts=facts,
             artifact=artifact.files,
             missing=house.missing,
+            inputs=inputs,
+            fetch=fetch,
         )
     if isinstance(fmt, PexFormat | ShivFormat):  # a zipapp: its shebang finds the interpreter
         name = built.files[0].name
@@ -370,6 +379,8 @@ def run_grid(
             "grid", f"{len(kept_cells)} of {len(jobs)} cells unchanged since run {runs}: reused"
         )
     to_run = [(name, t, plans[(name, t.name)]) for name, t in jobs if (name, t.name) not in done]
+    for fetch in dict.fromkeys(how.fetch for _, _, how in to_run if how.fetch):
+        fetch()  # the target machine's wheels, only when a cell installs from them
     data = {_same(how): archive(how.files) for _, _, how in to_run}  # one per artifact and house
     stop = Stop()
     pool = concurrent.futures.ThreadPoolExecutor(WORKERS, thread_name_prefix="grid")
