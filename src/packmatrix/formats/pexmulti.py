@@ -236,6 +236,10 @@ def locked_files(ctx: Context) -> list[Locked]:
             files: tuple[Published, ...]
             if entry.filename.endswith("-any.whl"):
                 files = (Published(entry.filename, requires_python(house / entry.filename)),)
+            elif (
+                kept := indexfiles.kept_list(entry.name, entry.version, index_cache(ctx))
+            ) is not None:
+                files = tuple(kept)  # asking pip for its index costs a second: only when needed
             else:
                 if not index:
                     index.append(indexfiles.index_url())
