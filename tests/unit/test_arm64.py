@@ -23,6 +23,7 @@ from packmatrix.model.records import Portability
 from packmatrix.reading import wheeltags
 from packmatrix.reading.portability import elf_machine
 from packmatrix.report import render as report
+from packmatrix.report import ship
 from tests.unit.real_reports import LINUX, raw
 from tests.unit.test_grid import HOST, FakeClient, builder
 from tests.unit.test_grid_report import observed, with_grid
@@ -386,3 +387,21 @@ class TestPexMultiCoversAarch64:
         assert x86.runs, x86.why
         only_x86 = dataclasses.replace(facts, platform_wheels=[w for w in both if "x86_64" in w])
         assert on_arm64(only_x86)[0] is False
+
+
+class TestWhatToShip:
+    def test_arm64_cells_answer_the_arm64_scenario_only(self) -> None:
+        """An x86_64 binary decided on bookworm-arm64 is no failure of "servers with no
+        Python" (the host's machine), and is the arm64 answer's evidence."""
+        grid = observed()
+        grid.targets.append(ARM64_NO_PYTHON.report())
+        grid.cells.append(
+            arches.decided("pyinstaller-onefile", "x86_64", ARM64_NO_PYTHON) or grid.cells[0]
+        )
+        doc = with_grid(grid)
+        plain = ship.no_python(doc)
+        assert "arm64" not in " ".join([plain.why, plain.runner_up_why, *plain.evidence])
+        answer = ship.arm64(doc)
+        assert answer is not None
+        assert answer.artifact is None
+        assert any("bookworm-arm64" in line for line in answer.evidence)
