@@ -8,10 +8,13 @@ image made from this machine's own programs, so it needs no build and no registr
 
 from __future__ import annotations
 
+import io
 import os
 import secrets
 import shutil
+import tarfile
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import docker
@@ -142,4 +145,36 @@ class TestEngine:
         finally:
             if find_image(client, image_id) is not None:
                 client.images.remove(image_id, force=True)
+        assert _container_ids(client) - containers_before == set()
+
+    def test_an_imported_root_that_runs_sh_is_kept(
+        self, client: Any, containers_before: set[str], tmp_path: Path
+    ) -> None:
+        """A root folder whose ``sh`` answers is imported under its tag, and the check's
+        container is gone."""
+        rootfs = tmp_path / "rootfs"
+        with tarfile.open(fileobj=io.BytesIO(tiny_rootfs())) as tar:
+            tar.extractall(rootfs, filter="tar")
+        tag = f"packmatrix-test/tiny-root:{secrets.token_hex(4)}"
+        image_id = baseimage.import_checked(client, rootfs, tag, (), log=lambda line: None)
+        try:
+            assert describe(client, tag)["id"] == image_id
+            assert not (tmp_path / "rootfs.tar").exists()
+        finally:
+            client.images.remove(image_id, force=True)
+        assert _container_ids(client) - containers_before == set()
+
+    def test_an_imported_root_without_sh_is_removed_by_id(
+        self, client: Any, containers_before: set[str], tmp_path: Path
+    ) -> None:
+        """A root with no ``sh`` fails the check: the new image is removed with its tag, and the
+        error names the check."""
+        rootfs = tmp_path / "rootfs"
+        (rootfs / "etc").mkdir(parents=True)
+        (rootfs / "etc" / "hostname").write_text("none\n")
+        tag = f"packmatrix-test/no-sh-root:{secrets.token_hex(4)}"
+        with pytest.raises(BaseImageError, match="failed its check `sh -c echo ok`") as failed:
+            baseimage.import_checked(client, rootfs, tag, (), log=lambda line: None)
+        assert not image_present(client, tag)
+        assert failed.value.log_tail
         assert _container_ids(client) - containers_before == set()

@@ -75,20 +75,23 @@ class TestPexMulti:
         facts = facts_of(run)
         assert facts.requires_python == "CPython<3.14,>=3.11"
         assert facts.needs == (
-            f"CPython 3.11–3.13 on PATH as python3 (numpy {numpy['version']} publishes no "
-            "CPython 3.9 or 3.10 wheel)"
+            f"CPython 3.11–3.13 on PATH as python3, on x86_64 and aarch64 (numpy "
+            f"{numpy['version']} publishes no CPython 3.9 or 3.10 wheel)"
         )
 
     def test_the_most_portable_wheels_and_their_floor(self, run: dict[str, Any]) -> None:
-        """One cryptography wheel, its oldest manylinux tag (abi3 serves every Python), numpy
-        once per Python; the glibc floor is at least what the tags imply."""
+        """One cryptography wheel per machine, its oldest manylinux tag (abi3 serves every
+        Python), numpy once per Python and machine; the glibc floor is at least what the tags
+        imply."""
         facts = facts_of(run)
         wheels = facts.platform_wheels or []
-        crypto = [name for name in wheels if name.startswith("cryptography-")]
-        assert len(crypto) == 1
-        assert "-abi3-manylinux2014_x86_64" in crypto[0]
-        numpy = sorted(name.split("-")[2] for name in wheels if name.startswith("numpy-"))
-        assert numpy == ["cp311", "cp312", "cp313"]
+        for machine in ("x86_64", "aarch64"):
+            mine = [name for name in wheels if name.endswith(f"{machine}.whl")]
+            crypto = [name for name in mine if name.startswith("cryptography-")]
+            assert len(crypto) == 1
+            assert f"-abi3-manylinux2014_{machine}" in crypto[0]
+            numpy = sorted(name.split("-")[2] for name in mine if name.startswith("numpy-"))
+            assert numpy == ["cp311", "cp312", "cp313"]
         implied = tag_floor(wheels).version
         assert implied is not None
         assert facts.glibc_floor is not None

@@ -236,7 +236,7 @@ class TestTargetNames:
         assert targets.parse_targets("trixie, bullseye-python") == ("bullseye-python", "trixie")
         assert targets.TARGET_NAMES == (
             "bullseye", "bullseye-python", "bookworm", "bookworm-python", "trixie", "trixie-python",
-            "musl",
+            "musl", "bookworm-arm64", "bookworm-python-arm64",
         )  # fmt: skip
 
     def test_image_references_after_the_built_in_names_as_given(self) -> None:

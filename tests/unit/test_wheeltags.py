@@ -209,6 +209,8 @@ class TestIndexLists:
         kept.write_text((INDEX / "numpy-2.4.6.json").read_text(encoding="utf-8"))
         found = indexfiles.published("NumPy", "2.4.6", cache=tmp_path, index="http://127.0.0.1:9/")
         assert found == list(locked("numpy", "2.4.6").files)
+        assert indexfiles.kept_list("NumPy", "2.4.6", tmp_path) == found  # no index asked
+        assert indexfiles.kept_list("numpy", "2.4.5", tmp_path) is None
 
     def test_an_unreachable_index_is_one_line(self, tmp_path: Path) -> None:
         said = re.escape("listing the files of numpy on http://127.0.0.1:9/ failed")

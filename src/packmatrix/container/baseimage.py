@@ -25,6 +25,7 @@ and chroots) and a running Docker Engine. Problems a person can fix raise
 
 from __future__ import annotations
 
+import functools
 import logging
 import tempfile
 import time
@@ -35,7 +36,7 @@ from typing import Any, Final, TypedDict
 
 import docker
 
-from packmatrix.container import engine, hostpython
+from packmatrix.container import emulation, engine, hostpython
 from packmatrix.container.debian import (
     DEFAULT_SUITE,
     IMAGE_PATH,
@@ -65,6 +66,7 @@ __all__ = [  # what callers (``cli``, the tests) import from here, some of it fr
     "BaseImageError",
     "BaseImageInfo",
     "ImageDescription",
+    "Importer",
     "RunResult",
     "build_base_image",
     "build_minimal_image",
@@ -73,6 +75,7 @@ __all__ = [  # what callers (``cli``, the tests) import from here, some of it fr
     "describe",
     "find_debian_mirror",
     "image_present",
+    "import_checked",
     "import_rootfs",
     "python_for_suite",
     "run_in_image",
@@ -113,9 +116,11 @@ class ImageDescription(TypedDict):
     created: str
 
 
-def default_tag(suite: str = DEFAULT_SUITE) -> str:
-    """The image tag for *suite*, e.g. ``packmatrix/python:3.11-bookworm-slim``."""
-    return f"packmatrix/python:{python_for_suite(suite)}-{suite}-slim"
+def default_tag(suite: str = DEFAULT_SUITE, arch: str | None = None) -> str:
+    """The image tag for *suite*, e.g. ``packmatrix/python:3.11-bookworm-slim``; for another
+    *arch* than the host's, ``…-slim-arm64``."""
+    name = f"packmatrix/python:{python_for_suite(suite)}-{suite}-slim"
+    return f"{name}-{emulation.engine_arch(arch)}" if arch else name
 
 
 #: ``packmatrix/python:3.11-bookworm-slim``
@@ -145,6 +150,8 @@ def build_base_image(
     workdir: Path | None = None,
     log: Callable[[str], None] = _LOG.info,
     host_python: HostPython | None = None,
+    arch: str | None = None,
+    packages: Sequence[str] | None = None,
 ) -> BaseImageInfo:
     """Bootstrap Debian *suite* with Python, import it as *tag*, and check it.
 
@@ -152,12 +159,15 @@ def build_base_image(
     the suite is bootstrapped without Python and that interpreter is copied in instead.
     *mirror* defaults to the Debian mirror apt uses here; the temporary root
     file system goes under *workdir* (default: the system temp dir) and is
-    always removed. Progress lines go to *log*.
+    always removed. Progress lines go to *log*. *arch* (``arm64``): another architecture than
+    the host's, run through its emulator (refused in one line when this host has none).
+    *packages*: what debootstrap includes (default: python3, python3-venv, ca-certificates).
     """
     started = time.perf_counter()
     python = python_for_suite(suite, python) if host_python is None else host_python.minor
     debootstrap = find_debootstrap()
     require_root()
+    _require_emulation(arch)
     mirror = mirror or find_debian_mirror()
     client = connect_docker()
     try:
@@ -166,9 +176,9 @@ def build_base_image(
         try:
             rootfs = scratch / "rootfs"
             log(f"debootstrap {suite} from {mirror} into {rootfs} (about a minute)")
-            packages = PACKAGES if host_python is None else hostpython.PACKAGES
+            included = tuple(packages or (PACKAGES if host_python is None else hostpython.PACKAGES))
             run_debootstrap(
-                debootstrap, suite, rootfs, mirror, scratch / "debootstrap.log", packages
+                debootstrap, suite, rootfs, mirror, scratch / "debootstrap.log", included, arch=arch
             )
             log("trimming docs, man pages, locales, apt lists and caches")
             trim_rootfs(rootfs)
@@ -182,7 +192,7 @@ def build_base_image(
             log(f"writing {tar_path}")
             write_rootfs_tar(rootfs, tar_path)
             log(f"importing it as {tag}")
-            image_id = import_rootfs(client, tar_path, tag, IMAGE_CHANGES)
+            image_id = import_rootfs(client, tar_path, tag, IMAGE_CHANGES, arch=arch)
         finally:
             remove_scratch(scratch, log)
         log(f"checking python3, venv and ssl in {tag}")
@@ -210,6 +220,7 @@ def build_minimal_image(
     mirror: str | None = None,
     workdir: Path | None = None,
     log: Callable[[str], None] = _LOG.info,
+    arch: str | None = None,
 ) -> BaseImageInfo:
     """Bootstrap Debian *suite* as debootstrap's minimal system, without Python, trim it and
     import it as *tag*: a target with no interpreter for the portability grid. The same steps
@@ -218,6 +229,7 @@ def build_minimal_image(
     python_for_suite(suite)  # refuses a suite we don't know, in one line
     debootstrap = find_debootstrap()
     require_root()
+    _require_emulation(arch)
     mirror = mirror or find_debian_mirror()
     client = connect_docker()
     try:
@@ -225,22 +237,15 @@ def build_minimal_image(
         try:
             rootfs = scratch / "rootfs"
             log(f"debootstrap {suite} (minbase, no Python) from {mirror} into {rootfs}")
-            run_debootstrap(debootstrap, suite, rootfs, mirror, scratch / "debootstrap.log", ())
+            log_path = scratch / "debootstrap.log"
+            run_debootstrap(debootstrap, suite, rootfs, mirror, log_path, (), arch=arch)
             trim_rootfs(rootfs)
-            tar_path = scratch / "rootfs.tar"
-            write_rootfs_tar(rootfs, tar_path)
-            log(f"importing it as {tag}")
-            image_id = import_rootfs(client, tar_path, tag, IMAGE_CHANGES)
+            importer = functools.partial(import_rootfs, arch=arch) if arch else None
+            image_id = import_checked(
+                client, rootfs, tag, IMAGE_CHANGES, log=log, importer=importer
+            )
         finally:
             remove_scratch(scratch, log)
-        result = run_in_image(client, image_id, ["sh", "-c", "echo ok"])
-        if result.exit_code != 0 or result.output.strip() != "ok":
-            client.images.remove(image_id, force=True)
-            raise BaseImageError(
-                f"the new image {tag} can't run sh (exit code {result.exit_code}) and was "
-                "removed: see its output below",
-                log_tail=result.output,
-            )
         size_bytes = describe(client, image_id)["size"]
     finally:
         client.close()
@@ -255,8 +260,19 @@ def _names(paths: Sequence[Path]) -> str:
     return ", ".join(path.name for path in paths) or "none"
 
 
-def import_rootfs(client: Any, tar_path: Path, tag: str, changes: Sequence[str]) -> str:
-    """Import a root file system tar as ``tag``, with Dockerfile ``changes``; its image id."""
+def _require_emulation(arch: str | None) -> None:
+    if arch and (problem := emulation.emulation_problem(arch)) is not None:
+        raise BaseImageError(problem)
+
+
+def import_rootfs(
+    client: Any, tar_path: Path, tag: str, changes: Sequence[str], *, arch: str | None = None
+) -> str:
+    """Import a root file system tar as ``tag``, with Dockerfile ``changes``; its image id.
+    For another *arch* than the host's it is loaded as an image of that architecture
+    (``emulation.load_rootfs``: ``docker import`` would record the host's)."""
+    if arch and emulation.emulated(arch):
+        return emulation.load_rootfs(client, tar_path, tag, changes, arch=arch)
     repository, image_tag = docker.utils.parse_repository_tag(tag)
     try:
         # A path (not an open file) makes the SDK upload with no timeout.
@@ -269,6 +285,51 @@ def import_rootfs(client: Any, tar_path: Path, tag: str, changes: Sequence[str])
         return str(client.images.get(tag).id)
     except (docker.errors.DockerException, OSError) as exc:
         raise BaseImageError(f"importing {tar_path} as {tag} failed: {exc}") from exc
+
+
+#: What :func:`import_checked` runs in a new image: a shell must answer.
+SHELL_CHECK: Final = ("sh", "-c", "echo ok")
+
+
+Importer = Callable[[Any, Path, str, Sequence[str]], str]
+"""How a root file system tar becomes an image: ``(client, tar_path, tag, changes)`` → its id
+(:func:`import_rootfs`; a foreign architecture's root needs another)."""
+
+
+def import_checked(
+    client: Any,
+    rootfs: Path,
+    tag: str,
+    changes: Sequence[str],
+    *,
+    log: Callable[[str], None],
+    check: Sequence[str] = SHELL_CHECK,
+    importer: Importer | None = None,
+) -> str:
+    """Tar the root folder *rootfs* (into ``rootfs.tar`` beside it), import it as *tag* with
+    Dockerfile *changes* (through *importer*, :func:`import_rootfs` by default), and run *check*
+    in it, which must print ``ok``; the image's id.
+
+    An image that fails its check is removed, by its id, and :class:`BaseImageError` says so
+    with the check's output: a broken image never sits under *tag*. The grid's roots, musl's
+    and docker-frozen's all end this way."""
+    tar_path = rootfs.parent / "rootfs.tar"
+    write_rootfs_tar(rootfs, tar_path)
+    log(f"importing it as {tag}")
+    image_id = (importer or import_rootfs)(client, tar_path, tag, changes)
+    tar_path.unlink()
+    try:
+        result = run_in_image(client, image_id, check)
+    except (docker.errors.DockerException, OSError) as exc:
+        result = RunResult(exit_code=-1, output=str(exc))
+    if result.exit_code != 0 or result.output.strip() != "ok":
+        client.images.remove(image_id, force=True)
+        raise BaseImageError(
+            f"the new image {tag} failed its check `{' '.join(check)}` (exit code "
+            f"{result.exit_code}) and was removed: see its output below",
+            log_tail=result.output,
+        )
+    return image_id
 
 
 def _remove_if_unused(client: Any, image_id: str, log: Callable[[str], None]) -> None:

@@ -173,15 +173,20 @@ def run_debootstrap(
     mirror: str,
     log_path: Path,
     packages: tuple[str, ...] = PACKAGES,
+    *,
+    arch: str | None = None,
 ) -> None:
-    """Run debootstrap as a tracked child with its own process group.
+    """Run debootstrap as a tracked child with its own process group; ``arch`` (Debian's
+    name, ``arm64``) for another architecture than the host's: its second stage then runs
+    under the emulator binfmt_misc names (``container.emulation``).
 
     On Ctrl-C (KeyboardInterrupt) or any other error, ``procs`` ends the whole
     group, by the PID it recorded, before the exception goes on: SIGTERM first,
     so that debootstrap unmounts /proc and /sys in the target, then SIGKILL.
     """
     include = [f"--include={','.join(packages)}"] if packages else []
-    argv = [debootstrap, "--variant=minbase", *include, suite, str(rootfs), mirror]
+    foreign = [f"--arch={arch}"] if arch else []
+    argv = [debootstrap, "--variant=minbase", *foreign, *include, suite, str(rootfs), mirror]
     environment = {**os.environ, "PATH": IMAGE_PATH, "LC_ALL": "C"}
     try:
         procs.run(

@@ -32,7 +32,6 @@ from packmatrix.container.debian import (
     require_root,
     run_debootstrap,
     trim_rootfs,
-    write_rootfs_tar,
 )
 from packmatrix.container.runengine import Engine
 
@@ -192,20 +191,11 @@ def build_root_image(*, tag: str, suite: str, log: Callable[[str], None]) -> int
             kept = slim_copy(full, slim)
             trim_rootfs(slim)
             log(f"kept {len(kept)} packages: {', '.join(kept)}")
-            tar_path = scratch / "rootfs.tar"
-            write_rootfs_tar(slim, tar_path)
-            log(f"importing it as {tag}")
-            image_id = baseimage.import_rootfs(client, tar_path, tag, CHANGES)
+            image_id = baseimage.import_checked(
+                client, slim, tag, CHANGES, log=log, check=("/bin/sh", "-c", "echo ok")
+            )
         finally:
             remove_scratch(scratch, log)
-        result = baseimage.run_in_image(client, image_id, ["/bin/sh", "-c", "echo ok"])
-        if result.exit_code != 0 or result.output.strip() != "ok":
-            client.images.remove(image_id, force=True)
-            raise BaseImageError(
-                f"the new image {tag} failed its /bin/sh check (exit code "
-                f"{result.exit_code}) and was removed",
-                log_tail=result.output,
-            )
         size = baseimage.describe(client, image_id)["size"]
     finally:
         client.close()

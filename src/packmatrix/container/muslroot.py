@@ -19,8 +19,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Final
 
-from packmatrix.container.baseimage import connect_docker, describe, import_rootfs, run_in_image
-from packmatrix.container.debian import BaseImageError, remove_scratch, write_rootfs_tar
+from packmatrix.container.baseimage import connect_docker, describe, import_checked
+from packmatrix.container.debian import BaseImageError, remove_scratch
 from packmatrix.core import procs
 from packmatrix.errors import StepFailed
 
@@ -47,19 +47,9 @@ def build_musl_image(*, tag: str, log: Callable[[str], None]) -> str:
             rootfs = scratch / "rootfs"
             log(f"apt-get download {' '.join(PACKAGES)}, unpacked into {rootfs}")
             make_root(scratch, rootfs)
-            tar_path = scratch / "rootfs.tar"
-            write_rootfs_tar(rootfs, tar_path)
-            log(f"importing it as {tag}")
-            image_id = import_rootfs(client, tar_path, tag, CHANGES)
+            image_id = import_checked(client, rootfs, tag, CHANGES, log=log)
         finally:
             remove_scratch(scratch, log)
-        result = run_in_image(client, image_id, ["sh", "-c", "echo ok"])
-        if result.exit_code != 0 or result.output.strip() != "ok":
-            client.images.remove(image_id, force=True)
-            raise BaseImageError(
-                f"the new image {tag} can't run sh (exit code {result.exit_code}) and was removed",
-                log_tail=result.output,
-            )
         size = describe(client, image_id)["size"]
     finally:
         client.close()

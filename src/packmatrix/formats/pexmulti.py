@@ -17,10 +17,18 @@ there is). A Python for which a locked version publishes no wheel is left out, i
 when no Python is left. The chosen wheels are downloaded at the locked version (``pip download
 --platform`` with exactly their tags: the wheel cache first, then the index) into a wheelhouse
 of its own, whose ``requirements.lock`` records every file with its sha256.
+
+It covers aarch64 too (``MACHINES``: arm64 servers and laptops), from the same locked versions:
+the wheels each version publishes for manylinux aarch64 are chosen the same way, and a
+``--complete-platform`` per Python covered there is added, so one file starts on either
+machine. A Python whose aarch64 wheels are missing is left out on aarch64 only, in one line; none
+left there leaves the pex for this host's machine alone. The same choice and download give the
+portability grid its aarch64 wheelhouse (``grid.arches``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import email.parser
 import hashlib
 import json
@@ -44,6 +52,8 @@ from packmatrix.reading.wheeltags import Coverage, Locked, Published, span
 
 PYTHONS: Final = ("3.9", "3.10", "3.11", "3.12", "3.13")
 """The CPythons a pex-multi is built for (those the app's Requires-Python accepts)."""
+MACHINES: Final = ("x86_64", "aarch64")
+"""The Linux machines a pex-multi is built for: this host's first, then the others."""
 FALLBACK_GLIBC: Final = (2, 17)
 """The manylinux ceiling where this host's glibc can't be read (not glibc): manylinux2014."""
 
@@ -92,7 +102,9 @@ class PexMultiFormat(PexFormat):
         """What a build depends on besides the lock: the Pythons asked for and the newest
         manylinux tag accepted (the choice of wheels follows from them and the index)."""
         asked = pythons(ctx.app.requires_python)
-        return json.dumps([type(self).__qualname__, "wheels-from-the-lock", asked, host_glibc()])
+        return json.dumps(
+            [type(self).__qualname__, "wheels-from-the-lock", asked, host_glibc(), machines()]
+        )
 
     def profile_options(self, ctx: Context) -> list[str]:
         """Both profiles: pex's own bootstrap. The tuned ``--sh-boot`` script is built around
@@ -114,10 +126,16 @@ class PexMultiFormat(PexFormat):
         if not covered:
             raise StepFailed(note or "no Python left")  # "…: no Python is left"
         ctx.progress(self.name, f"wheels from the lock: {note or f'CPython {span(covered)}'}")
-        house, fetched, fetching = multi_wheelhouse(ctx, coverage)
+        others = other_machines(ctx, covered)
+        for machine, other in others.items():
+            said = other.note() or f"CPython {span(other.pythons)}"
+            ctx.progress(self.name, f"and for {machine}: {said}")
+        house, fetched, fetching = multi_wheelhouse(ctx, [coverage, *others.values()])
         ctx.progress(self.name, "pex (several Pythons)")
         out = ctx.out(self.name) / f"{ctx.app.script}.pex"
         platforms = complete_platforms(ctx, covered)
+        for machine, other in others.items():
+            platforms += complete_platforms(ctx, other.pythons, machine)
         argv = [
             sys.executable,
             "-m",
@@ -150,15 +168,33 @@ class PexMultiFormat(PexFormat):
         covered = pythons(facts.requires_python.replace("CPython", ""))
         try:
             why = "; ".join(lock_coverage(ctx).causes(fewest=True))
+            others = other_machines(ctx, covered)
         except StepFailed:  # the index's lists are gone and it can't be reached: facts stand
-            why = ""
-        facts.needs = f"CPython {span(covered)} on PATH as python3" + (f" ({why})" if why else "")
+            why, others = "", {}
+        where = " and ".join(
+            [platform.machine()]
+            + [
+                m if c.pythons == covered else f"{m} (CPython {span(c.pythons)})"
+                for m, c in others.items()
+            ]
+        )
+        facts.needs = f"CPython {span(covered)} on PATH as python3, on {where}" + (
+            f" ({why})" if why else ""
+        )
         return facts
 
 
-def lock_coverage(ctx: Context) -> Coverage:
-    """Which of the Pythons the app accepts the lock can serve, and with which wheels (once a
-    run: the index's file lists are read at most once, then kept in the cache)."""
+def machines() -> list[str]:
+    """``MACHINES``, this host's first."""
+    here = platform.machine()
+    return [here, *(machine for machine in MACHINES if machine != here)]
+
+
+def lock_coverage(ctx: Context, machine: str | None = None) -> Coverage:
+    """Which of the Pythons the app accepts the lock can serve on ``machine`` (this host's by
+    default), and with which wheels (once a run: the index's file lists are read at most once,
+    then kept in the cache)."""
+    machine = machine or platform.machine()
 
     def make() -> Coverage:
         asked = pythons(ctx.app.requires_python)
@@ -167,6 +203,32 @@ def lock_coverage(ctx: Context) -> Coverage:
                 f"the app's Requires-Python {ctx.app.requires_python} accepts none of "
                 f"{', '.join(PYTHONS)}"
             )
+        return wheeltags.cover(locked_files(ctx), asked, glibc=host_glibc(), machine=machine)
+
+    return ctx.once(f"pex-multi:coverage:{machine}", make)
+
+
+def other_machines(ctx: Context, covered: list[str]) -> dict[str, Coverage]:
+    """The coverage of every other machine of ``MACHINES`` that serves one of the Pythons
+    ``covered`` here (limited to those: the interpreter constraint is this host's)."""
+    found = {}
+    for machine in machines()[1:]:
+        other = lock_coverage(ctx, machine)
+        if any(python in covered for python in other.pythons):
+            found[machine] = dataclasses.replace(
+                other,
+                asked=[python for python in other.asked if python in covered],
+                chosen={py: files for py, files in other.chosen.items() if py in covered},
+                gaps=[gap for gap in other.gaps if gap.python in covered],
+            )
+    return found
+
+
+def locked_files(ctx: Context) -> list[Locked]:
+    """Every locked version with the wheels it publishes: a pure wheel is its own; a
+    platform one's list is read from the index (kept in the cache, so a rerun is offline)."""
+
+    def make() -> list[Locked]:
         house = ctx.wheelhouse
         index: list[str] = []
         locked = []
@@ -174,6 +236,10 @@ def lock_coverage(ctx: Context) -> Coverage:
             files: tuple[Published, ...]
             if entry.filename.endswith("-any.whl"):
                 files = (Published(entry.filename, requires_python(house / entry.filename)),)
+            elif (
+                kept := indexfiles.kept_list(entry.name, entry.version, index_cache(ctx))
+            ) is not None:
+                files = tuple(kept)  # asking pip for its index costs a second: only when needed
             else:
                 if not index:
                     index.append(indexfiles.index_url())
@@ -182,10 +248,9 @@ def lock_coverage(ctx: Context) -> Coverage:
                 )
                 files = tuple(listed)
             locked.append(Locked(entry.name, entry.version, files))
-        machine = platform.machine()
-        return wheeltags.cover(locked, asked, glibc=host_glibc(), machine=machine)
+        return locked
 
-    return ctx.once("pex-multi:coverage", make)
+    return ctx.once("pex-multi:locked", make)
 
 
 def index_cache(ctx: Context) -> Path:
@@ -204,34 +269,50 @@ def requires_python(wheel: Path) -> str | None:
     return str(found) if found else None
 
 
-def complete_platforms(ctx: Context, covered: list[str]) -> list[Path]:
-    """One ``--complete-platform`` file per Python covered."""
+def complete_platforms(ctx: Context, covered: list[str], machine: str = "") -> list[Path]:
+    """One ``--complete-platform`` file per Python covered on ``machine`` (this host's)."""
     folder = ctx.workdir / "pex-multi-platforms"
     folder.mkdir(parents=True, exist_ok=True)
-    machine = platform.machine()
+    machine = machine or platform.machine()
     platforms = wheeltags.manylinux_platforms(host_glibc(), machine)
     paths = []
     for python in covered:
-        path = folder / f"cp{nodot(python)}.json"
+        path = folder / f"cp{nodot(python)}-{machine}.json"
         data = wheeltags.complete_platform(python, platforms, machine)
         path.write_text(json.dumps(data, indent=1), encoding="utf-8")
         paths.append(path)
     return paths
 
 
-def multi_wheelhouse(ctx: Context, coverage: Coverage) -> tuple[Path, list[list[str]], float]:
-    """The locked pure wheels and the chosen platform wheels for each Python covered (and
-    nothing else: pex, which also resolves for the interpreter running it, would take the run's
-    wheelhouse's own platform wheels, tagged for this host's glibc), the commands that fetched
-    them and their seconds; ``requirements.lock`` in it lists every platform file's hash."""
+def multi_wheelhouse(
+    ctx: Context, coverages: list[Coverage]
+) -> tuple[Path, list[list[str]], float]:
+    """The locked pure wheels and the chosen platform wheels for each Python and machine
+    covered (and nothing else: pex, which also resolves for the interpreter running it, would
+    take the run's wheelhouse's own platform wheels, tagged for this host's glibc), the commands
+    that fetched them and their seconds; ``requirements.lock`` in it lists every platform
+    file's hash."""
     house = ctx.workdir / "wheelhouse-multi"
     shutil.rmtree(house, ignore_errors=True)
     house.mkdir(parents=True)
-    pure = [entry.filename for entry in ctx.lock if entry.filename.endswith("-any.whl")]
+    commands: list[list[str]] = []
+    seconds = 0.0
+    for coverage in coverages:
+        fetched, fetching = download_chosen(ctx, coverage, house, ctx.log_for("pex-multi"))
+        commands += fetched
+        seconds += fetching
+    finish_wheelhouse(ctx, house)
+    return house, commands, seconds
+
+
+def download_chosen(
+    ctx: Context, coverage: Coverage, house: Path, log: Path
+) -> tuple[list[list[str]], float]:
+    """Download the platform wheels ``coverage`` chose, at the locked versions, into ``house``
+    (the wheel cache first, then the index); the commands and their seconds."""
     pins = [f"{e.name}=={e.version}" for e in ctx.lock if not e.filename.endswith("-any.whl")]
     commands = []
     seconds = 0.0
-    log = ctx.log_for("pex-multi")
     for python in coverage.pythons:
         if not pins:
             break
@@ -242,21 +323,28 @@ def multi_wheelhouse(ctx: Context, coverage: Coverage) -> tuple[Path, list[list[
             *(arg for tag in coverage.platform_tags(python) for arg in ("--platform", tag)),
             *("--find-links", str(ctx.cache)),
         ]
-        what = f"locked platform wheels for Python {python}"
+        what = f"locked platform wheels for Python {python} on {coverage.machine}"
         try:  # the wheel cache first, like the run's wheelhouse
             seconds += ctx.run(ctx.pip(*options, "--no-index", *pins), what=what, log=log)
         except StepFailed:
             argv = ctx.pip(*options, *pins)
             seconds += ctx.run(argv, what=f"downloading {what}", log=log, env=ctx.download_env())
         commands.append(ctx.shown(ctx.pip(*options, *pins)))
+    return commands, seconds
+
+
+def finish_wheelhouse(ctx: Context, house: Path) -> None:
+    """Add the lock's pure wheels to ``house`` (its platform wheels are there, and are kept in
+    the wheel cache too), and write its ``requirements.lock``: every file, by its sha256."""
+    for path in house.glob("*.whl"):
+        if not (ctx.cache / path.name).exists():
+            shutil.copy2(path, ctx.cache / path.name)
+    for entry in ctx.lock:
+        if entry.filename.endswith("-any.whl"):
+            shutil.copy2(ctx.wheelhouse / entry.filename, house / entry.filename)
     lines = []
     for path in sorted(house.glob("*.whl")):
         digest = hashlib.sha256(path.read_bytes()).hexdigest()
         name, version = path.name.split("-")[:2]
         lines.append(f"{name}=={version} --hash=sha256:{digest}  # {path.name}\n")
-        if not (ctx.cache / path.name).exists():
-            shutil.copy2(path, ctx.cache / path.name)
     (house / "requirements.lock").write_text("".join(lines), encoding="utf-8")
-    for name in pure:
-        shutil.copy2(ctx.wheelhouse / name, house / name)
-    return house, commands, seconds

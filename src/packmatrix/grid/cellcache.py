@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Final
+from typing import Final, Protocol
 
 from packmatrix import __version__
 from packmatrix.model.grid import GridCell
@@ -50,6 +50,40 @@ def cell_key(
     """The key of one cell: everything its outcome depends on."""
     parts = [LAYOUT, __version__, format_name, *sorted(artifact), image_id, checks, script]
     return cache.facts_key(KIND, [*parts, json.dumps(list(inputs))])
+
+
+class Start(Protocol):
+    """How a cell starts its artifact (``cells.Plan``): what decides it besides the target."""
+
+    @property
+    def files(self) -> dict[str, Path]: ...
+    @property
+    def artifact(self) -> tuple[str, ...]: ...
+    @property
+    def script(self) -> str: ...
+    @property
+    def inputs(self) -> tuple[str, ...] | None: ...
+
+
+def cell_keys(
+    plans: Mapping[tuple[str, str], Start], image_ids: Mapping[str, str], checks: str
+) -> dict[tuple[str, str], str]:
+    """The key of every cell (format, target): its artifact's bytes, its target image's id,
+    the checks, how it starts (and, installed, the wheels it installs from: on a target of
+    another machine, that machine's)."""
+    keys = {}
+    for (name, target), how in plans.items():
+        houses = [path for key, path in how.files.items() if key in ("wheelhouse", "buildhouse")]
+        inputs = how.inputs if how.inputs is not None else folder_names(houses)
+        keys[(name, target)] = cell_key(
+            format_name=name,
+            artifact=how.artifact,
+            image_id=image_ids[target],
+            checks=checks,
+            script=how.script,
+            inputs=inputs,
+        )
+    return keys
 
 
 def lookup(key: str) -> GridCell | None:

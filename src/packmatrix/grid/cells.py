@@ -9,7 +9,10 @@ frozen binary as it is; a .deb installed with ``dpkg -i`` as root, its unit's Ex
 started as the unit's user (``deb.grid_script``). The smoke test runs through a port published
 on 127.0.0.1 only. A cell passes when every check does; a failing one keeps one line of reason
 from the artifact's output (``grid.judge``) beside what the static portability facts predicted.
-The docker image carries its own OS, so it is not on the grid.
+The docker image carries its own OS, so it is not on the grid. On a target of another
+architecture (arm64 here, under qemu) a wheel or an sdist installs from that machine's wheels
+of the lock, and a frozen binary built for another machine is decided from its ELF header
+without a run (``grid.arches``); the cells that run there are marked emulated.
 
 Every container goes through ``engine`` with the run's label, is removed by id when its cell
 ends, and the run's engine removes any leftover by that label; an interrupt stops the cells
@@ -19,6 +22,7 @@ still running (each removes its container) before it goes on.
 from __future__ import annotations
 
 import concurrent.futures
+import functools
 import http.client
 import io
 import json
@@ -49,10 +53,11 @@ from packmatrix.formats.pyinstaller import PyInstallerFormat
 from packmatrix.formats.sdist import SdistFormat
 from packmatrix.formats.shiv import ShivFormat
 from packmatrix.formats.wheel import WheelFormat
-from packmatrix.grid import cellcache, targets
+from packmatrix.grid import arches, cellcache, targets
 from packmatrix.grid import judge as gridcheck
-from packmatrix.model.grid import Grid, GridCell, GridTarget
+from packmatrix.model.grid import Grid, GridCell
 from packmatrix.model.records import Portability
+from packmatrix.reading.portability import elf_machine
 from packmatrix.steps.measure import FAILED_MARK, PASSED_MARK
 from packmatrix.steps.smoke import run_checks
 
@@ -94,6 +99,15 @@ class Plan:
     script then drops to the package's own user, as systemd would)."""
     artifact: tuple[str, ...] = ()
     """``name:sha256`` of every file of the artifact: part of the cell's cache key."""
+    machine: str | None = None
+    """A frozen artifact: the machine its executable's ELF header names (``x86_64``)."""
+    missing: str = ""
+    """Why the wheels it installs from lack a locked version on the target's machine."""
+    inputs: tuple[str, ...] | None = None
+    """The files of the wheelhouses it installs from, when known before they are there (the
+    target machine's, planned); None: read from its folders."""
+    fetch: Callable[[], object] | None = None
+    """What must be fetched before its files can be copied (that machine's wheels), or None."""
 
 
 @dataclass(frozen=True)
@@ -121,17 +135,24 @@ def on_grid(fmt: Format) -> bool:
     )
 
 
-def plan(ctx: Context, artifact: Artifact) -> Plan:
-    """The files to copy and the start script of one artifact, by its kind."""
+def plan(ctx: Context, artifact: Artifact, target: targets.Target | None = None) -> Plan:
+    """The files to copy and the start script of one artifact, by its kind (on ``target``: its
+    machine's wheels, for one of another machine with a Python)."""
     fmt, built = artifact.fmt, artifact.built
     script = ctx.app.script
     if isinstance(fmt, WheelFormat | SdistFormat):
+        house, facts, inputs, fetch = arches.House(ctx.wheelhouse), artifact.facts, None, None
+        if target is not None and target.emulated and target.python:
+            house = arches.planned(ctx, target)
+            facts, inputs = house.facts(facts), house.listing()
+            fetch = functools.partial(arches.fill, ctx, house)
         files = {f"artifact/{path.name}": path for path in built.files}
-        files["wheelhouse"] = ctx.wheelhouse
+        files["wheelhouse"] = house.path
         finds = f"--find-links {ROOT}/wheelhouse"
         if isinstance(fmt, SdistFormat):
             files["buildhouse"] = ctx.buildhouse
             finds += f" --find-links {ROOT}/buildhouse"
+            inputs = (*inputs, *cellcache.folder_names([ctx.buildhouse])) if inputs else None
         own = " ".join(f"{ROOT}/artifact/{shlex.quote(path.name)}" for path in built.files)
         return Plan(
             files,
@@ -141,8 +162,11 @@ def plan(ctx: Context, artifact: Artifact) -> Plan:
             f"--no-index {finds} {own}\n"
             f"exec /tmp/venv/bin/{shlex.quote(script)}\n",
             installs=True,
-            facts=artifact.facts,
+            facts=facts,
             artifact=artifact.files,
+            missing=house.missing,
+            inputs=inputs,
+            fetch=fetch,
         )
     if isinstance(fmt, PexFormat | ShivFormat):  # a zipapp: its shebang finds the interpreter
         name = built.files[0].name
@@ -152,7 +176,11 @@ def plan(ctx: Context, artifact: Artifact) -> Plan:
         source = built.folder or built.files[0]
         executable = f"{source.name}/{script}" if built.folder else source.name
         script = f"exec {ROOT}/{shlex.quote(executable)}\n"
-        return Plan({source.name: source}, script, facts=artifact.facts, artifact=artifact.files)
+        machine = elf_machine(source / ctx.app.script if built.folder else source)
+        return Plan(
+            {source.name: source}, script, facts=artifact.facts, artifact=artifact.files,
+            machine=machine,
+        )  # fmt: skip
     if isinstance(fmt, DebFormat):  # installed with dpkg as root, then started as its unit says
         name = built.files[0].name
         script = grid_script(built, f"{ROOT}/{name}")
@@ -211,6 +239,7 @@ def run_cell(
     predicted = predict(how, target)
     started = time.perf_counter()
     timeout = ctx.options.startup_timeout + (INSTALL_SECONDS if how.installs else 0.0)
+    timeout *= arches.SLOWER if target.emulated else 1.0
     env = {"HOST": "0.0.0.0", "PORT": str(PORT), "HOME": "/tmp", "TMPDIR": "/tmp"}
     env |= {"LANG": "C.UTF-8", "PEX_ROOT": "/tmp/pex_root", "SHIV_ROOT": "/tmp/shiv_root"}
     passed, reason, output = False, "", ""
@@ -257,17 +286,21 @@ def run_cell(
         prediction=predicted.why if predicted else "",
         seconds=time.perf_counter() - started,
         output=tail,
+        emulated=target.emulated or None,
     )
 
 
 def predict(how: Plan, target: targets.Target) -> gridcheck.Prediction | None:
     """What the artifact's static facts say about ``target``'s probed (or known) facts."""
+    if how.missing:
+        return gridcheck.Prediction(False, how.missing)
     return gridcheck.predict(
         how.facts,
         glibc=target.glibc,
         python=target.python,
         libc=target.libc,
         libc_version=target.libc_version,
+        arch=target.arch,
     )
 
 
@@ -318,35 +351,46 @@ def run_grid(
     except (StepFailed, PackmatrixError, docker.errors.DockerException, OSError) as exc:
         reason = exc.reason if isinstance(exc, StepFailed) else targets.first_line(exc)
         return Grid(status="skipped", reason=reason, seconds=time.perf_counter() - started)
-    grid = Grid(status="ran", targets=[grid_target(t) for t in ready.targets])
+    grid = Grid(status="ran", targets=[t.report() for t in ready.targets])
     grid.notes = list(ready.notes)
     if ready.failed:
-        grid.reason = "; ".join(
-            why if why.startswith(name) else f"{name} not built: {why}"
-            for name, why in ready.failed.items()
-        )
-    plans = {a.fmt.name: plan(ctx, a) for a in artifacts if on_grid(a.fmt)}
-    jobs = [(name, target) for name in plans for target in ready.targets]
-    keys = cell_keys(ctx, eng, plans, ready.targets)
+        grid.reason = targets.describe_failed(ready.failed)
+    plans = {
+        (a.fmt.name, t.name): plan(ctx, a, t)
+        for a in artifacts
+        if on_grid(a.fmt)
+        for t in ready.targets
+    }
+    jobs = [
+        (name, target) for name in dict.fromkeys(n for n, _ in plans) for target in ready.targets
+    ]
+    image_ids = {t.name: str(eng.client.images.get(t.tag).id) for t in ready.targets}
+    checks = json.dumps([ctx.app.health, *(check.to_json() for check in ctx.app.checks)])
+    keys = cellcache.cell_keys(plans, image_ids, checks)
     done: dict[tuple[str, str], GridCell] = {}
     for name, target in jobs:
+        decided = arches.decided(name, plans[(name, target.name)].machine, target)
         kept = None if ctx.options.rebuild else cellcache.lookup(keys[(name, target.name)])
-        if kept is not None:
-            done[(name, target.name)] = kept
-    if done:
-        runs = ", ".join(sorted({str(cell.cached_from) for cell in done.values()}))
-        progress("grid", f"{len(done)} of {len(jobs)} cells unchanged since run {runs}: reused")
-    to_run = [job for job in jobs if (job[0], job[1].name) not in done]
-    data = {name: archive(plans[name].files) for name in dict.fromkeys(n for n, _ in to_run)}
+        if (cell := decided or kept) is not None:
+            done[(name, target.name)] = cell
+    if kept_cells := [cell for cell in done.values() if cell.cached_from]:
+        runs = ", ".join(sorted({str(cell.cached_from) for cell in kept_cells}))
+        progress(
+            "grid", f"{len(kept_cells)} of {len(jobs)} cells unchanged since run {runs}: reused"
+        )
+    to_run = [(name, t, plans[(name, t.name)]) for name, t in jobs if (name, t.name) not in done]
+    for fetch in dict.fromkeys(how.fetch for _, _, how in to_run if how.fetch):
+        fetch()  # the target machine's wheels, only when a cell installs from them
+    data = {_same(how): archive(how.files) for _, _, how in to_run}  # one per artifact and house
     stop = Stop()
     pool = concurrent.futures.ThreadPoolExecutor(WORKERS, thread_name_prefix="grid")
     try:
         futures = {
-            pool.submit(run_cell, ctx, eng, name, plans[name], target, data[name], stop): (
+            pool.submit(run_cell, ctx, eng, name, how, target, data[_same(how)], stop): (
                 name,
                 target,
             )
-            for name, target in sorted(to_run, key=lambda job: _slow_first(plans[job[0]], job[1]))
+            for name, target, how in sorted(to_run, key=lambda job: _slow_first(job[2], job[1]))
         }
         for future in concurrent.futures.as_completed(futures):
             name, target = futures[future]
@@ -354,7 +398,8 @@ def run_grid(
             if future.exception() is None and ctx.options.artifact_cache:
                 cellcache.keep(keys[(name, target.name)], cell, ctx.run_id)
             mark = PASSED_MARK if cell.passed else FAILED_MARK
-            line = f"{mark} {name} on {target.name}: {cell.reason} ({cell.seconds:.1f}s)"
+            how = " emulated" if cell.emulated else ""
+            line = f"{mark} {name} on {target.name}: {cell.reason} ({cell.seconds:.1f}s{how})"
             progress("grid", line)
     except BaseException:
         stop.event.set()
@@ -366,41 +411,9 @@ def run_grid(
     return grid
 
 
-def grid_target(target: targets.Target) -> GridTarget:
-    """A target as the report keeps it, with what was probed or known of it."""
-    return GridTarget(
-        name=target.name,
-        suite=target.suite,
-        glibc=target.glibc,
-        python=target.python,
-        libc=target.libc,
-        libc_version=target.libc_version or target.glibc,
-        arch=target.arch,
-        image=target.image or None,
-    )
-
-
-def cell_keys(
-    ctx: Context, eng: Engine, plans: dict[str, Plan], ready: Sequence[targets.Target]
-) -> dict[tuple[str, str], str]:
-    """The cache key of every cell: its artifact's bytes, its target image's id, the checks,
-    how it starts (and, installed, the wheels it installs from)."""
-    image_ids = {target.name: str(eng.client.images.get(target.tag).id) for target in ready}
-    checks = json.dumps([ctx.app.health, *(check.to_json() for check in ctx.app.checks)])
-    keys = {}
-    for name, how in plans.items():
-        houses = [path for key, path in how.files.items() if key in ("wheelhouse", "buildhouse")]
-        inputs = cellcache.folder_names(houses)
-        for target in ready:
-            keys[(name, target.name)] = cellcache.cell_key(
-                format_name=name,
-                artifact=how.artifact,
-                image_id=image_ids[target.name],
-                checks=checks,
-                script=how.script,
-                inputs=inputs,
-            )
-    return keys
+def _same(how: Plan) -> tuple[tuple[str, str], ...]:
+    """What a cell copies in: cells that copy the same files share one tar of them."""
+    return tuple(sorted((name, str(path)) for name, path in how.files.items()))
 
 
 def _slow_first(how: Plan, target: targets.Target) -> int:
@@ -409,7 +422,7 @@ def _slow_first(how: Plan, target: targets.Target) -> int:
     Python to run takes a second."""
     if target.python is None:
         return 2
-    return 0 if how.installs else 1
+    return (0 if how.installs else 1) - (2 if target.emulated else 0)
 
 
 def _cell_of(

@@ -5,8 +5,9 @@ The reason is the artifact's own words, shortened to the part a person searches 
 (``GLIBC_2.35 not found``, ``python3.11: No such file or directory``, pip's ``No matching
 distribution found for markupsafe``). The prediction reads only the row's ``Portability``: the
 glibc floor, whether a Python is needed at all, which Python the shebang names, which Pythons
-the platform wheels inside were built for, and the Requires-Python (or pex interpreter
-constraints). When the two disagree, one of them is wrong, and the report says so.
+the platform wheels inside were built for (and for which machine: an x86_64 wheel does not load
+on aarch64), the machine a frozen binary's ELF header names, and the Requires-Python (or pex
+interpreter constraints). When the two disagree, one of them is wrong, and the report says so.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packmatrix.core.names import normalize
 from packmatrix.model.records import Portability
 from packmatrix.reading.debian_package import depends_problem, dpkg_reason
+from packmatrix.reading.portability import ELF_MACHINES
 from packmatrix.steps.rootcause import library_cause
 
 REASON_LIMIT: Final = 200
@@ -135,6 +137,11 @@ class Prediction:
 
 _SHEBANG_PYTHON: Final = re.compile(r"python(\d+\.\d+)\s*$")
 _WHEEL_TAG: Final = re.compile(r"\b(?:cp|pp)(\d)(\d+)-(abi3|[a-z]+\d*|none)-")
+_WHEEL_PLATFORMS: Final = re.compile(r"\b(?:cp|pp)(\d)(\d+)-(abi3|[a-z]+\d*|none)-([\w.]+)")
+_LINUX_MACHINE: Final = re.compile(
+    r"linux(?:\d+|_\d+_\d+)?_(x86_64|aarch64|i686|armv7l|ppc64le|ppc64|s390x|riscv64)"
+)
+"""The machine of a Linux platform tag: ``manylinux_2_17_aarch64``, ``musllinux_1_2_x86_64``."""
 _IMPLEMENTATION: Final = re.compile(r"\b(?:CPython|PyPy)\s*")
 
 
@@ -153,6 +160,36 @@ def wheel_pythons(platform_wheels: Iterable[str]) -> dict[str, set[tuple[str, bo
     return found
 
 
+def wheel_machines(platform_wheels: Iterable[str]) -> dict[str, dict[str, set[tuple[str, bool]]]]:
+    """For each distribution with Linux platform wheels inside: each machine they were built
+    for (``aarch64``), with the Pythons built for it, as ``wheel_pythons`` gives them."""
+    found: dict[str, dict[str, set[tuple[str, bool]]]] = {}
+    for text in platform_wheels:
+        name = normalize(text.split("-", 1)[0].split(" ", 1)[0])
+        for major, minor, abi, platforms in _WHEEL_PLATFORMS.findall(text):
+            for machine in _LINUX_MACHINE.findall(platforms):
+                pythons = found.setdefault(name, {}).setdefault(machine, set())
+                pythons.add((f"{major}.{minor}", abi == "abi3"))
+    return found
+
+
+def machine_problems(facts: Portability, arch: str) -> list[str]:
+    """Why an artifact won't run on an ``arch`` machine (``aarch64``): a frozen binary built
+    for another, by its ELF header; a distribution whose platform wheels are all for another."""
+    system, _, elf = (facts.os_arch or "").partition("-")
+    if system == "linux" and facts.platform_wheels is None and elf:
+        built = ELF_MACHINES.get(elf, elf)
+        return (
+            [] if built == arch else [f"built for {built} (its ELF header), the target is {arch}"]
+        )
+    problems = []
+    for name, machines in sorted(wheel_machines(facts.platform_wheels or []).items()):
+        if arch not in machines:
+            has = ", ".join(sorted(machines))
+            problems.append(f"{name} has wheels for {has} only, the target is {arch}")
+    return problems
+
+
 def _wheel_fits(tags: set[tuple[str, bool]], python: str) -> bool:
     return any(
         version == python or (abi3 and _version(python) >= _version(version))
@@ -160,8 +197,9 @@ def _wheel_fits(tags: set[tuple[str, bool]], python: str) -> bool:
     )
 
 
-def python_problems(facts: Portability, python: str) -> list[str]:
-    """Why an artifact that needs a Python won't run on Python ``python`` (``3.9``)."""
+def python_problems(facts: Portability, python: str, arch: str = "") -> list[str]:
+    """Why an artifact that needs a Python won't run on Python ``python`` (``3.9``) (on an
+    ``arch`` machine: only the wheels for it count)."""
     problems = []
     shebang = _SHEBANG_PYTHON.search(facts.shebang or "")
     if shebang and shebang.group(1) != python:
@@ -173,7 +211,9 @@ def python_problems(facts: Portability, python: str) -> list[str]:
             accepted = None
         if accepted is not None and not accepted.contains(f"{python}.0", prereleases=True):
             problems.append(f"Python {python} is not {facts.requires_python}")
+    per_machine = wheel_machines(facts.platform_wheels or []) if arch else {}
     for name, tags in sorted(wheel_pythons(facts.platform_wheels or []).items()):
+        tags = per_machine.get(name, {}).get(arch, tags) if name in per_machine else tags
         if not _wheel_fits(tags, python):
             built = ", ".join(sorted(f"cp{v.replace('.', '')}" for v, _ in tags))
             problems.append(f"{name} has wheels for {built} only, not cp{python.replace('.', '')}")
@@ -187,13 +227,16 @@ def predict(
     python: str | None,
     libc: str = "glibc",
     libc_version: str = "",
+    arch: str = "",
 ) -> Prediction | None:
     """Whether the artifact these facts describe runs on a target with ``glibc`` (``2.31``;
-    ``""`` for a target whose ``libc`` is ``musl`` or ``none``) and ``python`` (``3.9``, or None
-    for no Python); None when there are no facts."""
+    ``""`` for a target whose ``libc`` is ``musl`` or ``none``), ``python`` (``3.9``, or None
+    for no Python) and machine ``arch`` (``aarch64``; ``""``: not checked); None when there are
+    no facts."""
     if facts is None:
         return None
-    problems = []
+    machine = machine_problems(facts, arch) if arch else []
+    problems = list(machine)
     floor = facts.glibc_floor.version if facts.glibc_floor else None
     who = (
         f" ({facts.glibc_floor.needed_by})"
@@ -216,8 +259,8 @@ def predict(
         needs_python = False
     elif needs_python and python is None:
         problems.append("needs a Python, the target has none")
-    elif needs_python and python is not None:
-        problems.extend(python_problems(facts, python))
+    elif needs_python and python is not None and not machine:
+        problems.extend(python_problems(facts, python, arch))
     if problems:
         return Prediction(False, "; ".join(problems))
     floor_text = f"glibc {glibc} ≥ {floor.removeprefix('GLIBC_')}" if floor else "no glibc floor"

@@ -13,6 +13,13 @@ each under the base image's lock, so two runs never build one twice), or raises
 ``TargetsUnavailable`` with one line saying why none can be (no debootstrap, not root, a build
 that failed: disk full…), which the grid turns into SKIPPED.
 
+``SUITE-arm64`` and ``SUITE-python-arm64`` are the same two roots for arm64, made with
+``debootstrap --arch arm64`` and loaded as arm64 images (``emulation``). On an x86_64 host every
+program in them runs under qemu-user, so the default grid has them only when this host can run
+arm64 code: without qemu-aarch64 in binfmt_misc (with the F flag) they are left out in one line
+that says how to enable it, and the grid goes on without them. Their cells' times are emulated
+(``Target.emulated``): 5–10 times a native run's, never compared with one.
+
 ``musl`` is a minimal musl system with no glibc (``muslroot``), standing in for Alpine. Beside the
 built-in names, ``--targets`` takes image references (``ubuntu:24.04``, ``mycorp/runtime:1``):
 an image the engine has is used as it is, else it is pulled; one that can be neither is one line
@@ -33,14 +40,14 @@ from typing import Any, Final
 
 import docker
 
-from packmatrix.container import engine, localbase
+from packmatrix.container import emulation, engine, localbase
 from packmatrix.container.baseimage import build_base_image, build_minimal_image, default_tag
 from packmatrix.container.debian import SUITE_PYTHON
 from packmatrix.container.hostpython import SUITE_GLIBC
 from packmatrix.container.muslroot import build_musl_image
 from packmatrix.container.probe import SystemFacts, probe_image
 from packmatrix.errors import PackmatrixError
-from packmatrix.model.grid import Libc
+from packmatrix.model.grid import GridTarget, Libc
 from packmatrix.steps import cache
 
 REPOSITORY: Final = "packmatrix/target"
@@ -76,6 +83,16 @@ class Target:
         return tuple(int(part) for part in self.glibc.split(".") if part.isdigit())
 
     @property
+    def emulated(self) -> bool:
+        """Its programs run under an emulator on this host (an arm64 target on x86_64)."""
+        return emulation.emulated(self.arch)
+
+    @property
+    def build_arch(self) -> str | None:
+        """The architecture debootstrap is asked for (``arm64``); None: the host's."""
+        return emulation.engine_arch(self.arch) if self.emulated else None
+
+    @property
     def probed(self) -> bool:
         """Its facts come from its files (an image, the musl system), not from the catalogue."""
         return not self.suite
@@ -92,6 +109,20 @@ class Target:
         what = f"Debian {self.suite}" if self.suite else (self.image or self.name)
         return f"{what}, {self.libc_text()}, {python}"
 
+    def report(self) -> GridTarget:
+        """This target as the report keeps it, with what was probed or known of it."""
+        return GridTarget(
+            name=self.name,
+            suite=self.suite,
+            glibc=self.glibc,
+            python=self.python,
+            libc=self.libc,
+            libc_version=self.libc_version or self.glibc,
+            arch=self.arch,
+            image=self.image or None,
+            emulated=self.emulated or None,
+        )
+
     def with_facts(self, facts: SystemFacts) -> Target:
         """This target as its files describe it."""
         glibc = facts.libc_version if facts.libc == "glibc" else ""
@@ -105,20 +136,35 @@ MUSL: Final = Target("musl", "", "", None, libc="musl")
 """Facts filled in by probing the image once it is there (``musl`` comes from the host's apt)."""
 
 
+ARM64_SUITES: Final = ("bookworm",)
+"""The suites the catalogue also has for arm64 (``bookworm-arm64``, ``bookworm-python-arm64``)."""
+ARM64: Final = "aarch64"
+
+
+def _debian(suite: str, *, python: bool, arch: str = "x86_64") -> Target:
+    version = ".".join(map(str, SUITE_GLIBC[suite]))
+    name = f"{suite}-python" if python else suite
+    name += f"-{emulation.engine_arch(arch)}" if arch != "x86_64" else ""
+    interpreter = SUITE_PYTHON[suite] if python else None
+    return Target(name, suite, version, interpreter, libc_version=version, arch=arch)
+
+
 def _catalogue() -> dict[str, Target]:
     found = {}
-    for suite, glibc in SUITE_GLIBC.items():
-        version = ".".join(map(str, glibc))
-        found[suite] = Target(suite, suite, version, None, libc_version=version)
-        found[f"{suite}-python"] = Target(
-            f"{suite}-python", suite, version, SUITE_PYTHON[suite], libc_version=version
-        )
+    for suite in SUITE_GLIBC:
+        found[suite] = _debian(suite, python=False)
+        found[f"{suite}-python"] = _debian(suite, python=True)
     found[MUSL.name] = MUSL
+    for suite in ARM64_SUITES:
+        for python in (False, True):
+            target = _debian(suite, python=python, arch=ARM64)
+            found[target.name] = target
     return found
 
 
 TARGETS: Final[dict[str, Target]] = _catalogue()
-"""Every built-in target, oldest suite first: bullseye, bullseye-python, bookworm, …, musl."""
+"""Every built-in target, oldest suite first: bullseye, bullseye-python, bookworm, …, musl, then
+the arm64 ones: bookworm-arm64, bookworm-python-arm64."""
 IMAGE_REFERENCE: Final = re.compile(
     r"^(?:[a-z0-9.-]+(?::\d+)?/)?[a-z0-9]+(?:[._-]+[a-z0-9]+)*(?:/[a-z0-9]+(?:[._-]+[a-z0-9]+)*)*"
     r"(?::[\w][\w.-]{0,127})?(?:@sha256:[0-9a-f]{64})?$"
@@ -187,16 +233,19 @@ Builder = Callable[[Target, Callable[[str], None]], float]
 def build_target(target: Target, log: Callable[[str], None]) -> float:
     """Build one target image (debootstrap, or the musl packages); its seconds."""
     started = time.perf_counter()
+    arch = target.build_arch
     if target.libc == "musl":
         build_musl_image(tag=target.tag, log=log)
     elif target.python:
-        build_base_image(tag=target.tag, suite=target.suite, log=log)
+        build_base_image(tag=target.tag, suite=target.suite, log=log, arch=arch)
     else:
-        build_minimal_image(tag=target.tag, suite=target.suite, log=log)
+        build_minimal_image(tag=target.tag, suite=target.suite, log=log, arch=arch)
     return time.perf_counter() - started
 
 
 Prober = Callable[[Any, str], SystemFacts]
+Emulation = Callable[[str], "str | None"]
+"""An architecture → None when this host runs its code, else one line with the remedy."""
 
 
 def probe_cached(client: Any, tag: str) -> SystemFacts:
@@ -226,15 +275,21 @@ def ensure(
     host: localbase.Host | None = None,
     build: Builder = build_target,
     probe: Prober = probe_cached,
+    can_run: Emulation = emulation.emulation_problem,
 ) -> Ready:
     """The targets ``names``, each found, tagged from the base image, built, or (an image)
     pulled or found in the engine; then the facts of those that are not Debian's probed from
-    their files. ``log(target name, line)`` tells how each build goes (they run side by side)."""
+    their files. ``log(target name, line)`` tells how each build goes (they run side by side).
+    A target of an architecture this host can't run (``can_run``) is left out, in one line."""
     wanted = [target_of(name) for name in names]
     notes: list[str] = []
-    failed: dict[str, str] = {}
+    failed = _cannot_run(wanted, can_run, log)
+    if failed and len(failed) == len(wanted):
+        raise TargetsUnavailable(describe_failed(failed))
     missing = []
     for target in wanted:
+        if target.name in failed:
+            continue
         if target.image:
             if (why := _have_image(client, target.image)) is not None:
                 failed[target.name] = why
@@ -242,7 +297,8 @@ def ensure(
         elif engine.find_image(client, target.tag) is not None:
             continue
         elif target.python and _tag_base_image(client, target):
-            notes.append(f"{target.name} is the base image {default_tag(target.suite)}")
+            base = default_tag(target.suite, target.build_arch)
+            notes.append(f"{target.name} is the base image {base}")
         else:
             missing.append(target)
     if missing:
@@ -269,13 +325,40 @@ def ensure(
             ready.append(target)
             continue
         try:
-            ready.append(target.with_facts(probe(client, target.tag)))
+            found = target.with_facts(probe(client, target.tag))
         except (docker.errors.DockerException, OSError) as exc:
             failed[target.name] = f"{target.name}: its files could not be read: {first_line(exc)}"
+            continue
+        failed |= _cannot_run([found], can_run, log)
+        if found.name not in failed:
+            ready.append(found)
     if not ready:
-        first = next(iter(failed.values()), "no target was asked for")
-        raise TargetsUnavailable(f"no target could be had: {first}")
+        why = describe_failed(failed) if failed else "no target was asked for"
+        raise TargetsUnavailable(f"no target could be had: {why}")
     return Ready(ready, notes, failed)
+
+
+def _cannot_run(
+    wanted: Sequence[Target], can_run: Emulation, log: Callable[[str, str], None]
+) -> dict[str, str]:
+    """The targets of an architecture this host can't run: name → the one line that says how
+    to enable it (logged once for all of them)."""
+    why = {arch: can_run(arch) for arch in {t.arch for t in wanted if t.emulated}}
+    left = {t.name: problem for t in wanted if (problem := why.get(t.arch)) is not None}
+    for problem in dict.fromkeys(left.values()):
+        log(", ".join(name for name, line in left.items() if line == problem), problem)
+    return left
+
+
+def describe_failed(failed: Mapping[str, str]) -> str:
+    """The targets that could not be had, in one line: those with the same reason together."""
+    grouped: dict[str, list[str]] = {}
+    for name, why in failed.items():
+        grouped.setdefault(why, []).append(name)
+    return "; ".join(
+        why if why.startswith(names[0]) else f"{', '.join(names)} not built: {why}"
+        for why, names in grouped.items()
+    )
 
 
 def _have_image(client: Any, reference: str) -> str | None:
@@ -294,7 +377,7 @@ PULL_TIMEOUT: Final = 20.0
 
 def _tag_base_image(client: Any, target: Target) -> bool:
     """Tag the base image of ``target``'s suite as the target, when the engine has it."""
-    image = engine.find_image(client, default_tag(target.suite))
+    image = engine.find_image(client, default_tag(target.suite, target.build_arch))
     if image is None:
         return False
     repository, tag = target.tag.split(":")

@@ -45,6 +45,10 @@ class GridTarget(Json):
     """The target's architecture (x86_64, aarch64), from its loader's ELF header."""
     image: Opt[str] = None
     """The image reference named in --targets (absent for a built-in target)."""
+    emulated: Opt[bool] = None
+    """True: its programs ran under an emulator on this host (arm64 through qemu-user on
+    x86_64), so its cells' seconds are emulated, never comparable with native figures (absent:
+    native)."""
 
     @property
     def libc_text(self) -> str:
@@ -62,7 +66,8 @@ class GridTarget(Json):
         """``glibc 2.36, no Python`` (and the architecture, when it is not x86_64)."""
         python = f"Python {self.python}" if self.python else "no Python"
         arch = f", {self.arch}" if self.arch and self.arch != "x86_64" else ""
-        return f"{self.libc_text}, {python}{arch}"
+        how = " (emulated)" if self.emulated else ""
+        return f"{self.libc_text}, {python}{arch}{how}"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -91,6 +96,14 @@ class GridCell(Json):
     cached_from: Opt[str] = None
     """The run this cell's result was kept from: its artifact, target image and checks are
     unchanged, so it was not run again (absent: this run ran it)."""
+    emulated: Opt[bool] = None
+    """True: it ran under an emulator (an arm64 target on x86_64): its seconds are emulated,
+    5–10 times a native run's, and are never compared, gated or charted beside native
+    figures (absent: native)."""
+    note: Opt[str] = None
+    """How the cell was decided when it was not by running the artifact: an x86_64 binary on
+    an arm64 target is judged from its ELF header's machine (on an x86_64 host it would run
+    natively inside the arm64 container and prove nothing)."""
 
     @property
     def disagrees(self) -> bool:
@@ -138,6 +151,22 @@ class Grid(Json):
 
     def target(self, name: str) -> GridTarget | None:
         return next((target for target in self.targets if target.name == name), None)
+
+    @property
+    def emulated_seconds(self) -> float:
+        """Seconds of the cells this run ran under emulation (labelled so, never beside the
+        native ones)."""
+        return sum(c.seconds for c in self.cells if c.emulated and not c.cached_from)
+
+    @property
+    def native_seconds(self) -> float:
+        """Seconds of the cells this run ran natively."""
+        return sum(c.seconds for c in self.cells if not c.emulated and not c.cached_from)
+
+    @property
+    def decided(self) -> list[GridCell]:
+        """Cells decided from the artifact's files, not run (their ``note`` says why)."""
+        return [cell for cell in self.cells if cell.note]
 
     @property
     def disagreements(self) -> list[GridCell]:

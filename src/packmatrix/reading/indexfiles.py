@@ -54,14 +54,25 @@ def index_url() -> str:
     return (found or PYPI).rstrip("/") + "/"
 
 
+def kept_list(name: str, version: str, cache: Path) -> list[Published] | None:
+    """The wheels ``name==version`` publishes as ``cache`` kept them, or None: never listed."""
+    try:
+        text = _kept(name, version, cache).read_text(encoding="utf-8")
+        return [Published(**item) for item in json.loads(text)]
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def _kept(name: str, version: str, cache: Path) -> Path:
+    return cache / f"{canonicalize_name(name)}-{canonicalize_version(version)}.json"
+
+
 def published(name: str, version: str, *, cache: Path, index: str) -> list[Published]:
     """The wheels ``name==version`` publishes: from ``cache`` when listed before, else from
     ``index`` (then kept in ``cache``)."""
-    kept = cache / f"{canonicalize_name(name)}-{canonicalize_version(version)}.json"
-    try:
-        return [Published(**item) for item in json.loads(kept.read_text(encoding="utf-8"))]
-    except (OSError, ValueError, TypeError):
-        pass
+    if (found := kept_list(name, version, cache)) is not None:
+        return found
+    kept = _kept(name, version, cache)
     files = wheels_of(name, version, listing(name, index))
     cache.mkdir(parents=True, exist_ok=True)
     text = json.dumps([item.__dict__ for item in files], indent=1)

@@ -292,6 +292,14 @@ def binary_os_arch(path: Path) -> str | None:
 
 
 ELF_MACHINES = {"x64": "x86_64", "AArch64": "aarch64", "ARM": "arm", "x86": "i386"}
+"""pyelftools' name of an ELF file's ``e_machine`` → ``uname -m``'s."""
+
+
+def elf_machine(path: Path) -> str | None:
+    """The machine an ELF file's header names (its ``e_machine``), as ``uname -m`` says it
+    (``x86_64``, ``aarch64``); None when the file is not ELF."""
+    arch = elf_arch(path)
+    return ELF_MACHINES.get(arch, arch) if arch is not None else None
 
 
 def system_words(os_arch: str | None) -> str:

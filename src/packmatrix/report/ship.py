@@ -72,6 +72,12 @@ def _grid(doc: Report) -> Grid | None:
     return doc.grid if doc.grid is not None and doc.grid.status == "ran" else None
 
 
+def native(grid: Grid) -> list[GridTarget]:
+    """The targets of this host's machine: an emulated one (arm64) is the arm64 scenario's
+    alone, not a Debian server of another scenario."""
+    return [target for target in grid.targets if not target.emulated]
+
+
 def _on(doc: Report, targets: Sequence[GridTarget]) -> list[Candidate]:
     """Each passed row that passed on at least one of ``targets``, most targets first."""
     grid = _grid(doc)
@@ -185,7 +191,7 @@ def app_python(doc: Report) -> Recommendation:
             if row.name not in (*FROZEN, *IMAGES)
         ]
     else:
-        targets = [t for t in grid.targets if t.python == python]
+        targets = [t for t in native(grid) if t.python == python]
         needs = [c for c in _on(doc, targets) if c.name not in FROZEN]
     ranked = sorted(
         needs, key=lambda c: (_median(c.stat("startup_warm")), c.row.figures.artifact_bytes or 0)
@@ -206,7 +212,7 @@ def no_python(doc: Report) -> Recommendation:
     title = "Debian/Ubuntu servers with no Python"
     grid = _grid(doc)
     targets = (
-        [t for t in grid.targets if t.python is None and t.libc_text.startswith("glibc")]
+        [t for t in native(grid) if t.python is None and t.libc_text.startswith("glibc")]
         if grid
         else []
     )
@@ -234,7 +240,7 @@ _FROZEN_REMEDY = (
 
 def oldest_glibc(doc: Report) -> Recommendation:
     grid = _grid(doc)
-    glibc = [t for t in grid.targets if t.glibc] if grid else []
+    glibc = [t for t in native(grid) if t.glibc] if grid else []
     if not glibc:
         return _answer(
             "oldest-glibc",
@@ -372,7 +378,7 @@ def cold_start(doc: Report) -> Recommendation:
 def workshop(doc: Report) -> Recommendation:
     title = "A workshop laptop with nothing installed (no Python, no Docker)"
     grid = _grid(doc)
-    targets = [t for t in grid.targets if t.python is None and not t.musl] if grid else []
+    targets = [t for t in native(grid) if t.python is None and not t.musl] if grid else []
     frozen = [row for row in _passed_rows(doc) if row.name in FROZEN]
     if grid is not None:
         found = {c.name: c for c in _on(doc, targets)}
