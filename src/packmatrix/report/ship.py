@@ -72,6 +72,12 @@ def _grid(doc: Report) -> Grid | None:
     return doc.grid if doc.grid is not None and doc.grid.status == "ran" else None
 
 
+def _systems(grid: Grid) -> list[GridTarget]:
+    """The grid's target systems, not its platform columns (whose cells are container images,
+    each with its own OS: no system's Python or libc is measured there)."""
+    return [target for target in grid.targets if not target.platform]
+
+
 def _on(doc: Report, targets: Sequence[GridTarget]) -> list[Candidate]:
     """Each passed row that passed on at least one of ``targets``, most targets first."""
     grid = _grid(doc)
@@ -206,7 +212,7 @@ def no_python(doc: Report) -> Recommendation:
     title = "Debian/Ubuntu servers with no Python"
     grid = _grid(doc)
     targets = (
-        [t for t in grid.targets if t.python is None and t.libc_text.startswith("glibc")]
+        [t for t in _systems(grid) if t.python is None and t.libc_text.startswith("glibc")]
         if grid
         else []
     )
@@ -372,7 +378,7 @@ def cold_start(doc: Report) -> Recommendation:
 def workshop(doc: Report) -> Recommendation:
     title = "A workshop laptop with nothing installed (no Python, no Docker)"
     grid = _grid(doc)
-    targets = [t for t in grid.targets if t.python is None and not t.musl] if grid else []
+    targets = [t for t in _systems(grid) if t.python is None and not t.musl] if grid else []
     frozen = [row for row in _passed_rows(doc) if row.name in FROZEN]
     if grid is not None:
         found = {c.name: c for c in _on(doc, targets)}
