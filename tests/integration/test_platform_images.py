@@ -29,7 +29,7 @@ from tests.conftest import docker_client, require
 pytestmark = [pytest.mark.integration, pytest.mark.docker]
 
 REPO = Path(__file__).resolve().parents[2]
-ARGV = ("--formats", "docker,docker-frozen", "--targets", "bookworm-arm64")
+ARGV = ("--formats", "docker,docker-frozen", "--targets", "bookworm-python-arm64")
 
 
 def run(reports: Path) -> dict[str, Any]:

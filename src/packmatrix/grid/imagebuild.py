@@ -104,6 +104,7 @@ def recipe(ctx: Context, name: str) -> list[str]:
     return [
         *parts,
         _template("Dockerfile-frozen.j2"),
+        frozenroot.root_tag("", ARCH),  # names the slim root's recipe
         pyinstaller_requirement(),
         *onedir.bundle_options(ctx),
         *onedir.tool_options(ctx),
@@ -188,10 +189,25 @@ def tool_wheels(ctx: Context) -> Path:
     return ctx.once(f"toolhouse:{MACHINE}", fill)
 
 
+def share_target_root(eng: Engine, minor: str) -> None:
+    """The grid's ``SUITE-python-arm64`` target is the same root as the local arm64 base
+    (python3, venv, ca-certificates): when the grid built it and the base is missing, it is
+    tagged as the base instead of being bootstrapped a second time."""
+    tag = platformimage.local_tag(minor)
+    suite = localbase.suite_for(minor)
+    target = targets.TARGETS.get(f"{suite}-python-{ARCH}")
+    if tag is None or target is None or eng.find_image(tag) is not None:
+        return
+    image = eng.find_image(target.tag)
+    if image is not None and image.attrs.get("Architecture") == ARCH:
+        image.tag(*tag.rsplit(":", 1))
+
+
 def platform_image(ctx: Context, eng: Engine, name: str, log: Log) -> PlatformImage:
     """The image of format ``name`` for the platform: kept from an earlier run, or built now."""
     minor = host_minor()
     if name == "docker":
+        share_target_root(eng, minor)
         base = platformimage.ensure_base(eng, minor, log=log)
         key = cache.facts_key(KIND, [base.id, *recipe(ctx, name)])
         found = None if ctx.options.rebuild else find_kept(ctx, eng, key)
