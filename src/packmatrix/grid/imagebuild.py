@@ -10,8 +10,8 @@ kept in the engine by what decides them, so an unchanged rerun builds nothing.
   freezes the app from the same lock with the same options as the host's onedir; the bundle is
   copied out and put on the platform's slim root (``frozenroot``) like the host's.
 
-An image's key is a sha256 of its base's id, the lock, the app's wheels, the profile, the
-SOURCE_DATE_EPOCH and the recipe (the Dockerfile template, PyInstaller's options); the image is
+An image's key is a sha256 of its base's id, the app's source, the lock, the profile and the
+recipe (the Dockerfile template, PyInstaller's options); the image is
 tagged ``packmatrix-kept/APP-FORMAT-arm64:KEY`` and its facts kept under the key in the facts
 cache. When a new one is kept, the one it replaces (same app, format and platform) is removed by
 the id the facts cache recorded.
@@ -57,7 +57,7 @@ from packmatrix.grid.targets import Target
 from packmatrix.model.facts import BaseImageFacts
 from packmatrix.model.grid import PlatformImage
 from packmatrix.reading import elfstrip
-from packmatrix.steps import cache
+from packmatrix.steps import cache, cachekey
 
 LAYOUT: Final = "1"
 """Changes when how an image is built changes: every kept image is built again."""
@@ -86,17 +86,17 @@ def _template(name: str) -> str:
 
 
 def recipe(ctx: Context, name: str) -> list[str]:
-    """What an image of ``name`` is made from, besides its base: the lock, the app's wheels,
-    the profile, the epoch, the template and (frozen) PyInstaller and its options."""
+    """What an image of ``name`` is made from, besides its base: the app's source (as the
+    artifact cache keys a build: not the commit time, which changes with any commit), the lock,
+    the profile, the template and (frozen) PyInstaller and its options."""
     parts = [
         LAYOUT,
         __version__,
         name,
         PLATFORM,
         ctx.options.profile,
-        ctx.source_date_epoch,
+        cachekey.run_source_digest(ctx),  # the app's source, as the artifact cache keys it
         *(f"{entry.name}=={entry.version}" for entry in ctx.lock),
-        *(_sha256(wheel.read_bytes()) for wheel in ctx.own_wheels),
     ]
     if name == "docker":
         return [*parts, _template("Dockerfile.j2")]
