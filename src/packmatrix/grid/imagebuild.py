@@ -300,7 +300,7 @@ def _build_frozen(
     if suite is None:
         raise StepFailed(f"the {PLATFORM} onedir needs {floor.version}, newer than every suite's")
     tag, note = frozenroot.ensure_root(eng, suite, log=log, arch=ARCH)
-    root = platformimage.of_image(eng.client.images.get(tag), tag, note)
+    root = platformimage.of_image(eng.client.images.get(tag), tag, f"{tag}, {note}")
     glibc = ".".join(map(str, hostpython.SUITE_GLIBC[suite]))
     facts = _facts(root, "none", f"glibc {glibc}")
     context = make_frozen_context(
