@@ -65,9 +65,12 @@ def _templates() -> jinja2.Environment:
     )
 
 
-def _render(template: str, ctx: Context, base: BaseImageFacts, **extra: object) -> str:
+def _render(
+    template: str, ctx: Context, base: BaseImageFacts, machine: str | None = None, **extra: object
+) -> str:
     """A Dockerfile template, with what every one of them names: the app, packmatrix, the
-    platform, the pinned base, the user id, the port and the console script."""
+    platform (the host's, or ``machine``'s), the pinned base, the user id, the port and the
+    console script."""
     return (
         _templates()
         .get_template(template)
@@ -75,7 +78,7 @@ def _render(template: str, ctx: Context, base: BaseImageFacts, **extra: object) 
             app_name=ctx.app.name,
             app_version=ctx.app.version,
             packmatrix_version=__version__,
-            platform=f"linux/{platform.machine()}",
+            platform=f"linux/{machine or platform.machine()}",
             base_image=base.ref,
             base_tag=base.tag,
             uid=UID,
@@ -86,12 +89,16 @@ def _render(template: str, ctx: Context, base: BaseImageFacts, **extra: object) 
     )
 
 
-def render_dockerfile(ctx: Context, *, base: BaseImageFacts, app_wheels: list[str]) -> str:
-    """The Dockerfile text for the app, built on ``base`` (named by its pinned reference)."""
+def render_dockerfile(
+    ctx: Context, *, base: BaseImageFacts, app_wheels: list[str], machine: str | None = None
+) -> str:
+    """The Dockerfile text for the app, built on ``base`` (named by its pinned reference), for
+    the host's platform or ``machine``'s."""
     return _render(
         "Dockerfile.j2",
         ctx,
         base,
+        machine,
         app_wheels=app_wheels,
         python_minor=host_minor(),
         user=USER,
@@ -107,23 +114,33 @@ class BuildContext:
     dockerfile: str
 
 
-def make_context(ctx: Context, base: BaseImageFacts) -> BuildContext:
-    """The build context: the Dockerfile, .dockerignore, the wheelhouse and the app wheel.
+def make_context(
+    ctx: Context,
+    base: BaseImageFacts,
+    *,
+    wheelhouse: Path | None = None,
+    machine: str | None = None,
+) -> BuildContext:
+    """The build context: the Dockerfile, .dockerignore, the wheelhouse and the app wheel; for
+    another ``machine`` (aarch64), from that platform's ``wheelhouse`` of the same lock.
 
-    The Dockerfile is also written next to the report (``<reports>/Dockerfile``).
+    The Dockerfile is also written next to the report (``<reports>/Dockerfile``, or
+    ``Dockerfile-aarch64``).
     """
-    house = ctx.wheelhouse
-    folder = ctx.out("docker") / "context"
+    house = wheelhouse or ctx.wheelhouse
+    name = f"docker-{machine}" if machine else "docker"
+    folder = ctx.out(name) / "context"
     (folder / "wheelhouse").mkdir(parents=True)
     (folder / "app").mkdir()
     for path in [*sorted(house.glob("*.whl")), house / "requirements.lock"]:
         shutil.copy2(path, folder / "wheelhouse" / path.name)
     for wheel in ctx.own_wheels:
         shutil.copy2(wheel, folder / "app" / wheel.name)
-    dockerfile = render_dockerfile(ctx, base=base, app_wheels=[w.name for w in ctx.own_wheels])
+    wheels = [w.name for w in ctx.own_wheels]
+    dockerfile = render_dockerfile(ctx, base=base, app_wheels=wheels, machine=machine)
     (folder / "Dockerfile").write_text(dockerfile, encoding="utf-8")
     (folder / ".dockerignore").write_text(DOCKERIGNORE, encoding="utf-8")
-    write_atomic(ctx.logs.parent / "Dockerfile", dockerfile)
+    write_atomic(ctx.logs.parent / ("Dockerfile" + (f"-{machine}" if machine else "")), dockerfile)
     return BuildContext(folder, dockerfile)
 
 
@@ -135,17 +152,24 @@ FROZEN_DOCKERIGNORE: Final = """\
 
 
 def make_frozen_context(
-    ctx: Context, base: BaseImageFacts, onedir: Path, *, glibc_floor: str
+    ctx: Context,
+    base: BaseImageFacts,
+    onedir: Path,
+    *,
+    glibc_floor: str,
+    machine: str | None = None,
 ) -> BuildContext:
     """The docker-frozen format's build context: its Dockerfile and the PyInstaller onedir
-    (symlinks kept). The Dockerfile is also written next to the report (``Dockerfile-frozen``)."""
-    folder = ctx.out("docker-frozen") / "context"
+    (symlinks kept), for the host or another ``machine``. The Dockerfile is also written next
+    to the report (``Dockerfile-frozen``, or ``Dockerfile-frozen-aarch64``)."""
+    name = "docker-frozen" + (f"-{machine}" if machine else "")
+    folder = ctx.out(name) / "context"
     folder.mkdir()
     shutil.copytree(onedir, folder / "app", symlinks=True)
     dockerfile = _render(
-        "Dockerfile-frozen.j2", ctx, base, base_libc=base.libc, glibc_floor=glibc_floor
+        "Dockerfile-frozen.j2", ctx, base, machine, base_libc=base.libc, glibc_floor=glibc_floor
     )
     (folder / "Dockerfile").write_text(dockerfile, encoding="utf-8")
     (folder / ".dockerignore").write_text(FROZEN_DOCKERIGNORE, encoding="utf-8")
-    write_atomic(ctx.logs.parent / "Dockerfile-frozen", dockerfile)
+    write_atomic(ctx.logs.parent / name.replace("docker-", "Dockerfile-"), dockerfile)
     return BuildContext(folder, dockerfile)

@@ -207,15 +207,20 @@ def build_image(
     nocache: bool,
     known: set[str],
     log_name: str = "docker",
+    platform: str | None = None,
 ) -> float:
-    """One ``docker build``, its output streamed into the log; returns its wall time.
+    """One ``docker build``, its output streamed into the log; returns its wall time. With a
+    ``platform`` (``linux/arm64``) its RUN steps run as that platform's, under emulation here.
 
     Ids of images the build made (not in ``known``) are tracked by the engine, to be removed.
     """
     log_path = ctx.log_for(log_name)
     timeout = ctx.options.build_timeout
     with log_path.open("a", encoding="utf-8") as out:
-        out.write(f"\n$ docker build {'--no-cache ' if nocache else ''}--tag {tag} {context}\n")
+        shown = f"--platform {platform} " if platform else ""
+        out.write(
+            f"\n$ docker build {'--no-cache ' if nocache else ''}{shown}--tag {tag} {context}\n"
+        )
         started = time.perf_counter()
         error = None
         steps: list[str] = []
@@ -232,6 +237,7 @@ def build_image(
                 timeout=timeout,
                 labels=eng.build_labels,
                 buildargs={"SOURCE_DATE_EPOCH": ctx.source_date_epoch},
+                platform=platform,
             )
             for chunk in stream:
                 text = _ANSI.sub("", str(chunk.get("stream", "")))

@@ -13,6 +13,7 @@ least the onedir's floor (``hostpython.oldest_suite``).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import shutil
@@ -53,11 +54,11 @@ GROUP: Final = f"root:x:0:\napp:x:{UID}:\n"
 CHANGES: Final = (f"ENV PATH={IMAGE_PATH}", "ENV LANG=C.UTF-8")
 
 
-def root_tag(suite: str) -> str:
+def root_tag(suite: str, arch: str | None = None) -> str:
     """The root image's tag; it names what is kept, so a change of :data:`KEEP` makes a new
-    image instead of reusing an old one."""
+    image instead of reusing an old one; and the architecture, when it is not the host's."""
     digest = hashlib.sha256(",".join([*KEEP, "-", *sorted(LEFT_OUT)]).encode()).hexdigest()
-    return f"packmatrix/debian:{suite}-frozen-{digest[:8]}"
+    return f"packmatrix/debian:{suite}-frozen-{digest[:8]}" + (f"-{arch}" if arch else "")
 
 
 # -- dpkg's status file -----------------------------------------------------------------------
@@ -173,9 +174,12 @@ def _copy_path(full: Path, slim: Path, relative: str) -> None:
     shutil.copy2(source, target, follow_symlinks=False)
 
 
-def build_root_image(*, tag: str, suite: str, log: Callable[[str], None]) -> int:
-    """debootstrap ``suite``, keep the slim root, import it as ``tag`` and check that its
-    ``/bin/sh`` runs; returns the image's size in bytes."""
+def build_root_image(
+    *, tag: str, suite: str, log: Callable[[str], None], arch: str | None = None
+) -> int:
+    """debootstrap ``suite`` (for ``arch``, under qemu, when it is not the host's), keep the
+    slim root, import it as ``tag`` and check that its ``/bin/sh`` runs; returns the image's
+    size in bytes."""
     started = time.perf_counter()
     debootstrap = find_debootstrap()
     require_root()
@@ -186,13 +190,23 @@ def build_root_image(*, tag: str, suite: str, log: Callable[[str], None]) -> int
         try:
             full = scratch / "full"
             log(f"debootstrap {suite} from {mirror} into {full} (about a minute)")
-            run_debootstrap(debootstrap, suite, full, mirror, scratch / "debootstrap.log", INCLUDE)
+            run_debootstrap(
+                debootstrap, suite, full, mirror, scratch / "debootstrap.log", INCLUDE, arch=arch
+            )
             slim = scratch / "slim"
             kept = slim_copy(full, slim)
             trim_rootfs(slim)
             log(f"kept {len(kept)} packages: {', '.join(kept)}")
+            # another architecture than the host's: loaded with its config saying so
+            importer = functools.partial(baseimage.import_rootfs, arch=arch) if arch else None
             image_id = baseimage.import_checked(
-                client, slim, tag, CHANGES, log=log, check=("/bin/sh", "-c", "echo ok")
+                client,
+                slim,
+                tag,
+                CHANGES,
+                log=log,
+                check=("/bin/sh", "-c", "echo ok"),
+                importer=importer,
             )
         finally:
             remove_scratch(scratch, log)
@@ -203,10 +217,13 @@ def build_root_image(*, tag: str, suite: str, log: Callable[[str], None]) -> int
     return size
 
 
-def ensure_root(eng: Engine, suite: str, *, log: Callable[[str], None]) -> tuple[str, str]:
-    """The root image for ``suite``, built now (once, under a lock) when it is missing; its tag
-    and a note for the report. Raises ``BaseImageError`` when it can't be built."""
-    tag = root_tag(suite)
+def ensure_root(
+    eng: Engine, suite: str, *, log: Callable[[str], None], arch: str | None = None
+) -> tuple[str, str]:
+    """The root image for ``suite`` (and ``arch``, when not the host's), built now (once, under
+    a lock) when it is missing; its tag and a note for the report. Raises ``BaseImageError``
+    when it can't be built."""
+    tag = root_tag(suite, arch)
     if eng.find_image(tag) is not None:
         return tag, f"the local {tag}, made with debootstrap by an earlier run, was used"
     host = localbase.Host()
@@ -225,6 +242,6 @@ def ensure_root(eng: Engine, suite: str, *, log: Callable[[str], None]) -> tuple
         if eng.find_image(tag) is not None:
             return tag, f"the local {tag} (built by another run just now) was used"
         started = time.perf_counter()
-        build_root_image(tag=tag, suite=suite, log=log)
+        build_root_image(tag=tag, suite=suite, log=log, arch=arch)
     seconds = time.perf_counter() - started
     return tag, f"the local {tag} was built for it with debootstrap ({seconds:.0f} s) and used"

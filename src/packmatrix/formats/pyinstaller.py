@@ -50,6 +50,8 @@ LOADED_BY_NAME: Final = {
 """Locked packages the standard library imports by name only, which PyInstaller's analysis never
 sees; bundled whole when the lock holds them (a minimal root, docker-frozen's, has no
 /usr/share/zoneinfo: pandas' time zones fail there without tzdata)."""
+SPEC_ANCHOR: Final = "\npyz = PYZ("
+"""Where the strip step goes in a spec: between the analysis and the bundle's assembly."""
 OPTIMIZE: Final = "1"
 """The tuned profile's bytecode optimization level (see ``profile_options``)."""
 BUILD_TOOL_MODULES: Final = {
@@ -363,11 +365,10 @@ def stripping_spec(spec: Path, out: Path, manifest: Path) -> Path:
     (``elfstrip``, copied beside it) between the analysis and the bundle's assembly."""
     shutil.copyfile(elfstrip.__file__, out / "packmatrix_elfstrip.py")
     text = spec.read_text(encoding="utf-8")
-    anchor = "\npyz = PYZ("
-    if anchor not in text:
-        raise StepFailed(f"the spec pyi-makespec wrote has no {anchor.strip()!r}: {spec}")
+    if SPEC_ANCHOR not in text:
+        raise StepFailed(f"the spec pyi-makespec wrote has no {SPEC_ANCHOR.strip()!r}: {spec}")
     hook = SPEC_HOOK.format(folder=str(out), work=str(out / "stripped"), manifest=str(manifest))
-    spec.write_text(text.replace(anchor, hook + anchor, 1), encoding="utf-8")
+    spec.write_text(text.replace(SPEC_ANCHOR, hook + SPEC_ANCHOR, 1), encoding="utf-8")
     return spec
 
 

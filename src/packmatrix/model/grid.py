@@ -10,7 +10,7 @@ from typing import Annotated, Final, Literal
 
 from pydantic import Field
 
-from packmatrix.serial import WHOLE, Json, Opt, Seconds
+from packmatrix.serial import WHOLE, Bytes, Json, Opt, Seconds
 
 GridStatus = Literal["ran", "skipped"]
 Libc = Literal["glibc", "musl", "none"]
@@ -49,6 +49,9 @@ class GridTarget(Json):
     """True: its programs ran under an emulator on this host (arm64 through qemu-user on
     x86_64), so its cells' seconds are emulated, never comparable with native figures (absent:
     native)."""
+    platform: Opt[str] = None
+    """A container platform (linux/arm64): its cells are the run's images built for it, each
+    bringing its own OS, not artifacts copied into a target's root (absent for a system)."""
 
     @property
     def libc_text(self) -> str:
@@ -63,7 +66,11 @@ class GridTarget(Json):
         return self.libc == "musl"
 
     def describe(self) -> str:
-        """``glibc 2.36, no Python`` (and the architecture, when it is not x86_64)."""
+        """``glibc 2.36, no Python`` (and the architecture, when it is not x86_64); a platform
+        column says what its cells are."""
+        if self.platform:
+            how = ", run under emulation" if self.emulated else ""
+            return f"the container images built for {self.platform}, each with its own OS{how}"
         python = f"Python {self.python}" if self.python else "no Python"
         arch = f", {self.arch}" if self.arch and self.arch != "x86_64" else ""
         how = " (emulated)" if self.emulated else ""
@@ -111,6 +118,36 @@ class GridCell(Json):
         return self.predicted is not None and self.predicted != self.passed
 
 
+@dataclass(frozen=True, kw_only=True)
+class PlatformImage(Json):
+    """A container format's image built for another platform than the host's (linux/arm64),
+    its RUN steps under emulation, and started as a grid cell on that platform."""
+
+    format: str
+    """The format whose image it is (docker, docker-frozen)."""
+    platform: str
+    """The platform it was built for, ``linux/arm64``."""
+    tag: str
+    """The tag it is kept under in the engine."""
+    id: str
+    """The engine's image id (reproducible: the same inputs give the same id)."""
+    bytes: Bytes
+    """Its size, uncompressed."""
+    compressed_bytes: Bytes
+    """Its layers once gzip-compressed, as a registry stores them."""
+    base: str
+    """The image it was built on, and how that was had."""
+    base_bytes: Bytes
+    """The base image's size, uncompressed."""
+    build_seconds: Seconds
+    """Wall time of its build, under emulation: never compared with a native build's."""
+    emulated: bool
+    """Its RUN steps ran under emulation (qemu) on this host."""
+    cached_from: Opt[str] = None
+    """The run that built it, when this run found it unchanged in the engine (absent: built
+    by this run)."""
+
+
 @dataclass(kw_only=True)
 class Grid(Json):
     """The format × target grid of one run, or why it was skipped."""
@@ -130,6 +167,9 @@ class Grid(Json):
     notes: list[str] = field(default_factory=list)
     """How the targets were had (found, tagged from the base image, built and how long that
     took)."""
+    images: Opt[list[PlatformImage]] = None
+    """The container images built for another platform (linux/arm64) and started as its
+    cells: their sizes per platform, their emulated build times."""
 
     @property
     def formats(self) -> list[str]:

@@ -239,6 +239,56 @@ def grid_rows(grid: Grid) -> list[tuple[str, list[GridCell | None]]]:
     ]
 
 
+@dataclass(frozen=True)
+class PlatformRow:
+    """One image on one platform, for the table of image sizes per platform."""
+
+    format: str
+    platform: str
+    bytes: int | None
+    compressed_bytes: int | None
+    base: str
+    built: str
+    """How long its build took, labelled native or emulated (never set side by side as one
+    figure), or which run it was kept from."""
+
+
+def image_platforms(doc: Report) -> list[PlatformRow]:
+    """Every image of the run on the host's platform (its row) and on the grid's other
+    platforms (``Grid.images``), format by format; empty when no image was built for another."""
+    others = (doc.grid.images or []) if doc.grid is not None else []
+    rows = []
+    for entry in doc.formats:
+        mine = [image for image in others if image.format == entry.name]
+        if not mine or entry.image is None:
+            continue
+        build = entry.figures.build_seconds
+        rows.append(
+            PlatformRow(
+                entry.name,
+                entry.image.base.os_arch,
+                entry.figures.image_bytes,
+                entry.figures.image_compressed_bytes,
+                entry.image.base.tag,
+                f"{build.median:.0f} s (native)" if build else "—",
+            )
+        )
+        rows += [
+            PlatformRow(
+                image.format,
+                image.platform,
+                image.bytes,
+                image.compressed_bytes,
+                image.base.split(",")[0],
+                f"kept from run {image.cached_from}"
+                if image.cached_from
+                else f"{image.build_seconds:.0f} s (emulated)",
+            )
+            for image in mine
+        ]
+    return rows
+
+
 def grid_cell(cell: GridCell | None) -> str:
     """A cell as text: ``✓``, or ``✗`` and the reason; ``⚠`` where the prediction disagrees."""
     if cell is None:
@@ -286,6 +336,7 @@ def render(template: str, doc: Report) -> str:
         headers=HEADERS,
         grid_rows=grid_rows,
         grid_cell=grid_cell,
+        image_platforms=image_platforms,
         frozen_note=FROZEN_NOTE,
         reused_note=reused_note,
     )

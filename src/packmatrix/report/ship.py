@@ -73,9 +73,11 @@ def _grid(doc: Report) -> Grid | None:
 
 
 def native(grid: Grid) -> list[GridTarget]:
-    """The targets of this host's machine: an emulated one (arm64) is the arm64 scenario's
-    alone, not a Debian server of another scenario."""
-    return [target for target in grid.targets if not target.emulated]
+    """The target systems of this host's machine: not an emulated one (arm64 is the arm64
+    scenario's alone, not a Debian server of another scenario), nor a platform column (whose
+    cells are container images, each with its own OS: no system's Python or libc is measured
+    there)."""
+    return [t for t in grid.targets if not t.emulated and not t.platform]
 
 
 def _on(doc: Report, targets: Sequence[GridTarget]) -> list[Candidate]:

@@ -32,6 +32,7 @@ from packmatrix.formats.base import (
     MeasuredAfterStarts,
 )
 from packmatrix.grid.cells import Artifact, on_grid, run_grid
+from packmatrix.grid.imagecells import add_platform_column
 from packmatrix.model.fingerprint import Fingerprint
 from packmatrix.model.grid import Grid
 from packmatrix.model.results import FormatResult, LauncherRecord, Report, RunInfo, Status
@@ -141,10 +142,13 @@ def portability_grid(
 ) -> Grid:
     """The grid of this run's passed artifacts; a fault in it skips the grid, never the run."""
     try:
-        return run_grid(ctx, grid_artifacts(builds), names, progress)
+        grid = run_grid(ctx, grid_artifacts(builds), names, progress)
     except Exception as exc:  # a bug or an unforeseen fault: the matrix stands without the grid
         log.debug("the portability grid crashed", exc_info=True)
         return Grid(status="skipped", reason=f"{type(exc).__name__}: {exc}")
+    passed = [b.fmt.name for b in builds if b.built is not None and b.result.passed]
+    add_platform_column(ctx, grid, passed, progress)  # the images for linux/arm64, as cells
+    return grid
 
 
 def grid_artifacts(builds: Sequence[Building]) -> list[Artifact]:
