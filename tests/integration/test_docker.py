@@ -164,6 +164,20 @@ class TestImage:
         assert "sample-app==1.0.0" in facts["distributions"]
         assert passing.entry["lock_check"]["matches"] is True, passing.entry["lock_check"]
 
+    def test_only_the_planted_key_is_the_apps_finding(self, passing: Run) -> None:
+        """The security check reads every layer: the key planted in the app's data is the app's
+        one finding; the key material compiled into the base image's GnuTLS is the base image's,
+        with the Debian package that owns it, and does not make the app's check fail."""
+        security = passing.entry["security"]
+        assert [(f["rule"], f["path"].rsplit("/", 1)[-1]) for f in security["findings"]] == [
+            ("aws-access-key", "credentials.txt")
+        ]
+        base = security["base_findings"]
+        gnutls = [f for f in base if f["rule"] == "library-key-material"]
+        assert gnutls, base
+        assert all(f["package"] == "libgnutls30" for f in gnutls), gnutls
+        assert all(f["layer"].startswith("base image: ") for f in gnutls), gnutls
+
     def test_tuned_image_ships_no_pip(self, passing: Run) -> None:
         """The default profile, tuned: the venv that ships holds the lock and the app, and
         nothing else (plain's venv would hold pip and setuptools too: not in the lock)."""
