@@ -1,9 +1,11 @@
 """Ctrl-C or SIGTERM at any moment: no child process and no temp folder is left, the rows
 finished so far are saved in a report marked interrupted, and the exit code says which signal.
 
-The app is the session's planted copy of the sample app (tests/integration/conftest.py): the
-runs that are stopped once they start or measure reuse its builds from the session's artifact
-cache; those stopped in the build build again (``--rebuild``)."""
+The app is the session's planted copy of the sample app (tests/integration/conftest.py): the runs
+reuse its builds and its app wheel from the session's artifact cache (``sample_matrix`` fills it:
+an app wheel built by ``python -m build`` and stopped leaves build-env-* in TMPDIR, which these
+tests would count); the docker run stopped in its build builds the plain profile's image, which
+no other run keeps."""
 
 from __future__ import annotations
 
@@ -68,6 +70,7 @@ def _not_zombie(pid: int) -> bool:
         return False
 
 
+@pytest.mark.usefixtures("sample_matrix")  # the builds and the app wheel in the cache
 class TestInterrupts:
     @pytest.mark.parametrize(
         ("sig", "wait_for", "code"),
@@ -80,13 +83,15 @@ class TestInterrupts:
         ids=["sigint-build", "sigterm-startup", "sigint-warm", "sigterm-second-format"],
     )
     def test_nothing_left_and_report_kept(
-        self, planted_app: Path, tmp_path: Path, sig: signal.Signals, wait_for: str, code: int
+        self,
+        planted_app: Path,
+        tmp_path: Path,
+        sig: signal.Signals,
+        wait_for: str,
+        code: int,
     ) -> None:
         """Whatever the moment, every child ends, the temp folder goes, the report says so."""
-        extra = ("--rebuild",) if wait_for.endswith("build") else ()  # a build to interrupt
-        exit_code, alive, output = run_and_signal(
-            planted_app, tmp_path, "wheel,pex", wait_for, sig, *extra
-        )
+        exit_code, alive, output = run_and_signal(planted_app, tmp_path, "wheel,pex", wait_for, sig)
         assert exit_code == code, output
         assert alive == set(), output
         assert "Traceback" not in output
@@ -97,6 +102,7 @@ class TestInterrupts:
 
 
 @pytest.mark.docker
+@pytest.mark.usefixtures("sample_matrix")
 class TestDockerInterrupts:
     @pytest.mark.parametrize(
         ("sig", "wait_for", "code"),
@@ -107,7 +113,12 @@ class TestDockerInterrupts:
         ids=["sigint-docker-build", "sigterm-docker-run"],
     )
     def test_no_container_or_image_left(
-        self, planted_app: Path, tmp_path: Path, sig: signal.Signals, wait_for: str, code: int
+        self,
+        planted_app: Path,
+        tmp_path: Path,
+        sig: signal.Signals,
+        wait_for: str,
+        code: int,
     ) -> None:
         """Interrupted in the build or while a container runs: nothing of the run stays."""
         from packmatrix.container.engine import RUN_LABEL
@@ -115,7 +126,8 @@ class TestDockerInterrupts:
 
         client = docker_client()
         dangling_before = {image.id for image in client.images.list(filters={"dangling": True})}
-        extra = ("--rebuild",) if wait_for.endswith("build") else ()  # a build to interrupt
+        # the session's run kept the tuned image: plain's is built, to be stopped in its build
+        extra = ("--profile", "plain") if wait_for.endswith("build") else ()
         exit_code, alive, output = run_and_signal(
             planted_app, tmp_path, "docker", wait_for, sig, *extra
         )
