@@ -288,7 +288,8 @@ class TestArtifactCache:
         assert second.portability == first.portability
         assert second.figures.engine_overhead_seconds is not None
         kept = client.images.get(first.image.id)
-        assert kept.tags == [first.image.tag]
+        # the image is reproducible: in a shared engine, other caches may keep the same id
+        assert first.image.tag in kept.tags
         assert first.image.tag.startswith("packmatrix-kept/")
         for doc in docs:
             assert left_behind(client, doc.run.id) == ([], [])

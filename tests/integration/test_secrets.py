@@ -46,7 +46,7 @@ def row_of(run: MatrixRun, name: str) -> dict[str, Any]:
 
 def kept_build(row: dict[str, Any]) -> Built:
     """The row's build, as the artifact cache kept it (found by the sha256 of its files)."""
-    built = cache.find_artifact([item["sha256"] for item in row["artifact"]])
+    built = cache.find_artifact([item["sha256"] for item in row["artifact"]["files"]])
     assert built is not None, f"{row['name']}: its build is not in the artifact cache"
     return built
 
