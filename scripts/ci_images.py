@@ -1,8 +1,9 @@
-"""CI's images, made at once: the local base image, and the Debian roots the integration tests
-run on (the grid's ``bullseye`` target, docker-frozen's bookworm root). Each is mostly a
-download from the Debian mirror, so three at a time take little longer than one; made one
-after the other by the tests that need them, they cost several minutes of a CI job. What is
-already in the engine is left as it is.
+"""CI's images, made at once: the local base image, and the systems the integration tests run
+on (the grid targets of test_grid, test_grid_images, test_deb and test_pexmulti: ``bullseye``,
+``bookworm``, ``bullseye-python``, ``trixie-python``, ``musl``; docker-frozen's bookworm root).
+Each is mostly a download from the Debian mirror, so several at a time take little longer than
+one; made one after the other by the tests that need them, they cost several minutes of the
+tests' time. What is already in the engine is left as it is.
 
     python scripts/ci_images.py
 """
@@ -26,10 +27,18 @@ def base_image() -> str:
     return "base image"
 
 
-def grid_target() -> str:
+GRID_TARGETS = ("bullseye", "bookworm", "bullseye-python", "trixie-python", "musl")
+"""Every built-in target a test runs on but ``bookworm-python`` (the base image, tagged)."""
+
+
+def grid_targets() -> str:
     with Engine.connect("ci-images", timeout=600) as eng:
-        targets.ensure(eng.client, ["bullseye"], log=print)
-    return "grid target bullseye"
+        ready = targets.ensure(
+            eng.client, GRID_TARGETS, log=lambda name, line: print(f"{name}: {line}", flush=True)
+        )
+    if ready.failed:
+        raise SystemExit(f"grid targets not made: {'; '.join(ready.failed.values())}")
+    return f"grid targets {', '.join(GRID_TARGETS)}"
 
 
 def frozen_root() -> str:
@@ -40,7 +49,7 @@ def frozen_root() -> str:
 
 def main() -> int:
     started = time.perf_counter()
-    jobs: list[Callable[[], str]] = [base_image, grid_target, frozen_root]
+    jobs: list[Callable[[], str]] = [base_image, grid_targets, frozen_root]
     with cf.ThreadPoolExecutor(len(jobs)) as pool:
         for done in cf.as_completed([pool.submit(job) for job in jobs]):
             print(f"ready: {done.result()} ({time.perf_counter() - started:.0f} s)", flush=True)

@@ -17,25 +17,29 @@ from packmatrix.reading.security import scan_artifact
 pytestmark = pytest.mark.integration
 
 SETTINGS = "AWS_KEY_ID = 'AKIAZ7XQ3JH5KD2LMN4P'\n"
-SCRIPT = "import json\n\nimport tinysettings\n\nprint(json.dumps(tinysettings.AWS_KEY_ID))\n"
-SERVER = """\
+SCRIPT = """\
 import http.server
+import json
 import os
+
+import tinysettings
 
 
 class Health(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         self.send_response(200)
         self.end_headers()
+        self.wfile.write(json.dumps(tinysettings.AWS_KEY_ID).encode())
 
 
 http.server.HTTPServer((os.environ["HOST"], int(os.environ["PORT"])), Health).serve_forever()
 """
+"""A tiny HTTP server that imports a module holding a key: one script for every test here."""
 
 
 @pytest.fixture(scope="module")
 def bundles(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """A tiny script frozen both ways (about 10 seconds each)."""
+    """The tiny server frozen both ways (about 10 seconds each)."""
     work = tmp_path_factory.mktemp("pyinstaller")
     (work / "tinysettings.py").write_text(SETTINGS, encoding="utf-8")
     (work / "tiny.py").write_text(SCRIPT, encoding="utf-8")
@@ -48,20 +52,9 @@ def bundles(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return built
 
 
-@pytest.fixture(scope="module")
-def onefile_server(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A tiny HTTP server frozen as a onefile (about 10 seconds)."""
-    work = tmp_path_factory.mktemp("pyinstaller-server")
-    (work / "server.py").write_text(SERVER, encoding="utf-8")
-    argv = [sys.executable, "-m", "PyInstaller", "server.py", "--onefile", "--noconfirm"]
-    argv += ["--distpath", "dist", "--workpath", "work", "--log-level", "WARN"]
-    subprocess.run(argv, cwd=work, check=True, capture_output=True, timeout=300)
-    return work / "dist" / "server"
-
-
 class TestOnefileExtraction:
     def test_a_stopped_onefile_leaves_nothing_in_tmpdir(
-        self, onefile_server: Path, tmp_path: Path
+        self, bundles: dict[str, Path], tmp_path: Path
     ) -> None:
         """Stopped as packmatrix stops every start, a onefile removes the _MEI* folder it
         unpacked into TMPDIR, so each warm start unpacks into an empty TMPDIR like the first."""
@@ -70,7 +63,7 @@ class TestOnefileExtraction:
         env = {"PATH": "/usr/bin:/bin", "TMPDIR": str(tmp)}
         for _ in range(2):
             with launch.launch_process(
-                [str(onefile_server)], cwd=tmp_path, env=env, port=launch.free_port(),
+                [str(bundles["onefile"])], cwd=tmp_path, env=env, port=launch.free_port(),
                 log=tmp_path / "server.log",
             ) as running:  # fmt: skip
                 launch.wait_healthy(running, "/", timeout=60)

@@ -1,12 +1,17 @@
 """The docker format through the real pipeline: a slim image that runs as non-root, with nothing
 of the build left in it, and nothing of the run left in the engine afterwards.
 
+The passing row is the session's ``sample_matrix`` run's (tests/integration/conftest.py, with the
+artifact cache on, as a user runs it); the failing smoke test starts the image that run kept. The
+artifact cache's own test builds once more, in a cache of its own.
+
 Needs a Docker Engine and a base image with the host's Python (``python:3.X-slim``, or the local
 one ``nox -s base-image`` builds). Without them the tests skip; with ``CI=true`` they fail.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import shutil
@@ -23,25 +28,21 @@ import pytest
 from packmatrix.container.dockerfile import TUNED
 from packmatrix.container.dockerimage import local_base_tag
 from packmatrix.container.engine import RUN_LABEL
-from packmatrix.core.appspec import load_app
+from packmatrix.core.appspec import AppSpec, load_app
+from packmatrix.core.checks import Check
 from packmatrix.core.context import Options
 from packmatrix.formats.docker import DockerFormat
 from packmatrix.model.load import read_json
-from packmatrix.model.results import Report
 from packmatrix.report import render as report
 from packmatrix.run.pipeline import run_matrix
 from packmatrix.steps import cache
 from tests.conftest import images_of_run
+from tests.integration.conftest import RUNS, MatrixRun
 
 pytestmark = [pytest.mark.integration, pytest.mark.docker]
 
 SAMPLE_APP = Path(__file__).resolve().parents[2] / "sample_app"
-FAILING_CHECK = """
-[[tool.packmatrix.checks]]
-name = "deliberately failing"
-path = "/no-such-page"
-status = 200
-"""
+FAILING_CHECK = Check(name="deliberately failing", path="/no-such-page", status=200)
 
 
 def unavailable(message: str) -> None:
@@ -80,7 +81,6 @@ def _base_image(client: Any) -> str | None:
 
 @dataclass
 class Run:
-    doc: Report
     entry: dict[str, Any]
     reports: Path
     run_id: str
@@ -88,14 +88,13 @@ class Run:
     until: int
 
 
-def run_docker(app_root: Path, reports: Path, base_image: str | None) -> Run:
-    options = Options(runs=1, base_image=base_image, explicit_formats=frozenset({"docker"}))
+def run_docker(app: AppSpec, reports: Path, options: Options) -> Run:
     since = int(time.time()) - 1
-    doc = run_matrix(load_app(app_root), [DockerFormat()], options, reports, lambda *_: None)
+    doc = run_matrix(app, [DockerFormat()], options, reports, lambda *_: None)
     until = int(time.time()) + 1
     written = read_json(reports / "matrix.json")
     report.validate(written)  # every real report matches the shipped schema
-    return Run(doc, written["formats"][0], reports, doc.run.id, since, until)
+    return Run(written["formats"][0], reports, doc.run.id, since, until)
 
 
 def left_behind(client: Any, run_id: str) -> tuple[list[Any], list[Any]]:
@@ -130,8 +129,17 @@ def container_events(client: Any, run: Run) -> list[str]:
 
 
 @pytest.fixture(name="passing", scope="module")
-def _passing(client: Any, base_image: str | None, tmp_path_factory: pytest.TempPathFactory) -> Run:
-    return run_docker(SAMPLE_APP, tmp_path_factory.mktemp("reports"), base_image)
+def _passing(client: Any, base_image: str | None, sample_matrix: MatrixRun) -> Run:
+    """The docker row of the session's run (``base_image``: its tests skip without one)."""
+    if "docker" not in {row["name"] for row in sample_matrix.doc["formats"]}:
+        unavailable("the session's run had no Docker engine")
+    return Run(
+        sample_matrix.entry("docker"),
+        sample_matrix.reports,
+        sample_matrix.run_id,
+        sample_matrix.since,
+        sample_matrix.until,
+    )
 
 
 class TestImage:
@@ -139,7 +147,7 @@ class TestImage:
         """The sample app's image builds offline, starts, and passes every check."""
         assert passing.entry["status"] == "passed", passing.entry["reason"]
         assert all(check["ok"] for check in passing.entry["checks"])
-        assert passing.entry["figures"]["startup"]["warm"]["n"] == 1
+        assert passing.entry["figures"]["startup"]["warm"]["n"] == RUNS
 
     def test_runs_as_non_root(self, passing: Run) -> None:
         """The image's user is numeric, and not root."""
@@ -154,6 +162,21 @@ class TestImage:
         assert facts["pip_caches"] == []
         assert facts["wheelhouse_files"] == []
         assert "sample-app==1.0.0" in facts["distributions"]
+        assert passing.entry["lock_check"]["matches"] is True, passing.entry["lock_check"]
+
+    def test_only_the_planted_key_is_the_apps_finding(self, passing: Run) -> None:
+        """The security check reads every layer: the key planted in the app's data is the app's
+        one finding; the key material compiled into the base image's GnuTLS is the base image's,
+        with the Debian package that owns it, and does not make the app's check fail."""
+        security = passing.entry["security"]
+        assert [(f["rule"], f["path"].rsplit("/", 1)[-1]) for f in security["findings"]] == [
+            ("aws-access-key", "credentials.txt")
+        ]
+        base = security["base_findings"]
+        gnutls = [f for f in base if f["rule"] == "library-key-material"]
+        assert gnutls, base
+        assert all(f["package"] == "libgnutls30" for f in gnutls), gnutls
+        assert all(f["layer"].startswith("base image: ") for f in gnutls), gnutls
 
     def test_tuned_image_ships_no_pip(self, passing: Run) -> None:
         """The default profile, tuned: the venv that ships holds the lock and the app, and
@@ -182,15 +205,16 @@ class TestImage:
         engine-overhead containers."""
         created = containers_of_the_image(client, passing)
         kinds = [name.rstrip("0123456789") for name in created]
-        assert kinds[:2] == ["sample-app-start", "sample-app-start"], created
-        assert set(kinds[2:]) == {"check", "overhead"}, created
+        starts = 1 + RUNS  # the cold start, then the warm ones
+        assert kinds[:starts] == ["sample-app-start"] * starts, created
+        assert set(kinds[starts:]) == {"check", "overhead"}, created
         assert passing.entry["figures"]["engine_overhead_seconds"]["n"] == 3
 
     def test_memory_is_the_containers(self, passing: Run) -> None:
         """The docker row's memory figure says it is the container's cgroup memory."""
         figures = passing.entry["figures"]
         assert figures["memory_kind"] == "container memory (cgroup)"
-        assert figures["memory_bytes"]["n"] == 2
+        assert figures["memory_bytes"]["n"] == 1 + RUNS
         assert figures["memory_bytes"]["min"] > 1_000_000
 
     def test_leaves_nothing_in_the_engine(self, client: Any, passing: Run) -> None:
@@ -203,16 +227,17 @@ class TestImage:
 
 class TestFailingSmokeTest:
     def test_fails_and_leaves_no_container(
-        self, client: Any, base_image: str | None, tmp_path: Path
+        self, client: Any, passing: Run, planted_app: Path, tmp_path: Path
     ) -> None:
-        """A failing check fails the row, and its container is removed all the same."""
-        app = tmp_path / "app"
-        shutil.copytree(SAMPLE_APP, app, ignore=shutil.ignore_patterns("__pycache__"))
-        with (app / "pyproject.toml").open("a", encoding="utf-8") as pyproject:
-            pyproject.write(FAILING_CHECK)
+        """A failing check fails the row, and its container is removed all the same. The
+        check is the app's, not its source's: the image the session's run kept is started."""
+        app = load_app(planted_app)
+        app = dataclasses.replace(app, checks=(*app.checks, FAILING_CHECK))
+        options = Options(runs=1, explicit_formats=frozenset({"docker"}), artifact_cache=True)
 
-        run = run_docker(app, tmp_path / "reports", base_image)
+        run = run_docker(app, tmp_path / "reports", options)
 
+        assert run.entry["build"]["cached_from"] == passing.run_id
         assert run.entry["status"] == "failed"
         assert "deliberately failing" in run.entry["reason"]
         assert left_behind(client, run.run_id) == ([], [])
@@ -223,13 +248,22 @@ class TestFailingSmokeTest:
 
 class TestArtifactCache:
     def test_an_unchanged_rerun_starts_the_kept_image(
-        self, client: Any, base_image: str | None, tmp_path: Path
+        self,
+        client: Any,
+        base_image: str | None,
+        tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch,
     ) -> None:
         """With the artifact cache on, the first run keeps its image in the engine (tagged by
         its key, nothing else of the run left); a rerun builds nothing, starts that same image
-        and passes; ``cache clear`` takes the image out of the engine."""
+        and passes; ``cache clear`` takes the image out of the engine. The cache is the test's
+        own (the downloaded wheels shared): the session's keeps other tests' builds."""
         app = tmp_path / "app"
         shutil.copytree(SAMPLE_APP, app, ignore=shutil.ignore_patterns("__pycache__"))
+        home = tmp_path / "xdg-cache"
+        (home / "packmatrix").mkdir(parents=True)
+        (home / "packmatrix" / "wheels").symlink_to(cache.root() / "wheels")
+        monkeypatch.setenv("XDG_CACHE_HOME", str(home))
         options = Options(
             runs=1,
             base_image=base_image,
@@ -254,13 +288,13 @@ class TestArtifactCache:
         assert second.portability == first.portability
         assert second.figures.engine_overhead_seconds is not None
         kept = client.images.get(first.image.id)
-        assert kept.tags == [first.image.tag]
+        # the image is reproducible: in a shared engine, other caches may keep the same id
+        assert first.image.tag in kept.tags
         assert first.image.tag.startswith("packmatrix-kept/")
         for doc in docs:
             assert left_behind(client, doc.run.id) == ([], [])
         report.validate(read_json(tmp_path / "second" / "matrix.json"))
 
-        # the session's cache keeps other tests' images too: at least this one goes
-        assert re.search(r"\b[1-9][0-9]* kept image\(s\)", cache.clear())
+        assert re.search(r"\b1 kept image\(s\)", cache.clear())
         with pytest.raises(docker.errors.ImageNotFound):
             client.images.get(first.image.id)

@@ -271,6 +271,8 @@ class TestCleanup:
         kinds = collections.Counter(
             name.rstrip("0123456789").removeprefix("sample-app-") for name in created
         )
-        # the base image's probe and two looks inside; two starts; three overhead runs
-        assert (kinds["check"], kinds["start"], kinds["overhead"]) == (3, 2, 3), created
+        # two starts; three overhead runs; two looks inside, and the base image's probe unless
+        # the facts cache holds it already (the session's run of every format probed it)
+        assert (kinds["start"], kinds["overhead"]) == (2, 3), created
+        assert kinds["check"] in (2, 3), created
         assert actions.count("create") == actions.count("destroy")

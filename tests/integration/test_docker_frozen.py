@@ -1,6 +1,7 @@
 """docker-frozen through the real pipeline, next to the docker format in the same run: the
 PyInstaller onedir in an image with no Python, no pip and no compiler, smaller and with fewer OS
-packages than the Python image, run as non-root, and nothing of the run left in the engine.
+packages than the Python image, run as non-root, and nothing of the run left in the engine. The
+run is the session's ``sample_matrix`` (tests/integration/conftest.py).
 
 Needs a Docker Engine, the base image of the docker format (``nox -s base-image``), and root
 with debootstrap for the frozen root image (built on first use, then kept). Without them the
@@ -16,16 +17,8 @@ from typing import Any
 import pytest
 
 from packmatrix.container import frozenroot
-from packmatrix.core.appspec import load_app
-from packmatrix.core.context import Options
-from packmatrix.formats.base import Format
-from packmatrix.formats.docker import DockerFormat
-from packmatrix.formats.docker_frozen import DockerFrozenFormat
-from packmatrix.model.load import read_json
-from packmatrix.report import render as report
-from packmatrix.run.pipeline import run_matrix
+from tests.integration.conftest import MatrixRun
 from tests.integration.test_docker import (  # the fixtures too: client, base_image
-    SAMPLE_APP,
     _base_image,  # noqa: F401
     _client,  # noqa: F401
     left_behind,
@@ -36,24 +29,15 @@ pytestmark = [pytest.mark.integration, pytest.mark.docker]
 
 
 @pytest.fixture(name="both", scope="module")
-def _both(
-    client: Any, base_image: str | None, tmp_path_factory: pytest.TempPathFactory
-) -> dict[str, Any]:
-    """One run of docker and docker-frozen: the report's entries by name, and the run's id."""
+def _both(client: Any, base_image: str | None, sample_matrix: MatrixRun) -> dict[str, Any]:
+    """The session's run of every default format, docker and docker-frozen among them: their
+    report entries by name, the run's id and its reports folder."""
     if shutil.which("debootstrap") is None:
         unavailable("debootstrap is not installed (the frozen root image needs it)")
-    reports = tmp_path_factory.mktemp("reports")
-    options = Options(
-        runs=1,
-        base_image=base_image,
-        explicit_formats=frozenset({"docker", "docker-frozen"}),
-    )
-    formats: list[Format] = [DockerFormat(), DockerFrozenFormat()]
-    doc = run_matrix(load_app(SAMPLE_APP), formats, options, reports, lambda *_: None)
-    written = read_json(reports / "matrix.json")
-    report.validate(written)
-    entries = {entry["name"]: entry for entry in written["formats"]}
-    return {"run_id": doc.run.id, "reports": reports, **entries}
+    if "docker-frozen" not in {row["name"] for row in sample_matrix.doc["formats"]}:
+        unavailable("the session's run had no Docker engine")
+    entries = {name: sample_matrix.entry(name) for name in ("docker", "docker-frozen")}
+    return {"run_id": sample_matrix.run_id, "reports": sample_matrix.reports, **entries}
 
 
 class TestFrozenImage:

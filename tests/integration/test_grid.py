@@ -34,7 +34,6 @@ from tests.conftest import docker_client, require
 
 pytestmark = [pytest.mark.integration, pytest.mark.docker]
 
-REPO = Path(__file__).resolve().parents[2]
 FORMATS = "wheel,pex,pyinstaller-onefile"
 TARGETS = "bullseye,bookworm-python"
 
@@ -50,9 +49,11 @@ def _client() -> Iterator[Any]:
 
 
 @pytest.fixture(name="run", scope="module")
-def _run(client: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def _run(
+    client: Any, planted_app: Path, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Any]:
     reports = tmp_path_factory.mktemp("grid-reports")
-    code = main(["run", "--app", str(REPO / "sample_app"), "--formats", FORMATS,
+    code = main(["run", "--app", str(planted_app), "--formats", FORMATS,
                  "--targets", TARGETS, "--runs", "1", "--warm-budget", "0",
                  "--reports", str(reports)])  # fmt: skip
     doc: dict[str, Any] = json.loads((reports / "matrix.json").read_text(encoding="utf-8"))
@@ -131,11 +132,11 @@ class TestGrid:
 
 
 def test_ctrl_c_during_the_grid_removes_its_containers(
-    client: Any, run: dict[str, Any], tmp_path: Path
+    client: Any, run: dict[str, Any], planted_app: Path, tmp_path: Path
 ) -> None:
     """SIGINT while a wheel installs in a target container: exit 130, no container left."""
     argv = [
-        sys.executable, "-m", "packmatrix", "run", "--app", str(REPO / "sample_app"),
+        sys.executable, "-m", "packmatrix", "run", "--app", str(planted_app),
         "--formats", "wheel", "--targets", "bookworm-python", "--runs", "1",
         "--warm-budget", "0", "--reports", str(tmp_path / "reports"),
         "--rebuild",  # the module's run kept this cell: run it again, so there is one to stop

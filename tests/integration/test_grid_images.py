@@ -1,6 +1,7 @@
 """An image named in ``--targets`` and the built-in musl target, for real: what their files say
 they are, a frozen app that runs on one and not the other, the prediction that agrees, and a
-rerun that keeps its cells.
+rerun that keeps its cells. The app is the session's planted copy of the sample app, whose builds
+the session's artifact cache keeps (tests/integration/conftest.py).
 
 The image is a copy of the ``bookworm`` target (no Python, glibc 2.36) under a tag of this test's
 own, standing in for a company's base image; the test removes it by id. Cost in CI: about 40 s
@@ -30,7 +31,6 @@ from tests.conftest import docker_client, require
 
 pytestmark = [pytest.mark.integration, pytest.mark.docker]
 
-REPO = Path(__file__).resolve().parents[2]
 FORMATS = "wheel,pyinstaller-onedir"
 LABEL = "packmatrix.tests.grid-images"
 
@@ -57,8 +57,8 @@ def _image() -> Iterator[tuple[Any, str]]:
         client.close()
 
 
-def run(reports: Path, *argv: str) -> dict[str, Any]:
-    code = main(["run", "--app", str(REPO / "sample_app"), "--runs", "1", "--warm-budget", "0",
+def run(app: Path, reports: Path, *argv: str) -> dict[str, Any]:
+    code = main(["run", "--app", str(app), "--runs", "1", "--warm-budget", "0",
                  "--reports", str(reports), *argv])  # fmt: skip
     doc: dict[str, Any] = json.loads((reports / "matrix.json").read_text(encoding="utf-8"))
     report.validate(doc)
@@ -68,13 +68,13 @@ def run(reports: Path, *argv: str) -> dict[str, Any]:
 
 @pytest.fixture(name="runs", scope="module")
 def _runs(
-    image: tuple[Any, str], tmp_path_factory: pytest.TempPathFactory
+    image: tuple[Any, str], planted_app: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The same run twice, unchanged: the second keeps the first's cells."""
     _, reference = image
     reports = tmp_path_factory.mktemp("grid-images")
     argv = ("--formats", FORMATS, "--targets", f"musl,{reference}")
-    return run(reports, *argv), run(reports, *argv)
+    return run(planted_app, reports, *argv), run(planted_app, reports, *argv)
 
 
 class TestImageAndMusl:
@@ -135,9 +135,13 @@ class TestImageAndMusl:
         assert "musl" in musl["remedy"]
 
     def test_rebuild_runs_the_cells_again(
-        self, image: tuple[Any, str], tmp_path: Path, runs: tuple[dict[str, Any], dict[str, Any]]
+        self,
+        image: tuple[Any, str],
+        planted_app: Path,
+        tmp_path: Path,
+        runs: tuple[dict[str, Any], dict[str, Any]],
     ) -> None:
-        doc = run(tmp_path, "--formats", "wheel", "--targets", "musl", "--rebuild")
+        doc = run(planted_app, tmp_path, "--formats", "wheel", "--targets", "musl", "--rebuild")
         grid = Grid.from_json(doc["grid"])
         assert [(c.format, c.target, c.cached_from) for c in grid.cells] == [
             ("wheel", "musl", None)
@@ -154,9 +158,9 @@ class TestImageAndMusl:
 
 
 def test_an_image_that_can_be_neither_found_nor_pulled_is_one_line(
-    image: tuple[Any, str], tmp_path: Path
+    image: tuple[Any, str], planted_app: Path, tmp_path: Path
 ) -> None:
-    doc = run(tmp_path, "--formats", "wheel", "--targets", f"musl,{image[1]}-missing")
+    doc = run(planted_app, tmp_path, "--formats", "wheel", "--targets", f"musl,{image[1]}-missing")
     grid = Grid.from_json(doc["grid"])
     assert [t.name for t in grid.targets] == ["musl"]
     assert grid.reason is not None

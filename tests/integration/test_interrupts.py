@@ -1,5 +1,11 @@
 """Ctrl-C or SIGTERM at any moment: no child process and no temp folder is left, the rows
-finished so far are saved in a report marked interrupted, and the exit code says which signal."""
+finished so far are saved in a report marked interrupted, and the exit code says which signal.
+
+The app is the session's planted copy of the sample app (tests/integration/conftest.py): the runs
+reuse its builds and its app wheel from the session's artifact cache (``sample_matrix`` fills it:
+an app wheel built by ``python -m build`` and stopped leaves build-env-* in TMPDIR, which these
+tests would count); the docker run stopped in its build builds the plain profile's image, which
+no other run keeps."""
 
 from __future__ import annotations
 
@@ -16,19 +22,17 @@ import pytest
 
 pytestmark = pytest.mark.integration
 
-REPO = Path(__file__).resolve().parents[2]
-
 
 def run_and_signal(
-    tmp_path: Path, formats: str, wait_for: str, sig: signal.Signals
+    app: Path, tmp_path: Path, formats: str, wait_for: str, sig: signal.Signals, *extra: str
 ) -> tuple[int, set[int], str]:
     """Start a matrix, send ``sig`` once ``wait_for`` shows in its output; return what's left."""
     private_tmp = tmp_path / "tmp"  # the run's own TMPDIR: other processes' folders don't count
     private_tmp.mkdir()
     argv = [
-        sys.executable, "-m", "packmatrix", "run", "--app", str(REPO / "sample_app"),
+        sys.executable, "-m", "packmatrix", "run", "--app", str(app),
         "--formats", formats, "--runs", "20", "--reports", str(tmp_path / "reports"),
-        "--targets", "none",
+        "--targets", "none", *extra,
     ]  # fmt: skip
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "200", "TMPDIR": str(private_tmp)}
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
@@ -66,6 +70,7 @@ def _not_zombie(pid: int) -> bool:
         return False
 
 
+@pytest.mark.usefixtures("sample_matrix")  # the builds and the app wheel in the cache
 class TestInterrupts:
     @pytest.mark.parametrize(
         ("sig", "wait_for", "code"),
@@ -78,10 +83,15 @@ class TestInterrupts:
         ids=["sigint-build", "sigterm-startup", "sigint-warm", "sigterm-second-format"],
     )
     def test_nothing_left_and_report_kept(
-        self, tmp_path: Path, sig: signal.Signals, wait_for: str, code: int
+        self,
+        planted_app: Path,
+        tmp_path: Path,
+        sig: signal.Signals,
+        wait_for: str,
+        code: int,
     ) -> None:
         """Whatever the moment, every child ends, the temp folder goes, the report says so."""
-        exit_code, alive, output = run_and_signal(tmp_path, "wheel,pex", wait_for, sig)
+        exit_code, alive, output = run_and_signal(planted_app, tmp_path, "wheel,pex", wait_for, sig)
         assert exit_code == code, output
         assert alive == set(), output
         assert "Traceback" not in output
@@ -92,6 +102,7 @@ class TestInterrupts:
 
 
 @pytest.mark.docker
+@pytest.mark.usefixtures("sample_matrix")
 class TestDockerInterrupts:
     @pytest.mark.parametrize(
         ("sig", "wait_for", "code"),
@@ -102,7 +113,12 @@ class TestDockerInterrupts:
         ids=["sigint-docker-build", "sigterm-docker-run"],
     )
     def test_no_container_or_image_left(
-        self, tmp_path: Path, sig: signal.Signals, wait_for: str, code: int
+        self,
+        planted_app: Path,
+        tmp_path: Path,
+        sig: signal.Signals,
+        wait_for: str,
+        code: int,
     ) -> None:
         """Interrupted in the build or while a container runs: nothing of the run stays."""
         from packmatrix.container.engine import RUN_LABEL
@@ -110,7 +126,11 @@ class TestDockerInterrupts:
 
         client = docker_client()
         dangling_before = {image.id for image in client.images.list(filters={"dangling": True})}
-        exit_code, alive, output = run_and_signal(tmp_path, "docker", wait_for, sig)
+        # the session's run kept the tuned image: plain's is built, to be stopped in its build
+        extra = ("--profile", "plain") if wait_for.endswith("build") else ()
+        exit_code, alive, output = run_and_signal(
+            planted_app, tmp_path, "docker", wait_for, sig, *extra
+        )
         assert exit_code == code, output
         assert alive == set(), output
         doc = json.loads((tmp_path / "reports" / "matrix.json").read_text(encoding="utf-8"))

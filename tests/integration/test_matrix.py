@@ -1,55 +1,40 @@
-"""The whole matrix, for real: every non-Docker format built, started outside the tree, measured."""
+"""The whole matrix, for real: every default format built, started outside the tree, measured.
+
+The run is the session's ``sample_matrix`` (tests/integration/conftest.py): the sample app with a
+planted key, which the docker tests and test_secrets read too. Its claims about the docker rows
+are test_docker's and test_docker_frozen's; here, every row passes and the local ones run their
+own way."""
 
 from __future__ import annotations
 
-import json
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import psutil
 import pytest
 
-from packmatrix.cli.main import main
 from packmatrix.core import procs
 from packmatrix.core.appspec import load_app
 from packmatrix.core.context import Options
 from packmatrix.formats.pyinstaller import PyInstallerFormat
-from packmatrix.formats.registry import DEFAULT_FORMATS
 from packmatrix.model.results import FormatResult, Status
-from packmatrix.report import render as report
 from packmatrix.run.pipeline import run_matrix
+from tests.integration.conftest import LOCAL_FORMATS, RUNS, MatrixRun
 
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
-FORMATS = [name for name in DEFAULT_FORMATS if not name.startswith("docker")]
-"""Every local format of the default set (the docker formats and the slow nuitka have tests of
-their own)."""
+FORMATS = list(LOCAL_FORMATS)
+"""Every local format of the default set (the docker formats' rows have tests of their own, on
+the same run; the slow nuitka has its own test)."""
 
 
 @pytest.fixture(scope="module", name="matrix")
-def _matrix(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    reports = tmp_path_factory.mktemp("reports")
-    private_tmp = tmp_path_factory.mktemp("tmp")  # so other processes' temp folders don't count
-    saved, tempfile.tempdir = tempfile.tempdir, str(private_tmp)
-    try:
-        code = main(
-            [
-                "run",
-                "--app", str(REPO / "sample_app"),
-                "--formats", ",".join(FORMATS),
-                "--runs", "5", "--warm-budget", "0", "--targets", "none",
-                "--reports", str(reports),
-            ]
-        )  # fmt: skip
-    finally:
-        tempfile.tempdir = saved
-    doc: dict[str, Any] = json.loads((reports / "matrix.json").read_text(encoding="utf-8"))
-    report.validate(doc)  # every real report matches the shipped schema
-    doc["_exit_code"] = code
-    doc["_reports"] = reports
-    doc["_new_temp"] = set(private_tmp.glob("packmatrix-*"))
+def _matrix(sample_matrix: MatrixRun) -> dict[str, Any]:
+    doc = dict(sample_matrix.doc)
+    doc["_exit_code"] = sample_matrix.exit_code
+    doc["_reports"] = sample_matrix.reports
+    doc["_new_temp"] = sample_matrix.new_temp
     return doc
 
 
@@ -59,10 +44,11 @@ def entry(doc: dict[str, Any], name: str) -> dict[str, Any]:
 
 class TestEveryFormatPasses:
     def test_exit_code_and_rows(self, matrix: dict[str, Any]) -> None:
-        """Every non-Docker format passes, in registry order, and the run exits 0."""
-        assert [(item["name"], item["status"], item["reason"]) for item in matrix["formats"]] == [
-            (name, "passed", None) for name in FORMATS
-        ]
+        """Every format of the run passes, the local ones first in registry order, and the run
+        exits 0."""
+        rows = [(item["name"], item["status"], item["reason"]) for item in matrix["formats"]]
+        assert rows[: len(FORMATS)] == [(name, "passed", None) for name in FORMATS]
+        assert all(status == "passed" for _, status, _ in rows), rows
         assert matrix["_exit_code"] == 0
         assert matrix["run"]["status"] == "complete"
 
@@ -80,8 +66,8 @@ class TestEveryFormatPasses:
         """Startup is measured cold once and warm five times; sizes and memory are real."""
         figures = entry(matrix, name)["figures"]
         warm = figures["startup"]["warm"]
-        assert warm["n"] == 5
-        assert len(warm["samples"]) == 5
+        assert warm["n"] == RUNS
+        assert len(warm["samples"]) == RUNS
         assert 0 < warm["min"] <= warm["median"] <= warm["max"] < 30
         assert figures["startup"]["cold"]["n"] == 1
         assert figures["artifact_bytes"] > 1000
@@ -110,7 +96,8 @@ class TestArtifactsRunTheirOwnWay:
         env = matrix["launch_environment"]
         assert "PYTHONDONTWRITEBYTECODE" not in env
         assert ".pyenv/shims" not in env["PATH"]
-        for item in matrix["formats"]:  # the report writes the artifact's folder as <place>
+        for name in FORMATS:  # the report writes the artifact's folder as <place>
+            item = entry(matrix, name)
             health = item["health"]
             for key in ("cwd", "executable"):
                 assert not health[key].startswith(str(REPO)), (item["name"], key, health[key])
