@@ -1,6 +1,8 @@
 """CI's images, made at once: the local base image, and the systems the integration tests run
 on (the grid targets of test_grid, test_grid_images, test_deb and test_pexmulti: ``bullseye``,
-``bookworm``, ``bullseye-python``, ``trixie-python``, ``musl``; docker-frozen's bookworm root).
+``bookworm``, ``bullseye-python``, ``trixie-python``, ``musl``; test_arm64's and
+test_platform_images' ``bookworm-python-arm64`` where qemu-aarch64 is registered, the slowest of
+them, since its second stage runs under emulation; docker-frozen's bookworm root).
 Each is mostly a download from the Debian mirror, so several at a time take little longer than
 one; made one after the other by the tests that need them, they cost several minutes of the
 tests' time. What is already in the engine is left as it is.
@@ -17,6 +19,7 @@ import time
 from collections.abc import Callable
 
 from packmatrix.container import frozenroot
+from packmatrix.container.emulation import emulation_problem
 from packmatrix.container.runengine import Engine
 from packmatrix.grid import targets
 
@@ -27,7 +30,9 @@ def base_image() -> str:
     return "base image"
 
 
-GRID_TARGETS = ("bullseye", "bookworm", "bullseye-python", "trixie-python", "musl")
+GRID_TARGETS = ("bullseye", "bookworm", "bullseye-python", "trixie-python", "musl") + (
+    () if emulation_problem("arm64") else ("bookworm-python-arm64",)
+)
 """Every built-in target a test runs on but ``bookworm-python`` (the base image, tagged)."""
 
 
