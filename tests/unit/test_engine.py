@@ -287,6 +287,23 @@ class TestEngine:
             docker_client().images.remove(shared, force=True)
 
     @pytest.mark.docker
+    def test_a_tag_it_put_on_someone_elses_image_goes_and_the_image_stays(
+        self, rootfs: bytes
+    ) -> None:
+        """A run that finds its (reproducible) image already in the engine tags it but did not
+        create it: ``close`` removes the run's tag and leaves the image to its owner."""
+        client = docker_client()
+        eng = Engine(client, f"test-{secrets.token_hex(4)}")
+        owned = import_image(client, rootfs)
+        client.images.get(owned).tag("packmatrix-test-owner", "kept")
+        eng.tag(owned, f"packmatrix-test-app:{eng.run_id}")
+        try:
+            eng.close()
+            assert docker_client().images.get(owned).tags == ["packmatrix-test-owner:kept"]
+        finally:
+            docker_client().images.remove(owned, force=True)
+
+    @pytest.mark.docker
     def test_an_image_already_gone_is_no_error(self, rootfs: bytes) -> None:
         """An image removed with its child before ``close`` is skipped quietly."""
         client = docker_client()

@@ -44,6 +44,7 @@ class Engine:
     run_id: str
     created: list[str] = field(default_factory=list)
     kept: set[str] = field(default_factory=set)
+    tags: list[str] = field(default_factory=list)
     """Images ``close`` leaves in the engine: the artifact cache holds them."""
     names: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
@@ -83,6 +84,13 @@ class Engine:
         """Record an image this run created, so that ``close`` removes it."""
         if image_id not in self.created:
             self.created.append(image_id)
+
+    def tag(self, image_id: str, tag: str) -> None:
+        """Give ``image_id`` the run's ``tag``; ``close`` removes the tag (and only the tag)
+        also from an image this run did not create (an identical one someone already had)."""
+        repository, _, label = tag.rpartition(":")
+        self.client.api.tag(image_id, repository, label)
+        self.tags.append(tag)
 
     def find_image(self, name: str) -> Any:
         return find_image(self.client, name)
@@ -170,6 +178,9 @@ class Engine:
                 except docker.errors.APIError as exc:
                     log.warning("could not remove image %s: %s", image_id, why(exc))
             self._untag_kept()
+            for tag in self.tags:  # still there only on an image that is not the run's
+                with contextlib.suppress(docker.errors.DockerException):
+                    self.client.api.remove_image(tag, noprune=True)
         finally:
             self.client.close()
 

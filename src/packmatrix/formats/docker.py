@@ -259,8 +259,7 @@ def reproducible_image(ctx: Context, eng: Engine, tag: str, base: ResolvedBase, 
         )
     if not existed:
         eng.track(image_id)
-    repository, _, label = tag.rpartition(":")
-    eng.client.api.tag(image_id, repository, label)
+    eng.tag(image_id, tag)
     return eng.client.images.get(image_id)
 
 
