@@ -14,7 +14,9 @@ from typing import Any
 
 import pytest
 
+from packmatrix.container.emulation import emulation_problem
 from packmatrix.container.engine import BUILT_BY_LABEL, RUN_LABEL
+from packmatrix.container.localbase import Host
 from packmatrix.steps import cache
 
 
@@ -80,6 +82,19 @@ def require(condition: bool, reason: str) -> None:
     if in_ci():
         pytest.fail(f"{reason} (CI=true: this must not be skipped)")
     pytest.skip(reason)
+
+
+def target_builder(*, arch: str | None = None) -> Any:
+    """``docker_client()`` for tests that build target systems: skips (fails in CI) without
+    debootstrap, without root, or, for a foreign ``arch`` (``arm64``), without the emulator."""
+    client = docker_client()
+    host = Host()
+    require(host.which("debootstrap") is not None, "debootstrap is not installed")
+    require(host.euid() == 0, "building target systems needs root")
+    if arch is not None:
+        problem = emulation_problem(arch)
+        require(problem is None, str(problem))
+    return client
 
 
 def docker_client() -> Any:

@@ -28,10 +28,9 @@ import pytest
 
 from packmatrix.cli.main import main
 from packmatrix.container import emulation
-from packmatrix.container.localbase import Host
 from packmatrix.model.grid import Grid
 from packmatrix.report import render as report
-from tests.conftest import docker_client, require
+from tests.conftest import docker_client, target_builder
 
 pytestmark = [pytest.mark.integration, pytest.mark.docker]
 
@@ -41,12 +40,7 @@ TARGET = "bookworm-python-arm64"
 
 @pytest.fixture(name="client", scope="module")
 def _client() -> Iterator[Any]:
-    client = docker_client()
-    host = Host()
-    require(host.which("debootstrap") is not None, "debootstrap is not installed")
-    require(host.euid() == 0, "building target systems needs root")
-    problem = emulation.emulation_problem("arm64")
-    require(problem is None, problem or "")
+    client = target_builder(arch="arm64")
     yield client
     client.close()
 

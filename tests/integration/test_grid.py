@@ -26,11 +26,10 @@ import pytest
 from packmatrix.cli.main import main
 from packmatrix.container.engine import RUN_LABEL
 from packmatrix.container.hostpython import SUITE_GLIBC
-from packmatrix.container.localbase import Host
 from packmatrix.grid import targets
 from packmatrix.model.grid import Grid
 from packmatrix.report import render as report
-from tests.conftest import docker_client, require
+from tests.conftest import target_builder
 
 pytestmark = [pytest.mark.integration, pytest.mark.docker]
 
@@ -40,10 +39,7 @@ TARGETS = "bullseye,bookworm-python"
 
 @pytest.fixture(name="client", scope="module")
 def _client() -> Iterator[Any]:
-    client = docker_client()
-    host = Host()
-    require(host.which("debootstrap") is not None, "debootstrap is not installed")
-    require(host.euid() == 0, "building target systems needs root")
+    client = target_builder()
     yield client
     client.close()
 

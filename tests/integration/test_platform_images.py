@@ -27,11 +27,9 @@ from typing import Any
 import pytest
 
 from packmatrix.cli.main import main
-from packmatrix.container.emulation import emulation_problem
-from packmatrix.container.localbase import Host
 from packmatrix.model.grid import Grid
 from packmatrix.report import render as report
-from tests.conftest import docker_client, require
+from tests.conftest import target_builder
 
 pytestmark = [pytest.mark.integration, pytest.mark.docker]
 
@@ -51,12 +49,7 @@ def run(reports: Path, formats: str) -> dict[str, Any]:
 
 @pytest.fixture(name="client", scope="module")
 def _client() -> Iterator[Any]:
-    client = docker_client()
-    host = Host()
-    require(host.which("debootstrap") is not None, "debootstrap is not installed")
-    require(host.euid() == 0, "building the arm64 bases needs root")
-    problem = emulation_problem("arm64")
-    require(problem is None, str(problem))
+    client = target_builder(arch="arm64")
     yield client
     client.close()
 
