@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 
 from packmatrix.cli.main import main
+from packmatrix.grid.judge import predict
+from packmatrix.model.records import Portability
 from packmatrix.report import render as report
 from packmatrix.steps import cache
 
@@ -104,6 +106,19 @@ class TestShiv:
         assert facts["needs"] == "a Python interpreter on PATH (/usr/bin/env python3.11)"
         assert [wheel.lower()[:10] for wheel in facts["platform_wheels"]] == ["markupsafe"]
         assert facts["glibc_floor"]["version"].startswith("GLIBC_2.")
+
+    def test_markupsafe_can_do_without_its_compiled_module(self, runs: dict[str, Any]) -> None:
+        """Read from the real MarkupSafe inside: ``_speedups`` is imported under try/except
+        ImportError, so on aarch64 the x86_64 wheel is no reason to fail (shiv does not check
+        wheel tags); pure Python takes over, and the prediction says so."""
+        facts = Portability.from_json(shiv(runs)["portability"])
+        assert facts.optional_native == [
+            "markupsafe (markupsafe._speedups: try/except ImportError in markupsafe)"
+        ]
+        found = predict(facts, glibc="2.36", python="3.11", arch="aarch64")
+        assert found is not None
+        assert found.runs, found.why
+        assert found.why.endswith("markupsafe runs as pure Python (compiled modules optional)")
 
 
 class TestProfiles:

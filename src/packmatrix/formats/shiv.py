@@ -28,6 +28,7 @@ from packmatrix.formats.launch import LocalLaunch, deploy_zipapp
 from packmatrix.model.records import Portability
 from packmatrix.reading import portability
 from packmatrix.reading.artifacts import open_artifact
+from packmatrix.reading.fallbacks import optional_native
 
 
 class ShivFormat(LocalLaunch):
@@ -69,8 +70,9 @@ class ShivFormat(LocalLaunch):
 
     def inspect(self, ctx: Context, built: Built, deployment: Deployment) -> Portability:
         """Read from the zipapp: its shebang, ``environment.json`` and every dist-info of the
-        site-packages it extracts (what the lock check compares), and the GLIBC its shared
-        libraries need."""
+        site-packages it extracts (what the lock check compares), the GLIBC its shared
+        libraries need, and which distributions' compiled modules are optional (shiv loads
+        what it unpacked without checking wheel tags, so those fall back to pure Python)."""
         with open_artifact(built.files[0]) as artifact:
             shebang = artifact.preamble.split(b"\n", 1)[0].decode(errors="replace").strip()
             files = {m.name: m for m in artifact.members if m.kind == "file"}
@@ -90,6 +92,7 @@ class ShivFormat(LocalLaunch):
                     )
             libraries = ((n, m.open()) for n, m in files.items() if n.endswith(".so"))
             floor = portability.glibc_floor_of(libraries)
+            optional = optional_native({name: member.read for name, member in files.items()})
         if environment.get("entry_point") is None and not environment.get("script"):
             raise StepFailed(f"{built.files[0].name} names no entry point in environment.json")
         return Portability(
@@ -100,4 +103,5 @@ class ShivFormat(LocalLaunch):
             glibc_floor=floor,
             distributions=sorted(f"{d['name']}=={d['version']}" for d in dists),
             shebang=shebang,
+            optional_native=[found.describe() for found in optional] or None,
         )

@@ -6,8 +6,9 @@ The reason is the artifact's own words, shortened to the part a person searches 
 distribution found for markupsafe``). The prediction reads only the row's ``Portability``: the
 glibc floor, whether a Python is needed at all, which Python the shebang names, which Pythons
 the platform wheels inside were built for (and for which machine: an x86_64 wheel does not load
-on aarch64), the machine a frozen binary's ELF header names, and the Requires-Python (or pex
-interpreter constraints). When the two disagree, one of them is wrong, and the report says so.
+on aarch64, unless the artifact loads them unchecked and their compiled modules are optional),
+the machine a frozen binary's ELF header names, and the Requires-Python (or pex interpreter
+constraints). When the two disagree, one of them is wrong, and the report says so.
 """
 
 from __future__ import annotations
@@ -183,11 +184,34 @@ def machine_problems(facts: Portability, arch: str) -> list[str]:
             [] if built == arch else [f"built for {built} (its ELF header), the target is {arch}"]
         )
     problems = []
+    optional = optional_dists(facts)
     for name, machines in sorted(wheel_machines(facts.platform_wheels or []).items()):
-        if arch not in machines:
+        if arch not in machines and name not in optional:
             has = ", ".join(sorted(machines))
             problems.append(f"{name} has wheels for {has} only, the target is {arch}")
     return problems
+
+
+def optional_dists(facts: Portability) -> set[str]:
+    """The distributions whose compiled modules the artifact can do without (``optional_native``:
+    shiv loads what it unpacked, and their own code falls back to pure Python)."""
+    return {normalize(entry.split(" ", 1)[0]) for entry in facts.optional_native or []}
+
+
+def pure_python_fallbacks(facts: Portability, python: str | None, arch: str = "") -> list[str]:
+    """The optional distributions whose wheels do not fit a target with ``python`` on ``arch``:
+    there they run as pure Python (slower), which the prediction says."""
+    optional = optional_dists(facts)
+    if not optional or python is None:
+        return []
+    machines = wheel_machines(facts.platform_wheels or []) if arch else {}
+    pythons = wheel_pythons(facts.platform_wheels or [])
+    return sorted(
+        name
+        for name in optional
+        if (name in machines and arch not in machines[name])
+        or (name in pythons and not _wheel_fits(pythons[name], python))
+    )
 
 
 def _wheel_fits(tags: set[tuple[str, bool]], python: str) -> bool:
@@ -212,9 +236,10 @@ def python_problems(facts: Portability, python: str, arch: str = "") -> list[str
         if accepted is not None and not accepted.contains(f"{python}.0", prereleases=True):
             problems.append(f"Python {python} is not {facts.requires_python}")
     per_machine = wheel_machines(facts.platform_wheels or []) if arch else {}
+    optional = optional_dists(facts)
     for name, tags in sorted(wheel_pythons(facts.platform_wheels or []).items()):
         tags = per_machine.get(name, {}).get(arch, tags) if name in per_machine else tags
-        if not _wheel_fits(tags, python):
+        if not _wheel_fits(tags, python) and name not in optional:
             built = ", ".join(sorted(f"cp{v.replace('.', '')}" for v, _ in tags))
             problems.append(f"{name} has wheels for {built} only, not cp{python.replace('.', '')}")
     return problems
@@ -269,4 +294,7 @@ def predict(
         parts.append(f"Python {python} fits")
     if facts.depends:
         parts.append(f"python3 {python} meets Depends {facts.depends}")
+    if fallbacks := pure_python_fallbacks(facts, python, arch):
+        runs = "runs" if len(fallbacks) == 1 else "run"
+        parts.append(f"{', '.join(fallbacks)} {runs} as pure Python (compiled modules optional)")
     return Prediction(True, ", ".join(parts))

@@ -323,6 +323,11 @@ class Portability(Json):
     """``name==version`` read from the artifact; None when it lists none (no lock check)."""
     shebang: Opt[str] = None
     """pex: the first line of the zipapp, which names the interpreter."""
+    optional_native: Opt[list[str]] = None
+    """Zipapps that load what they carry without checking wheel tags (shiv): the distributions
+    whose compiled modules are all optional, ``name (modules: why)``. On a machine or Python
+    their wheels were not built for, these run as pure Python (slower) instead of failing. pex
+    checks every wheel's tags at start, so it never has this."""
     macos_floor: Opt[str] = None
     """Mach-O binaries: the oldest macOS they run on (the glibc floor's counterpart)."""
     extension_modules: Opt[list[str]] = None
