@@ -71,8 +71,12 @@ def image_label(key: str) -> str:
     """The tag an image kept for ``key`` gets: the key, and which cache folder keeps it. Two
     caches on one engine (a user's, a benchmark's, the test session's) build the same key
     for the same app; each keeps its own image, so clearing one never takes the other's."""
-    owner = hashlib.sha256(str(artifacts_dir().resolve()).encode()).hexdigest()[:8]
-    return f"{key[:20]}-{owner}"
+    return f"{key[:20]}-{_owner()}"
+
+
+def _owner() -> str:
+    """This cache folder, in eight hex digits: the end of every tag it gives a kept image."""
+    return hashlib.sha256(str(artifacts_dir().resolve()).encode()).hexdigest()[:8]
 
 
 def max_bytes() -> int:
@@ -275,18 +279,27 @@ def kept_images(folders: Sequence[Path]) -> list[str]:
 
 
 def remove_kept(image_ids: Sequence[str]) -> None:
-    """Remove images the artifact cache kept and no longer holds, by id; best effort (no
-    engine, an image already gone or in use: left as it is)."""
+    """Take the images this artifact cache kept and no longer holds out of the engine; best
+    effort (no engine, an image already gone or in use: left as it is). An image that also
+    carries another tag (another cache's or run's: a reproducible build gives the same id)
+    only loses this cache's tags; any other is removed by id."""
     if not image_ids:
         return
     try:
         client = connect(PING_TIMEOUT)
     except StepFailed:
         return
+    mine = f"-{_owner()}"
     try:
         for image_id in image_ids:
             with contextlib.suppress(docker.errors.DockerException):
-                client.images.remove(image_id, force=True)
+                tags = list(client.images.get(image_id).tags)
+                own = [tag for tag in tags if tag.endswith(mine)]
+                if len(own) < len(tags):
+                    for tag in own:
+                        client.api.remove_image(tag, noprune=True)
+                else:
+                    client.images.remove(image_id, force=True)
     finally:
         client.close()
 
