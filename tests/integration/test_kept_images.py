@@ -6,6 +6,7 @@ programs stands for the build (a second; no registry)."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -54,7 +55,5 @@ def test_the_image_leaves_with_the_last_cache_that_kept_it(
         with pytest.raises(docker.errors.ImageNotFound):
             client.images.get(image_id)
     finally:
-        try:
+        with contextlib.suppress(docker.errors.ImageNotFound):
             client.images.remove(image_id, force=True)
-        except docker.errors.ImageNotFound:
-            pass
