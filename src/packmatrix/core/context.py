@@ -438,9 +438,19 @@ class Context:
             )
         self.prepared_seconds[what] = seconds
         self.prepared_commands.append(self.shown(self.pip(*common, *requirements)))
+        self.keep_wheels(house)
+
+    def keep_wheels(self, house: Path) -> None:
+        """Copy the wheels in ``house`` that the wheel cache lacks into it, each whole or not at
+        all (a copy under a temporary name, then renamed): a run beside this one, or a pip
+        reading the cache with ``--find-links``, never sees half a wheel."""
         for path in house.glob("*.whl"):
-            if not (self.cache / path.name).exists():
-                shutil.copy2(path, self.cache / path.name)
+            kept = self.cache / path.name
+            if kept.exists():
+                continue
+            partial = kept.with_name(f".{path.name}.{os.getpid()}.part")
+            shutil.copy2(path, partial)
+            os.replace(partial, kept)
 
     # -- venvs ----------------------------------------------------------------------------
     def make_venv(self, target: Path, *, log: Path) -> tuple[Path, list[str], float]:

@@ -336,9 +336,7 @@ def download_chosen(
 def finish_wheelhouse(ctx: Context, house: Path) -> None:
     """Add the lock's pure wheels to ``house`` (its platform wheels are there, and are kept in
     the wheel cache too), and write its ``requirements.lock``: every file, by its sha256."""
-    for path in house.glob("*.whl"):
-        if not (ctx.cache / path.name).exists():
-            shutil.copy2(path, ctx.cache / path.name)
+    ctx.keep_wheels(house)
     for entry in ctx.lock:
         if entry.filename.endswith("-any.whl"):
             shutil.copy2(ctx.wheelhouse / entry.filename, house / entry.filename)

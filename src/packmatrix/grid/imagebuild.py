@@ -23,7 +23,6 @@ import contextlib
 import hashlib
 import io
 import shlex
-import shutil
 import tarfile
 import time
 from collections.abc import Callable
@@ -181,9 +180,7 @@ def tool_wheels(ctx: Context) -> Path:
         except StepFailed:
             argv = ctx.pip(*options, requirement)
             ctx.run(argv, what=f"downloading {what}", log=log, env=ctx.download_env())
-        for path in house.glob("*.whl"):
-            if not (ctx.cache / path.name).exists():
-                shutil.copy2(path, ctx.cache / path.name)
+        ctx.keep_wheels(house)
         return house
 
     return ctx.once(f"toolhouse:{MACHINE}", fill)
