@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 from packmatrix.errors import ReportError
@@ -30,6 +32,22 @@ def write_atomic(path: Path, text: str) -> None:
         with contextlib.suppress(OSError):
             Path(tmp).unlink()
         raise ReportError(f"can't write {path}: {exc.strerror or exc}") from None
+
+
+def copy_new(files: Iterable[Path], folder: Path) -> None:
+    """Copy each of ``files`` that ``folder`` lacks into it, under a temporary name and then
+    renamed: a reader (another run, a pip with ``--find-links``) sees a whole file or none."""
+    for source in files:
+        path = folder / source.name
+        if path.exists():
+            continue
+        partial = path.with_name(f".{path.name}.{os.getpid()}.part")
+        try:
+            shutil.copy2(source, partial)
+            os.replace(partial, path)
+        finally:
+            with contextlib.suppress(OSError):
+                partial.unlink()
 
 
 def current_umask() -> int:

@@ -26,6 +26,7 @@ from typing import Any, TypeVar, cast
 
 from packmatrix.core import procs
 from packmatrix.core.appspec import DYNAMIC, AppSpec
+from packmatrix.core.atomic import copy_new
 from packmatrix.core.host import base_interpreter, clean_environ, wheel_version
 from packmatrix.core.names import normalize
 from packmatrix.errors import AppError, StepFailed
@@ -438,19 +439,7 @@ class Context:
             )
         self.prepared_seconds[what] = seconds
         self.prepared_commands.append(self.shown(self.pip(*common, *requirements)))
-        self.keep_wheels(house)
-
-    def keep_wheels(self, house: Path) -> None:
-        """Copy the wheels in ``house`` that the wheel cache lacks into it, each whole or not at
-        all (a copy under a temporary name, then renamed): a run beside this one, or a pip
-        reading the cache with ``--find-links``, never sees half a wheel."""
-        for path in house.glob("*.whl"):
-            kept = self.cache / path.name
-            if kept.exists():
-                continue
-            partial = kept.with_name(f".{path.name}.{os.getpid()}.part")
-            shutil.copy2(path, partial)
-            os.replace(partial, kept)
+        copy_new(house.glob("*.whl"), self.cache)
 
     # -- venvs ----------------------------------------------------------------------------
     def make_venv(self, target: Path, *, log: Path) -> tuple[Path, list[str], float]:

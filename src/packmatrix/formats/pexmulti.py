@@ -42,6 +42,7 @@ from typing import Final
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
+from packmatrix.core.atomic import copy_new
 from packmatrix.core.context import Context
 from packmatrix.errors import StepFailed
 from packmatrix.formats.base import Built, Deployment
@@ -336,7 +337,7 @@ def download_chosen(
 def finish_wheelhouse(ctx: Context, house: Path) -> None:
     """Add the lock's pure wheels to ``house`` (its platform wheels are there, and are kept in
     the wheel cache too), and write its ``requirements.lock``: every file, by its sha256."""
-    ctx.keep_wheels(house)
+    copy_new(house.glob("*.whl"), ctx.cache)
     for entry in ctx.lock:
         if entry.filename.endswith("-any.whl"):
             shutil.copy2(ctx.wheelhouse / entry.filename, house / entry.filename)

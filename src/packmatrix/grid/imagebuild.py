@@ -40,6 +40,7 @@ from packmatrix.container.engine import KEPT_REPOSITORY
 from packmatrix.container.platformimage import ARCH, MACHINE, PLATFORM, PlatformBase
 from packmatrix.container.runengine import Engine
 from packmatrix.core import profiles
+from packmatrix.core.atomic import copy_new
 from packmatrix.core.context import Context
 from packmatrix.errors import StepFailed
 from packmatrix.formats.docker import reproducible_image
@@ -180,7 +181,7 @@ def tool_wheels(ctx: Context) -> Path:
         except StepFailed:
             argv = ctx.pip(*options, requirement)
             ctx.run(argv, what=f"downloading {what}", log=log, env=ctx.download_env())
-        ctx.keep_wheels(house)
+        copy_new(house.glob("*.whl"), ctx.cache)
         return house
 
     return ctx.once(f"toolhouse:{MACHINE}", fill)
