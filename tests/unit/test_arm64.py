@@ -141,6 +141,17 @@ class TestTargets:
         assert [t.name for t in ready.targets] == ["bookworm", "bookworm-arm64"]
         assert sorted(map(str, asked)) == ["None", "arm64"]
 
+    def test_the_emulated_root_is_started_first(self, tmp_path: Path, monkeypatch: Any) -> None:
+        """Two roots are built at a time; the arm64 one takes minutes under qemu, so it starts
+        at once instead of after the native ones (before: alone at the end)."""
+        monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+        client, started = FakeClient(), []
+        targets.ensure(
+            client, ("bookworm", "bullseye", "trixie", "bookworm-arm64"), log=print, host=HOST,
+            build=builder(client, started), can_run=lambda arch: None,
+        )  # fmt: skip
+        assert "bookworm-arm64" in started[: targets.BUILDERS]
+
     def test_the_arm64_base_image_is_the_arm64_python_target(
         self, tmp_path: Path, monkeypatch: Any
     ) -> None:

@@ -402,8 +402,8 @@ def _cannot_build(missing: Sequence[Target], host: localbase.Host) -> str | None
 def _build_all(
     client: Any, missing: Sequence[Target], log: Callable[[str, str], None], build: Builder
 ) -> tuple[dict[str, float], dict[str, str]]:
-    """Build ``missing``, ``BUILDERS`` at a time; seconds of the built, first lines of the
-    failed. An interrupt cancels what has not started (debootstrap's ``procs`` end the rest)."""
+    """Build ``missing``, ``BUILDERS`` at a time, the emulated first; seconds of the built,
+    first lines of the failed. An interrupt cancels what has not started (debootstrap's ``procs`` end the rest)."""
     built: dict[str, float] = {}
     failed: dict[str, str] = {}
 
@@ -424,8 +424,11 @@ def _build_all(
             return time.perf_counter() - started
 
     pool = concurrent.futures.ThreadPoolExecutor(BUILDERS, thread_name_prefix="target")
+    # The emulated first: an arm64 root's second stage runs under qemu for minutes, while the
+    # native ones take two at most, so started last it would be built alone at the end.
+    first = sorted(missing, key=lambda target: not target.emulated)
     try:
-        futures = {pool.submit(one, target): target for target in missing}
+        futures = {pool.submit(one, target): target for target in first}
         for future in concurrent.futures.as_completed(futures):
             target = futures[future]
             try:
