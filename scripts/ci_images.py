@@ -13,21 +13,27 @@ tests' time. What is already in the engine is left as it is.
 from __future__ import annotations
 
 import concurrent.futures as cf
-import subprocess
+import signal
 import sys
 import time
 from collections.abc import Callable
+from types import FrameType
 
-from packmatrix.container import frozenroot
+from packmatrix.container import baseimage, frozenroot, localbase
 from packmatrix.container.emulation import emulation_problem
 from packmatrix.container.runengine import Engine
+from packmatrix.core import procs
 from packmatrix.grid import targets
 
 
 def base_image() -> str:
-    argv = [sys.executable, "-m", "packmatrix", "base-image", "--if-missing"]
-    subprocess.run(argv, check=True)
-    return "base image"
+    """``packmatrix base-image --if-missing``, in this process (its debootstrap is tracked)."""
+    plan = localbase.requested(None, f"{sys.version_info.major}.{sys.version_info.minor}")
+    if not baseimage.image_present(baseimage.connect_docker(), plan.tag):
+        baseimage.build_base_image(
+            tag=plan.tag, suite=plan.suite, log=print, host_python=plan.host_python
+        )
+    return f"base image {plan.tag}"
 
 
 GRID_TARGETS = ("bullseye", "bookworm", "bullseye-python", "trixie-python", "musl") + (
@@ -53,12 +59,25 @@ def frozen_root() -> str:
 
 
 def main() -> int:
+    """Every job at once. SIGTERM (``.ci/run`` ends the script when lint fails first) ends
+    their debootstraps by PID and exits 143."""
     started = time.perf_counter()
     jobs: list[Callable[[], str]] = [base_image, grid_targets, frozen_root]
-    with cf.ThreadPoolExecutor(len(jobs)) as pool:
+    signal.signal(signal.SIGTERM, _terminated)
+    pool = cf.ThreadPoolExecutor(len(jobs))
+    try:
         for done in cf.as_completed([pool.submit(job) for job in jobs]):
             print(f"ready: {done.result()} ({time.perf_counter() - started:.0f} s)", flush=True)
+    except (KeyboardInterrupt, SystemExit):
+        pool.shutdown(wait=False, cancel_futures=True)
+        procs.stop_all()
+        raise
+    pool.shutdown()
     return 0
+
+
+def _terminated(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(143)
 
 
 if __name__ == "__main__":

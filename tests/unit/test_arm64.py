@@ -145,7 +145,7 @@ class TestTargets:
         """Two roots are built at a time; the arm64 one takes minutes under qemu, so it starts
         at once instead of after the native ones (before: alone at the end)."""
         monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-        client, started = FakeClient(), []
+        client, started = FakeClient(), list[str]()
         targets.ensure(
             client, ("bookworm", "bullseye", "trixie", "bookworm-arm64"), log=print, host=HOST,
             build=builder(client, started), can_run=lambda arch: None,

@@ -403,7 +403,8 @@ def _build_all(
     client: Any, missing: Sequence[Target], log: Callable[[str, str], None], build: Builder
 ) -> tuple[dict[str, float], dict[str, str]]:
     """Build ``missing``, ``BUILDERS`` at a time, the emulated first; seconds of the built,
-    first lines of the failed. An interrupt cancels what has not started (debootstrap's ``procs`` end the rest)."""
+    first lines of the failed. An interrupt cancels what has not started (debootstrap's
+    ``procs`` end the rest)."""
     built: dict[str, float] = {}
     failed: dict[str, str] = {}
 
