@@ -120,11 +120,18 @@ def base_image(session: nox.Session) -> None:
     _packmatrix(session, "base-image")
 
 
+TEST_WORKERS = ("-n", "2", "--dist", "loadgroup")
+"""pytest-xdist: two workers. A PyInstaller, pip or qemu step uses one core, so two workers
+keep a 2-core machine busy; a module's tests (and the session's shared run, one group) stay on
+one worker, so each real run is made once (tests/conftest.py)."""
+
+
 @nox.session
 def tests(session: nox.Session) -> None:
-    """Unit tests, then integration tests that build and run the real artifacts."""
+    """Unit tests, then integration tests that build and run the real artifacts (two workers:
+    most builds use one core)."""
     session.install(".[test]")
-    session.run("pytest", "--durations=20", *session.posargs)
+    session.run("pytest", *TEST_WORKERS, "--durations=20", *session.posargs)
 
 
 @nox.session(default=False)

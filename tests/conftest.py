@@ -19,25 +19,49 @@ from packmatrix.container.engine import BUILT_BY_LABEL, RUN_LABEL
 from packmatrix.container.localbase import Host
 from packmatrix.steps import cache
 
+SHARED_RUN = "shared-run"
+"""The group of every test that reads the session's one run of the sample app (or its planted
+copy, whose builds that run keeps in the session's artifact cache)."""
 
+
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Unit tests first, then integration tests (slow), like pypa/build."""
-    items.sort(key=lambda item: item.get_closest_marker("integration") is not None)
+    """Unit tests first, then integration tests (slow), like pypa/build; among those, the ones
+    that share the session's run first, since they are the longest piece of work.
+
+    ``nox -s tests`` runs two workers (pytest-xdist, ``--dist loadgroup``): a worker takes
+    the integration tests a group at a time, so a module's fixtures (a real run, minutes) are
+    made once, by one worker; the shared run's tests are one group. Unit tests go one by one.
+    Each worker has its own artifact cache (``_private_artifact_cache``)."""
+    for item in items:
+        if item.get_closest_marker("integration") is None:
+            continue
+        shared = {"sample_matrix", "planted_app"} & set(getattr(item, "fixturenames", ()))
+        group = SHARED_RUN if shared else item.nodeid.split("::", 1)[0]
+        item.add_marker(pytest.mark.xdist_group(group))
+
+    def order(item: pytest.Item) -> tuple[bool, bool]:
+        integration = item.get_closest_marker("integration") is not None
+        group = item.get_closest_marker("xdist_group")
+        return integration, not (group is not None and group.args == (SHARED_RUN,))
+
+    items.sort(key=order)
 
 
 @pytest.fixture(scope="session", autouse=True)
 def _private_artifact_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """Tests never read or fill the user's artifact cache: ``XDG_CACHE_HOME`` points at a
-    folder of the session (every run packmatrix starts inherits it); the downloaded wheels
-    and the index's file lists are shared with the user's cache, so nothing is downloaded
-    twice."""
+    folder of the session, or of each worker (every run packmatrix starts inherits it); the
+    downloaded wheels and the index's file lists are shared with the user's cache, so nothing
+    is downloaded twice, and so are the build locks."""
     real = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "packmatrix"
     home = tmp_path_factory.mktemp("xdg-cache")
-    (real / "wheels").mkdir(parents=True, exist_ok=True)
-    (real / "index").mkdir(parents=True, exist_ok=True)
     (home / "packmatrix").mkdir()
-    (home / "packmatrix" / "wheels").symlink_to(real / "wheels")
-    (home / "packmatrix" / "index").symlink_to(real / "index")  # the index's file lists
+    # the wheels, the index's file lists, and the locks that make two runs (two test workers,
+    # the user's) build one root or base image once
+    for shared in ("wheels", "index", "locks"):
+        (real / shared).mkdir(parents=True, exist_ok=True)
+        (home / "packmatrix" / shared).symlink_to(real / shared)
     saved = os.environ.get("XDG_CACHE_HOME")
     os.environ["XDG_CACHE_HOME"] = str(home)
     # The session's runs keep images' tars too: with the default cap, the oldest builds would

@@ -228,11 +228,12 @@ class TestOneBuildAtATime:
         assert outcome == [f"the local {LOCAL} (built by another run just now) was used"]
 
     def test_the_lock_lives_in_the_users_cache(self, tmp_path: Path) -> None:
-        """Under ``$XDG_CACHE_HOME/packmatrix``, one per tag."""
+        """Under ``$XDG_CACHE_HOME/packmatrix/locks``, one per tag."""
         assert lock_path(LOCAL) == (
             tmp_path
             / "cache"
             / "packmatrix"
+            / "locks"
             / "base-image-packmatrix_python_3.11-bookworm-slim.lock"
         )
 

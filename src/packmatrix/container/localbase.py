@@ -187,10 +187,11 @@ def missing(reason: str, *, explicit: bool) -> Exception:
 
 
 def lock_path(tag: str) -> Path:
-    """The lock file for building ``tag``, in the user's cache folder."""
+    """The lock file for building ``tag``, in the user's cache folder (``locks/``: a test
+    session links that folder to the user's, so its runs and the user's wait for each other)."""
     root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     name = "".join(c if c.isalnum() or c in "-." else "_" for c in tag)
-    return root / "packmatrix" / f"base-image-{name}.lock"
+    return root / "packmatrix" / "locks" / f"base-image-{name}.lock"
 
 
 @contextlib.contextmanager

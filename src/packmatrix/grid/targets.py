@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
+import os
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -258,12 +259,13 @@ def probe_cached(client: Any, tag: str) -> SystemFacts:
             return SystemFacts.from_json(known)
         except (KeyError, TypeError, ValueError):
             pass
-    found = probe_image(client, image_id, {PROBE_LABEL: "probe"})
+    found = probe_image(client, image_id, {PROBE_LABEL: str(os.getpid())})
     cache.write_facts(key, found.to_json())
     return found
 
 
 PROBE_LABEL: Final = "packmatrix.grid.probe"
+"""A probe container's label; its value, the PID that started it (each checks its own)."""
 """Label on the containers a probe creates (never started, removed by id when read)."""
 
 
@@ -425,9 +427,7 @@ def _build_all(
             return time.perf_counter() - started
 
     pool = concurrent.futures.ThreadPoolExecutor(BUILDERS, thread_name_prefix="target")
-    # The emulated first: an arm64 root's second stage runs under qemu for minutes, while the
-    # native ones take two at most, so started last it would be built alone at the end.
-    first = sorted(missing, key=lambda target: not target.emulated)
+    first = sorted(missing, key=lambda target: not target.emulated)  # qemu's take longest
     try:
         futures = {pool.submit(one, target): target for target in first}
         for future in concurrent.futures.as_completed(futures):
