@@ -120,10 +120,11 @@ def base_image(session: nox.Session) -> None:
     _packmatrix(session, "base-image")
 
 
-TEST_WORKERS = ("-n", "2", "--dist", "loadgroup")
+TEST_WORKERS = ("-n", "2")
 """pytest-xdist: two workers. A PyInstaller, pip or qemu step uses one core, so two workers
 keep a 2-core machine busy; a module's tests (and the session's shared run, one group) stay on
-one worker, so each real run is made once (tests/conftest.py)."""
+one worker, so each real run is made once (``pytest_xdist_make_scheduler`` in
+tests/conftest.py)."""
 
 
 @nox.session

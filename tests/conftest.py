@@ -10,40 +10,60 @@ import subprocess
 import tarfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import pytest
+from xdist.scheduler import LoadScopeScheduling
 
 from packmatrix.container.emulation import emulation_problem
 from packmatrix.container.engine import BUILT_BY_LABEL, RUN_LABEL
 from packmatrix.container.localbase import Host
 from packmatrix.steps import cache
 
-SHARED_RUN = "shared-run"
-"""The group of every test that reads the session's one run of the sample app (or its planted
-copy, whose builds that run keeps in the session's artifact cache)."""
+SHARED_RUN: Final = frozenset(
+    {"test_matrix", "test_docker", "test_docker_frozen", "test_secrets", "test_grid",
+     "test_grid_images", "test_interrupts"}
+)  # fmt: skip
+"""The integration modules that read the session's one run of the sample app (or its planted
+copy, whose builds that run keeps in the session's artifact cache): one worker runs them all."""
 
 
-@pytest.hookimpl(tryfirst=True)
+def group_of(nodeid: str) -> str:
+    """The unit of work a test worker takes whole: the shared run's modules together, any other
+    integration module alone (its fixtures are a real run, made once), a unit test by itself."""
+    path = nodeid.split("::", 1)[0]
+    if not path.startswith("tests/integration/"):
+        return nodeid
+    return "shared run" if Path(path).stem in SHARED_RUN else path
+
+
+class _ByGroup(LoadScopeScheduling):  # type: ignore[misc]
+    """pytest-xdist's scheduler by scope, with ``group_of`` as the scope."""
+
+    def _split_scope(self, nodeid: str) -> str:
+        return group_of(nodeid)
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``nox -s tests`` runs two workers (pytest-xdist), which take whole groups (``group_of``),
+    in the order collected: unit tests, then the shared run, then the other integration modules.
+    Each worker has its own artifact cache (``_private_artifact_cache``). (xdist's own
+    ``loadgroup`` can't be used: it renames a test's node id, which pytest 9.2 ignores.)"""
+    return _ByGroup(config, log)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Unit tests first, then integration tests (slow), like pypa/build; among those, the ones
-    that share the session's run first, since they are the longest piece of work.
-
-    ``nox -s tests`` runs two workers (pytest-xdist, ``--dist loadgroup``): a worker takes
-    the integration tests a group at a time, so a module's fixtures (a real run, minutes) are
-    made once, by one worker; the shared run's tests are one group. Unit tests go one by one.
-    Each worker has its own artifact cache (``_private_artifact_cache``)."""
+    """Unit tests first, then integration tests (slow), like pypa/build; among those, the shared
+    run's first, the longest piece of work. A test that reads the shared run outside those
+    modules is refused: it would make that run once more on another worker."""
     for item in items:
-        if item.get_closest_marker("integration") is None:
-            continue
-        shared = {"sample_matrix", "planted_app"} & set(getattr(item, "fixturenames", ()))
-        group = SHARED_RUN if shared else item.nodeid.split("::", 1)[0]
-        item.add_marker(pytest.mark.xdist_group(group))
+        reads = {"sample_matrix", "planted_app"} & set(getattr(item, "fixturenames", ()))
+        if reads and group_of(item.nodeid) != "shared run":
+            raise pytest.UsageError(f"{item.nodeid} reads the shared run: add it to SHARED_RUN")
 
     def order(item: pytest.Item) -> tuple[bool, bool]:
         integration = item.get_closest_marker("integration") is not None
-        group = item.get_closest_marker("xdist_group")
-        return integration, not (group is not None and group.args == (SHARED_RUN,))
+        return integration, group_of(item.nodeid) != "shared run"
 
     items.sort(key=order)
 
