@@ -41,7 +41,8 @@ from tests.integration.conftest import RUNS, MatrixRun
 
 pytestmark = [pytest.mark.integration, pytest.mark.docker]
 
-SAMPLE_APP = Path(__file__).resolve().parents[2] / "sample_app"
+TINY_APP = Path(__file__).resolve().parents[1] / "apps" / "tiny"
+"""The cache test's app: a standard-library app, whose image builds in seconds."""
 FAILING_CHECK = Check(name="deliberately failing", path="/no-such-page", status=200)
 
 
@@ -257,9 +258,10 @@ class TestArtifactCache:
         """With the artifact cache on, the first run keeps its image in the engine (tagged by
         its key, nothing else of the run left); a rerun builds nothing, starts that same image
         and passes; ``cache clear`` takes the image out of the engine. The cache is the test's
-        own (the downloaded wheels shared): the session's keeps other tests' builds."""
+        own (the downloaded wheels shared): the session's keeps other tests' builds. The app is
+        the tiny one: what is proved is the cache's, and its image builds in seconds."""
         app = tmp_path / "app"
-        shutil.copytree(SAMPLE_APP, app, ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copytree(TINY_APP, app, ignore=shutil.ignore_patterns("__pycache__"))
         home = tmp_path / "xdg-cache"
         (home / "packmatrix").mkdir(parents=True)
         (home / "packmatrix" / "wheels").symlink_to(cache.root() / "wheels")
