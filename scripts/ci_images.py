@@ -13,6 +13,7 @@ tests' time. What is already in the engine is left as it is.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import functools
 import signal
 import sys
 import time
@@ -27,13 +28,14 @@ from packmatrix.grid import targets
 
 
 def base_image() -> str:
-    """``packmatrix base-image --if-missing``, in this process (its debootstrap is tracked)."""
+    """``packmatrix base-image --if-missing``, in this process (its debootstrap is tracked), under
+    the base image's lock like a run's own build (``localbase.build_once``)."""
     plan = localbase.requested(None, f"{sys.version_info.major}.{sys.version_info.minor}")
-    if not baseimage.image_present(baseimage.connect_docker(), plan.tag):
-        baseimage.build_base_image(
-            tag=plan.tag, suite=plan.suite, log=print, host_python=plan.host_python
-        )
-    return f"base image {plan.tag}"
+    client = baseimage.connect_docker()
+    if baseimage.image_present(client, plan.tag):
+        return f"base image {plan.tag}, already there"
+    present = functools.partial(baseimage.image_present, client)
+    return f"base image: {localbase.build_once(plan, present=present, log=print)}"
 
 
 GRID_TARGETS = ("bullseye", "bookworm", "bullseye-python", "trixie-python", "musl") + (
